@@ -1,0 +1,30 @@
+//! Database schema migrations for Lianming, written in the portable
+//! sea-orm-migration DSL so they run unchanged on SQLite and PostgreSQL.
+//! Apply with `Migrator::up(&db, None)`.
+
+pub use sea_orm_migration::prelude::*;
+
+mod helpers;
+mod m20261122_000001_create_users;
+mod m20261122_000002_create_groups;
+mod m20261122_000003_create_participations;
+mod m20261122_000004_create_evidence;
+mod m20261122_000005_create_submissions;
+mod m20261122_000006_create_outbox;
+
+/// Runs every Lianming migration, in order.
+pub struct Migrator;
+
+#[async_trait::async_trait]
+impl MigratorTrait for Migrator {
+    fn migrations() -> Vec<Box<dyn MigrationTrait>> {
+        vec![
+            Box::new(m20261122_000001_create_users::Migration),
+            Box::new(m20261122_000002_create_groups::Migration),
+            Box::new(m20261122_000003_create_participations::Migration),
+            Box::new(m20261122_000004_create_evidence::Migration),
+            Box::new(m20261122_000005_create_submissions::Migration),
+            Box::new(m20261122_000006_create_outbox::Migration),
+        ]
+    }
+}

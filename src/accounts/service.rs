@@ -1,0 +1,638 @@
+//! Account rules: registration, verification, sessions, password reset, export and deletion.
+//! Answers never reveal whether an address has an account.
+
+use chrono::{DateTime, Duration, Utc};
+use sea_orm::{
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter,
+    QueryOrder, TransactionTrait,
+};
+use serde_json::json;
+
+use super::dto::{MeUpdate, RegisterRequest, TokenResponse};
+use crate::app::AppState;
+use crate::auth::CurrentUser;
+use crate::auth::password;
+use crate::auth::tokens::{random_token, sha256_hex};
+use crate::db;
+use crate::domain::normalize_email;
+use crate::entities::{
+    email_tokens, group_roles, outbox, participations, refresh_tokens, signatures, users,
+};
+use crate::error::{AppError, AppResult};
+use crate::i18n::Locale;
+use crate::mail::EmailContent;
+use crate::mail::outbox::{NewEmail, enqueue};
+use crate::ratelimit::Bucket;
+
+const VERIFY_TTL_HOURS: i64 = 48;
+const RESET_TTL_MINUTES: i64 = 60;
+const PURPOSE_VERIFY: &str = "verify_email";
+const PURPOSE_RESET: &str = "password_reset";
+
+fn invalid_credentials() -> AppError {
+    AppError::Unauthorized(
+        "invalid_credentials",
+        "the email or password is wrong".into(),
+    )
+}
+
+/// Registers an account and queues the verification email. An address that already has an
+/// account gets a notice instead; the answer is the same either way.
+///
+/// # Errors
+/// 429 when rate limited; database failures.
+pub async fn register(state: &AppState, req: RegisterRequest, client: &str) -> AppResult<()> {
+    state.limits.check(Bucket::Register, client)?;
+    let normalized = normalize_email(&req.email);
+    state
+        .limits
+        .check(Bucket::Register, &format!("email:{normalized}"))?;
+    // Hash before looking up, so both paths take the same time.
+    let hash = password::hash(req.password).await?;
+    let now = state.now();
+    let locale = req.locale.unwrap_or_default();
+    let txn = db::write_txn(&state.db).await?;
+    let existing = users::Entity::find()
+        .filter(users::Column::EmailNormalized.eq(&normalized))
+        .one(&txn)
+        .await?;
+    if let Some(user) = existing {
+        let hour = now.format("%Y%m%d%H");
+        let user_locale = Locale::parse_lenient(&user.locale);
+        let content = EmailContent::new(
+            user_locale,
+            user_locale.t("email.account_exists.subject").into(),
+            &user.display_name,
+        )
+        .paragraph(user_locale.t("email.account_exists.body"))
+        .paragraph(user_locale.t("email.ignore"))
+        .action(
+            user_locale.t("email.account_exists.action"),
+            format!("{}/reset-password", state.public_url),
+        );
+        let email = NewEmail {
+            kind: "account_exists",
+            recipient: user.email.clone(),
+            user_id: Some(user.id),
+            content,
+            idempotency_key: format!("account_exists:{}:{hour}", user.id),
+            headers: Vec::new(),
+        };
+        enqueue(&txn, email, now, &state.mail_domain).await?;
+        txn.commit().await?;
+        state.mail_wake.notify_one();
+        return Ok(());
+    }
+    let user = users::ActiveModel {
+        email: Set(req.email.trim().to_owned()),
+        email_normalized: Set(normalized),
+        display_name: Set(req.display_name.trim().to_owned()),
+        password_hash: Set(hash),
+        locale: Set(locale.as_str().to_owned()),
+        is_admin: Set(false),
+        status: Set("active".into()),
+        created_at: Set(now),
+        updated_at: Set(now),
+        ..Default::default()
+    };
+    let user = match user.insert(&txn).await {
+        Ok(u) => u,
+        // A concurrent registration of the same address won; answer as for an existing one.
+        Err(e) if db::is_unique_violation(&e) => return Ok(()),
+        Err(e) => return Err(e.into()),
+    };
+    queue_verification(state, &txn, &user, now).await?;
+    txn.commit().await?;
+    state.mail_wake.notify_one();
+    Ok(())
+}
+
+async fn create_email_token(
+    txn: &impl ConnectionTrait,
+    user_id: i64,
+    purpose: &str,
+    expires_at: DateTime<Utc>,
+    now: DateTime<Utc>,
+) -> AppResult<String> {
+    let (plain, hash) = random_token();
+    email_tokens::ActiveModel {
+        user_id: Set(user_id),
+        purpose: Set(purpose.to_owned()),
+        token_hash: Set(hash),
+        expires_at: Set(expires_at),
+        created_at: Set(now),
+        ..Default::default()
+    }
+    .insert(txn)
+    .await?;
+    Ok(plain)
+}
+
+async fn queue_verification(
+    state: &AppState,
+    txn: &impl ConnectionTrait,
+    user: &users::Model,
+    now: DateTime<Utc>,
+) -> AppResult<()> {
+    let token = create_email_token(
+        txn,
+        user.id,
+        PURPOSE_VERIFY,
+        now + Duration::hours(VERIFY_TTL_HOURS),
+        now,
+    )
+    .await?;
+    let locale = Locale::parse_lenient(&user.locale);
+    let link = format!("{}/verify-email?token={token}", state.public_url);
+    let content = EmailContent::new(
+        locale,
+        locale.t("email.verify_email.subject").into(),
+        &user.display_name,
+    )
+    .paragraph(locale.tf(
+        "email.verify_email.body",
+        &[("hours", &VERIFY_TTL_HOURS.to_string())],
+    ))
+    .paragraph(locale.t("email.ignore"))
+    .action(locale.t("email.verify_email.action"), link);
+    let email = NewEmail {
+        kind: "verify_email",
+        recipient: user.email.clone(),
+        user_id: Some(user.id),
+        content,
+        idempotency_key: format!("verify_email:{}:{}", user.id, sha256_hex(token.as_bytes())),
+        headers: Vec::new(),
+    };
+    enqueue(txn, email, now, &state.mail_domain).await?;
+    Ok(())
+}
+
+/// Takes a single-use email token: marks it used and returns its user id.
+async fn consume_email_token(
+    txn: &impl ConnectionTrait,
+    token: &str,
+    purpose: &str,
+    now: DateTime<Utc>,
+) -> AppResult<i64> {
+    let invalid = || AppError::field("token", "is invalid or has expired");
+    let row = email_tokens::Entity::find()
+        .filter(email_tokens::Column::TokenHash.eq(sha256_hex(token.as_bytes())))
+        .filter(email_tokens::Column::Purpose.eq(purpose))
+        .one(txn)
+        .await?
+        .ok_or_else(invalid)?;
+    if row.used_at.is_some() || row.expires_at <= now {
+        return Err(invalid());
+    }
+    let taken = email_tokens::Entity::update_many()
+        .filter(email_tokens::Column::Id.eq(row.id))
+        .filter(email_tokens::Column::UsedAt.is_null())
+        .col_expr(email_tokens::Column::UsedAt, Some(now).into())
+        .exec(txn)
+        .await?;
+    if taken.rows_affected != 1 {
+        return Err(invalid());
+    }
+    Ok(row.user_id)
+}
+
+/// Verifies the address the token was mailed to.
+///
+/// # Errors
+/// 422 naming `token` when it is unknown, used or expired.
+pub async fn verify_email(state: &AppState, token: &str) -> AppResult<()> {
+    let now = state.now();
+    let txn = db::write_txn(&state.db).await?;
+    let user_id = consume_email_token(&txn, token, PURPOSE_VERIFY, now).await?;
+    users::Entity::update_many()
+        .filter(users::Column::Id.eq(user_id))
+        .filter(users::Column::EmailVerifiedAt.is_null())
+        .col_expr(users::Column::EmailVerifiedAt, Some(now).into())
+        .col_expr(users::Column::UpdatedAt, now.into())
+        .exec(&txn)
+        .await?;
+    txn.commit().await?;
+    Ok(())
+}
+
+/// Sends a new verification email to a logged-in, unverified user.
+///
+/// # Errors
+/// 409 when already verified; 429 when rate limited.
+pub async fn resend_verification(state: &AppState, user: &CurrentUser) -> AppResult<()> {
+    if user.email_verified {
+        return Err(AppError::conflict(
+            "already_verified",
+            "the email address is already verified",
+        ));
+    }
+    state
+        .limits
+        .check(Bucket::Reset, &format!("user:{}", user.id))?;
+    let now = state.now();
+    let txn = db::write_txn(&state.db).await?;
+    let model = users::Entity::find_by_id(user.id)
+        .one(&txn)
+        .await?
+        .ok_or(AppError::NotFound)?;
+    queue_verification(state, &txn, &model, now).await?;
+    txn.commit().await?;
+    state.mail_wake.notify_one();
+    Ok(())
+}
+
+async fn issue_session(
+    state: &AppState,
+    txn: &impl ConnectionTrait,
+    user_id: i64,
+    family: String,
+    now: DateTime<Utc>,
+) -> AppResult<TokenResponse> {
+    let (plain, hash) = random_token();
+    refresh_tokens::ActiveModel {
+        user_id: Set(user_id),
+        family_id: Set(family),
+        token_hash: Set(hash),
+        expires_at: Set(now + Duration::days(state.settings.refresh_token_days)),
+        created_at: Set(now),
+        ..Default::default()
+    }
+    .insert(txn)
+    .await?;
+    Ok(TokenResponse {
+        access_token: state.tokens.issue(user_id, now)?,
+        token_type: "Bearer",
+        expires_in: state.tokens.ttl_secs(),
+        refresh_token: plain,
+    })
+}
+
+/// Checks the password and opens a session (a new refresh-token family).
+///
+/// # Errors
+/// 401 `invalid_credentials` for an unknown address or a wrong password alike; 429.
+pub async fn login(
+    state: &AppState,
+    email: &str,
+    password: String,
+    client: &str,
+) -> AppResult<TokenResponse> {
+    let normalized = normalize_email(email);
+    state.limits.check(Bucket::Login, client)?;
+    state
+        .limits
+        .check(Bucket::Login, &format!("email:{normalized}"))?;
+    let user = users::Entity::find()
+        .filter(users::Column::EmailNormalized.eq(&normalized))
+        .one(&state.db)
+        .await?;
+    let ok = password::verify(password, user.as_ref().map(|u| u.password_hash.clone())).await?;
+    let user = match user {
+        Some(u) if ok && u.status == "active" => u,
+        _ => return Err(invalid_credentials()),
+    };
+    let now = state.now();
+    let txn = db::write_txn(&state.db).await?;
+    let tokens = issue_session(state, &txn, user.id, uuid::Uuid::new_v4().to_string(), now).await?;
+    txn.commit().await?;
+    Ok(tokens)
+}
+
+async fn revoke_family(
+    txn: &impl ConnectionTrait,
+    family: &str,
+    now: DateTime<Utc>,
+) -> AppResult<()> {
+    refresh_tokens::Entity::update_many()
+        .filter(refresh_tokens::Column::FamilyId.eq(family))
+        .filter(refresh_tokens::Column::RevokedAt.is_null())
+        .col_expr(refresh_tokens::Column::RevokedAt, Some(now).into())
+        .exec(txn)
+        .await?;
+    Ok(())
+}
+
+/// Exchanges a refresh token for a new pair. Presenting a spent token again is treated as
+/// theft: the whole family is revoked.
+///
+/// # Errors
+/// 401 `invalid_refresh_token` or `refresh_token_reused`.
+pub async fn refresh(state: &AppState, token: &str) -> AppResult<TokenResponse> {
+    let invalid = || {
+        AppError::Unauthorized(
+            "invalid_refresh_token",
+            "the refresh token is invalid or expired".into(),
+        )
+    };
+    let now = state.now();
+    let txn = db::write_txn(&state.db).await?;
+    let row = refresh_tokens::Entity::find()
+        .filter(refresh_tokens::Column::TokenHash.eq(sha256_hex(token.as_bytes())))
+        .one(&txn)
+        .await?
+        .ok_or_else(invalid)?;
+    if row.revoked_at.is_some() || row.expires_at <= now {
+        return Err(invalid());
+    }
+    let taken = refresh_tokens::Entity::update_many()
+        .filter(refresh_tokens::Column::Id.eq(row.id))
+        .filter(refresh_tokens::Column::UsedAt.is_null())
+        .col_expr(refresh_tokens::Column::UsedAt, Some(now).into())
+        .exec(&txn)
+        .await?;
+    if taken.rows_affected != 1 {
+        revoke_family(&txn, &row.family_id, now).await?;
+        txn.commit().await?;
+        tracing::warn!(
+            user_id = row.user_id,
+            "refresh token reused; session family revoked"
+        );
+        return Err(AppError::Unauthorized(
+            "refresh_token_reused",
+            "this refresh token was already used; the session has been ended".into(),
+        ));
+    }
+    let active = users::Entity::find_by_id(row.user_id)
+        .one(&txn)
+        .await?
+        .is_some_and(|u| u.status == "active");
+    if !active {
+        return Err(invalid());
+    }
+    let tokens = issue_session(state, &txn, row.user_id, row.family_id, now).await?;
+    txn.commit().await?;
+    Ok(tokens)
+}
+
+/// Ends the session the refresh token belongs to. Unknown tokens are ignored.
+///
+/// # Errors
+/// Database failures only.
+pub async fn logout(state: &AppState, token: &str) -> AppResult<()> {
+    let now = state.now();
+    let txn = db::write_txn(&state.db).await?;
+    let row = refresh_tokens::Entity::find()
+        .filter(refresh_tokens::Column::TokenHash.eq(sha256_hex(token.as_bytes())))
+        .one(&txn)
+        .await?;
+    if let Some(row) = row {
+        revoke_family(&txn, &row.family_id, now).await?;
+    }
+    txn.commit().await?;
+    Ok(())
+}
+
+/// Mails a reset link when the address has an account; answers the same either way.
+///
+/// # Errors
+/// 429 when rate limited.
+pub async fn request_password_reset(state: &AppState, email: &str, client: &str) -> AppResult<()> {
+    let normalized = normalize_email(email);
+    state.limits.check(Bucket::Reset, client)?;
+    state
+        .limits
+        .check(Bucket::Reset, &format!("email:{normalized}"))?;
+    let now = state.now();
+    let txn = db::write_txn(&state.db).await?;
+    let user = users::Entity::find()
+        .filter(users::Column::EmailNormalized.eq(&normalized))
+        .filter(users::Column::Status.eq("active"))
+        .one(&txn)
+        .await?;
+    if let Some(user) = user {
+        let token = create_email_token(
+            &txn,
+            user.id,
+            PURPOSE_RESET,
+            now + Duration::minutes(RESET_TTL_MINUTES),
+            now,
+        )
+        .await?;
+        let locale = Locale::parse_lenient(&user.locale);
+        let link = format!("{}/reset-password?token={token}", state.public_url);
+        let content = EmailContent::new(
+            locale,
+            locale.t("email.password_reset.subject").into(),
+            &user.display_name,
+        )
+        .paragraph(locale.tf(
+            "email.password_reset.body",
+            &[("minutes", &RESET_TTL_MINUTES.to_string())],
+        ))
+        .paragraph(locale.t("email.ignore"))
+        .action(locale.t("email.password_reset.action"), link);
+        let email = NewEmail {
+            kind: "password_reset",
+            recipient: user.email.clone(),
+            user_id: Some(user.id),
+            content,
+            idempotency_key: format!(
+                "password_reset:{}:{}",
+                user.id,
+                sha256_hex(token.as_bytes())
+            ),
+            headers: Vec::new(),
+        };
+        enqueue(&txn, email, now, &state.mail_domain).await?;
+    }
+    txn.commit().await?;
+    state.mail_wake.notify_one();
+    Ok(())
+}
+
+/// Sets a new password from a reset token and ends every session of the account. Receiving
+/// the email also proves the address.
+///
+/// # Errors
+/// 422 naming `token` when it is unknown, used or expired.
+pub async fn confirm_password_reset(
+    state: &AppState,
+    token: &str,
+    new_password: String,
+) -> AppResult<()> {
+    let hash = password::hash(new_password).await?;
+    let now = state.now();
+    let txn = db::write_txn(&state.db).await?;
+    let user_id = consume_email_token(&txn, token, PURPOSE_RESET, now).await?;
+    let user = users::Entity::find_by_id(user_id)
+        .one(&txn)
+        .await?
+        .ok_or(AppError::NotFound)?;
+    let verified = user.email_verified_at.or(Some(now));
+    let mut active: users::ActiveModel = user.into();
+    active.password_hash = Set(hash);
+    active.email_verified_at = Set(verified);
+    active.updated_at = Set(now);
+    active.update(&txn).await?;
+    refresh_tokens::Entity::update_many()
+        .filter(refresh_tokens::Column::UserId.eq(user_id))
+        .filter(refresh_tokens::Column::RevokedAt.is_null())
+        .col_expr(refresh_tokens::Column::RevokedAt, Some(now).into())
+        .exec(&txn)
+        .await?;
+    txn.commit().await?;
+    Ok(())
+}
+
+/// The user's account row.
+///
+/// # Errors
+/// 404 when the account vanished meanwhile.
+pub async fn me(state: &AppState, user: &CurrentUser) -> AppResult<users::Model> {
+    users::Entity::find_by_id(user.id)
+        .one(&state.db)
+        .await?
+        .ok_or(AppError::NotFound)
+}
+
+/// Changes display name or language.
+///
+/// # Errors
+/// Database failures.
+pub async fn update_me(
+    state: &AppState,
+    user: &CurrentUser,
+    update: MeUpdate,
+) -> AppResult<users::Model> {
+    let txn = db::write_txn(&state.db).await?;
+    let model = users::Entity::find_by_id(user.id)
+        .one(&txn)
+        .await?
+        .ok_or(AppError::NotFound)?;
+    let mut active: users::ActiveModel = model.into();
+    if let Some(name) = update.display_name {
+        active.display_name = Set(name.trim().to_owned());
+    }
+    if let Some(locale) = update.locale {
+        active.locale = Set(locale.as_str().to_owned());
+    }
+    active.updated_at = Set(state.now());
+    let model = active.update(&txn).await?;
+    txn.commit().await?;
+    Ok(model)
+}
+
+/// Everything held about the user, as one JSON document.
+///
+/// # Errors
+/// Database failures.
+pub async fn export(state: &AppState, user: &CurrentUser) -> AppResult<serde_json::Value> {
+    let account = me(state, user).await?;
+    let parts = participations::Entity::find()
+        .filter(participations::Column::UserId.eq(user.id))
+        .find_with_related(signatures::Entity)
+        .all(&state.db)
+        .await?;
+    let roles = group_roles::Entity::find()
+        .filter(group_roles::Column::UserId.eq(user.id))
+        .all(&state.db)
+        .await?;
+    let emails = outbox::Entity::find()
+        .filter(outbox::Column::UserId.eq(user.id))
+        .order_by_asc(outbox::Column::Id)
+        .all(&state.db)
+        .await?;
+    let sessions = refresh_tokens::Entity::find()
+        .filter(refresh_tokens::Column::UserId.eq(user.id))
+        .all(&state.db)
+        .await?;
+    Ok(json!({
+        "exported_at": state.now(),
+        "account": {
+            "id": account.id, "email": account.email, "display_name": account.display_name,
+            "locale": account.locale, "email_verified_at": account.email_verified_at,
+            "created_at": account.created_at,
+        },
+        "participations": parts.into_iter().map(|(p, sigs)| json!({
+            "participation": p,
+            "signatures": sigs,
+        })).collect::<Vec<_>>(),
+        "group_roles": roles,
+        "emails": emails.into_iter().map(|e| json!({
+            "kind": e.kind, "subject": e.subject, "status": e.status,
+            "created_at": e.created_at, "sent_at": e.sent_at,
+        })).collect::<Vec<_>>(),
+        "sessions": sessions.into_iter().map(|s| json!({
+            "created_at": s.created_at, "expires_at": s.expires_at,
+            "used_at": s.used_at, "revoked_at": s.revoked_at,
+        })).collect::<Vec<_>>(),
+    }))
+}
+
+/// Deletes the account and what belongs only to it, after checking the password. A user who
+/// owns a group that others have joined must hand it over first.
+///
+/// # Errors
+/// 401 on a wrong password; 409 `owner_must_transfer`.
+pub async fn delete_me(state: &AppState, user: &CurrentUser, password: String) -> AppResult<()> {
+    let account = me(state, user).await?;
+    if !password::verify(password, Some(account.password_hash.clone())).await? {
+        return Err(invalid_credentials());
+    }
+    let txn = db::write_txn(&state.db).await?;
+    let owned = group_roles::Entity::find()
+        .filter(group_roles::Column::UserId.eq(user.id))
+        .filter(group_roles::Column::Role.eq("owner"))
+        .all(&txn)
+        .await?;
+    for role in &owned {
+        let others = participations::Entity::find()
+            .filter(participations::Column::GroupId.eq(role.group_id))
+            .filter(participations::Column::UserId.ne(user.id))
+            .filter(participations::Column::Status.is_in(["active", "pending"]))
+            .one(&txn)
+            .await?;
+        if others.is_some() {
+            return Err(AppError::conflict(
+                "owner_must_transfer",
+                "you own a group that others have joined; transfer ownership first",
+            ));
+        }
+        crate::entities::groups::Entity::delete_by_id(role.group_id)
+            .exec(&txn)
+            .await?;
+    }
+    users::Entity::delete_by_id(user.id).exec(&txn).await?;
+    txn.commit().await?;
+    Ok(())
+}
+
+/// Creates an account from the command line (already verified), returning its id.
+///
+/// # Errors
+/// 409 when the address is taken.
+pub async fn create_user_cli(
+    db: &sea_orm::DatabaseConnection,
+    email: &str,
+    display_name: &str,
+    password: String,
+    admin: bool,
+    now: DateTime<Utc>,
+) -> AppResult<i64> {
+    let hash = password::hash(password).await?;
+    let txn = db.begin().await?;
+    let user = users::ActiveModel {
+        email: Set(email.trim().to_owned()),
+        email_normalized: Set(normalize_email(email)),
+        display_name: Set(display_name.to_owned()),
+        password_hash: Set(hash),
+        locale: Set(Locale::ZhCn.as_str().to_owned()),
+        is_admin: Set(admin),
+        status: Set("active".into()),
+        email_verified_at: Set(Some(now)),
+        created_at: Set(now),
+        updated_at: Set(now),
+        ..Default::default()
+    }
+    .insert(&txn)
+    .await
+    .map_err(|e| {
+        if db::is_unique_violation(&e) {
+            AppError::conflict("email_taken", "an account with this email exists")
+        } else {
+            e.into()
+        }
+    })?;
+    txn.commit().await?;
+    Ok(user.id)
+}

@@ -1,0 +1,218 @@
+//! Typed settings: built-in defaults, then an optional `lianming.toml`, then the environment
+//! (`LIANMING_*`, plus `DATABASE_URL`). Validated once at start-up.
+
+use std::net::{SocketAddr, ToSocketAddrs};
+use std::path::{Path, PathBuf};
+
+use figment::Figment;
+use figment::providers::{Env, Format, Serialized, Toml};
+use secrecy::{ExposeSecret, SecretString};
+use serde::{Deserialize, Serialize};
+use url::Url;
+
+/// Every setting of the server. Each field is documented in README.md's table.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Settings {
+    /// Address the HTTP server listens on (`LIANMING_BIND`).
+    pub bind: String,
+    /// Directory for the SQLite file, evidence, generated keys and `.eml` mail.
+    pub data_dir: PathBuf,
+    /// `sqlite://…` or `postgres://…`; unset means SQLite in the data directory.
+    pub database_url: Option<String>,
+    /// Public base URL used in links in emails and pages.
+    pub public_url: Option<String>,
+    /// `smtp://user:pass@host:port` (`smtps://` for implicit TLS, `?tls=required` for STARTTLS);
+    /// unset means emails are written as `.eml` files under `DATA_DIR/mail`.
+    #[serde(serialize_with = "serialize_secret_opt")]
+    pub smtp_url: Option<SecretString>,
+    /// The `From:` header of every email.
+    pub mail_from: String,
+    /// HMAC key for access tokens; unset means one generated into the data directory.
+    #[serde(serialize_with = "serialize_secret_opt")]
+    pub jwt_secret: Option<SecretString>,
+    /// Lifetime of an access token, in minutes.
+    pub access_token_minutes: i64,
+    /// Lifetime of a refresh token, in days.
+    pub refresh_token_days: i64,
+    /// Largest JSON request body, in bytes.
+    pub json_limit_bytes: usize,
+    /// Login attempts allowed per minute, per client address and per account.
+    pub login_per_minute: u32,
+    /// Registrations allowed per hour per client address.
+    pub register_per_hour: u32,
+    /// Password-reset and verification-mail requests per hour, per address and per account.
+    pub reset_per_hour: u32,
+    /// Joins allowed per minute per user.
+    pub join_per_minute: u32,
+    /// Take the client address from `X-Forwarded-For`/`Forwarded` (only behind a trusted proxy).
+    pub trust_forwarded_for: bool,
+    /// How often the outbox worker looks for due mail, in milliseconds.
+    pub outbox_poll_ms: u64,
+    /// Run the outbox worker inside `serve` (turn off when dedicated workers run).
+    pub run_worker: bool,
+    /// `tracing` filter, e.g. `info` or `lianming=debug,info`.
+    pub log: String,
+    /// Log as JSON lines instead of human-readable text.
+    pub log_json: bool,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Self {
+            bind: "127.0.0.1:8080".into(),
+            data_dir: PathBuf::from("./data"),
+            database_url: None,
+            public_url: None,
+            smtp_url: None,
+            mail_from: "联名 Lianming <noreply@lianming.localhost>".into(),
+            jwt_secret: None,
+            access_token_minutes: 15,
+            refresh_token_days: 30,
+            json_limit_bytes: 64 * 1024,
+            login_per_minute: 10,
+            register_per_hour: 20,
+            reset_per_hour: 5,
+            join_per_minute: 30,
+            trust_forwarded_for: false,
+            outbox_poll_ms: 1000,
+            run_worker: true,
+            log: "info".into(),
+            log_json: false,
+        }
+    }
+}
+
+fn serialize_secret_opt<S: serde::Serializer>(
+    v: &Option<SecretString>,
+    s: S,
+) -> Result<S::Ok, S::Error> {
+    match v {
+        Some(secret) => s.serialize_some(secret.expose_secret()),
+        None => s.serialize_none(),
+    }
+}
+
+/// A setting that cannot be used, with a message fit for one line on the terminal.
+#[derive(Debug, thiserror::Error)]
+#[error("configuration error: {0}")]
+pub struct ConfigError(pub String);
+
+impl Settings {
+    /// Defaults, then the TOML file (`path`, or `./lianming.toml` when it exists), then the
+    /// environment.
+    ///
+    /// # Errors
+    /// A malformed file, an unknown key or a value of the wrong type or form.
+    pub fn load(path: Option<&Path>) -> Result<Self, ConfigError> {
+        let mut figment = Figment::from(Serialized::defaults(Settings::default()));
+        match path {
+            Some(p) if !p.exists() => {
+                return Err(ConfigError(format!(
+                    "config file {} does not exist",
+                    p.display()
+                )));
+            }
+            Some(p) => figment = figment.merge(Toml::file(p)),
+            None => figment = figment.merge(Toml::file("lianming.toml")),
+        }
+        let figment = figment
+            .merge(Env::prefixed("LIANMING_").ignore(&["config"]))
+            .merge(Env::raw().only(&["DATABASE_URL"]));
+        let settings: Settings = figment.extract().map_err(|e| {
+            let first = e
+                .into_iter()
+                .next()
+                .map(|e| e.to_string())
+                .unwrap_or_default();
+            ConfigError(first)
+        })?;
+        settings.validate()?;
+        Ok(settings)
+    }
+
+    /// Checks the values that serde cannot.
+    ///
+    /// # Errors
+    /// The first setting that is unusable.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        self.bind_addr()?;
+        if let Some(url) = &self.public_url {
+            let parsed = Url::parse(url)
+                .map_err(|e| ConfigError(format!("LIANMING_PUBLIC_URL {url:?}: {e}")))?;
+            if !matches!(parsed.scheme(), "http" | "https") {
+                return Err(ConfigError(format!(
+                    "LIANMING_PUBLIC_URL {url:?} must be http(s)"
+                )));
+            }
+        }
+        if let Some(url) = &self.smtp_url {
+            let parsed = Url::parse(url.expose_secret())
+                .map_err(|e| ConfigError(format!("LIANMING_SMTP_URL is not a URL: {e}")))?;
+            if !matches!(parsed.scheme(), "smtp" | "smtps") || parsed.host_str().is_none() {
+                return Err(ConfigError(
+                    "LIANMING_SMTP_URL must look like smtp://host:port or smtps://host".into(),
+                ));
+            }
+        }
+        let db = self.database_url();
+        if !(db.starts_with("sqlite:")
+            || db.starts_with("postgres://")
+            || db.starts_with("postgresql://"))
+        {
+            return Err(ConfigError(
+                "DATABASE_URL must start with sqlite:, postgres:// or postgresql://".into(),
+            ));
+        }
+        if self.mail_from.parse::<lettre::message::Mailbox>().is_err() {
+            return Err(ConfigError(format!(
+                "LIANMING_MAIL_FROM {:?} is not a mailbox",
+                self.mail_from
+            )));
+        }
+        if self.access_token_minutes < 1 || self.refresh_token_days < 1 {
+            return Err(ConfigError("token lifetimes must be at least 1".into()));
+        }
+        if self.login_per_minute == 0
+            || self.register_per_hour == 0
+            || self.reset_per_hour == 0
+            || self.join_per_minute == 0
+        {
+            return Err(ConfigError("rate limits must be at least 1".into()));
+        }
+        Ok(())
+    }
+
+    /// The socket address to bind.
+    ///
+    /// # Errors
+    /// When `bind` does not resolve.
+    pub fn bind_addr(&self) -> Result<SocketAddr, ConfigError> {
+        self.bind
+            .to_socket_addrs()
+            .ok()
+            .and_then(|mut a| a.next())
+            .ok_or_else(|| ConfigError(format!("LIANMING_BIND {:?} is not host:port", self.bind)))
+    }
+
+    /// The database URL, defaulting to a SQLite file in the data directory.
+    #[must_use]
+    pub fn database_url(&self) -> String {
+        self.database_url.clone().unwrap_or_else(|| {
+            format!(
+                "sqlite://{}?mode=rwc",
+                self.data_dir.join("lianming.db").display()
+            )
+        })
+    }
+
+    /// The public base URL without a trailing slash.
+    #[must_use]
+    pub fn public_url(&self, bound: SocketAddr) -> String {
+        self.public_url
+            .clone()
+            .unwrap_or_else(|| format!("http://{bound}"))
+            .trim_end_matches('/')
+            .to_owned()
+    }
+}

@@ -1,0 +1,42 @@
+//! Generated-shape sea-orm entities, one module per table.
+
+pub mod audit_log;
+pub mod blobs;
+pub mod dossiers;
+pub mod email_tokens;
+pub mod evidence;
+pub mod group_roles;
+pub mod groups;
+pub mod holidays;
+pub mod interactions;
+pub mod outbox;
+pub mod participations;
+pub mod providers;
+pub mod refresh_tokens;
+pub mod signatures;
+pub mod statement_versions;
+pub mod submissions;
+pub mod updates;
+pub mod users;
+
+/// `Entity as TableName` aliases for every table.
+pub mod prelude {
+    pub use super::audit_log::Entity as AuditLog;
+    pub use super::blobs::Entity as Blobs;
+    pub use super::dossiers::Entity as Dossiers;
+    pub use super::email_tokens::Entity as EmailTokens;
+    pub use super::evidence::Entity as Evidence;
+    pub use super::group_roles::Entity as GroupRoles;
+    pub use super::groups::Entity as Groups;
+    pub use super::holidays::Entity as Holidays;
+    pub use super::interactions::Entity as Interactions;
+    pub use super::outbox::Entity as Outbox;
+    pub use super::participations::Entity as Participations;
+    pub use super::providers::Entity as Providers;
+    pub use super::refresh_tokens::Entity as RefreshTokens;
+    pub use super::signatures::Entity as Signatures;
+    pub use super::statement_versions::Entity as StatementVersions;
+    pub use super::submissions::Entity as Submissions;
+    pub use super::updates::Entity as Updates;
+    pub use super::users::Entity as Users;
+}

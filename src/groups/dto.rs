@@ -1,0 +1,372 @@
+//! Request and response bodies of the group routes.
+
+use chrono::{DateTime, NaiveDate, Utc};
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+use validator::{Validate, ValidationError};
+
+/// What kind of problem a group is about.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Category {
+    /// Stolen or taken-over accounts.
+    AccountSecurity,
+    /// Refunds that never arrive.
+    RefundDelay,
+    /// Withdrawals that never arrive.
+    WithdrawalDelay,
+    /// Unhelpful or unreachable customer service.
+    CustomerService,
+    /// Disputes over credit purchases.
+    CreditDispute,
+    /// Payments that failed but were charged.
+    PaymentFailure,
+    /// Leaked personal data.
+    PrivacyLeak,
+    /// Fees nobody agreed to.
+    UnexpectedFees,
+    /// Anything else.
+    Other,
+}
+
+impl Category {
+    /// The stored value.
+    #[must_use]
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::AccountSecurity => "account_security",
+            Self::RefundDelay => "refund_delay",
+            Self::WithdrawalDelay => "withdrawal_delay",
+            Self::CustomerService => "customer_service",
+            Self::CreditDispute => "credit_dispute",
+            Self::PaymentFailure => "payment_failure",
+            Self::PrivacyLeak => "privacy_leak",
+            Self::UnexpectedFees => "unexpected_fees",
+            Self::Other => "other",
+        }
+    }
+}
+
+/// What the group asks of the provider.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum DemandKind {
+    /// Give the money back.
+    Refund,
+    /// Pay for the harm done.
+    Compensation,
+    /// Apologise.
+    Apology,
+    /// Fix the service.
+    ServiceFix,
+    /// Delete personal data.
+    DataDeletion,
+    /// Something else (say what in `text`).
+    Other,
+}
+
+/// One demand: a kind and optional free text.
+#[derive(Debug, Clone, Serialize, Deserialize, Validate, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Demand {
+    /// The kind of demand.
+    pub kind: DemandKind,
+    /// Details, e.g. the amount or deadline asked for.
+    #[validate(length(max = 500, message = "must be at most 500 characters"))]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub text: Option<String>,
+}
+
+/// A demand given either as a bare kind (`"refund"`) or as `{"kind", "text"}`.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(untagged)]
+pub enum DemandInput {
+    /// Just the kind.
+    Kind(DemandKind),
+    /// Kind with details.
+    Detailed(Demand),
+}
+
+impl DemandInput {
+    /// The demand this input stands for.
+    #[must_use]
+    pub fn into_demand(self) -> Demand {
+        match self {
+            Self::Kind(kind) => Demand { kind, text: None },
+            Self::Detailed(d) => d,
+        }
+    }
+}
+
+impl Validate for DemandInput {
+    fn validate(&self) -> Result<(), validator::ValidationErrors> {
+        match self {
+            Self::Kind(_) => Ok(()),
+            Self::Detailed(d) => d.validate(),
+        }
+    }
+}
+
+pub(crate) fn not_blank(s: &str) -> Result<(), ValidationError> {
+    if s.trim().is_empty() {
+        return Err(ValidationError::new("blank").with_message("must not be blank".into()));
+    }
+    Ok(())
+}
+
+/// `POST /groups`.
+#[derive(Debug, Deserialize, Validate, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct GroupCreate {
+    /// Slug of an existing provider, or null to propose one with `provider_name`.
+    #[validate(length(min = 1, max = 80, message = "must be 1 to 80 characters"))]
+    pub provider: Option<String>,
+    /// Name of a provider not yet in the directory.
+    #[validate(
+        length(min = 1, max = 100, message = "must be 1 to 100 characters"),
+        custom(function = "not_blank")
+    )]
+    #[serde(default)]
+    pub provider_name: Option<String>,
+    /// Short title, e.g. "提现三个月未到账".
+    #[validate(
+        length(min = 4, max = 120, message = "must be 4 to 120 characters"),
+        custom(function = "not_blank")
+    )]
+    pub title: String,
+    /// What happened, for people deciding whether to join.
+    #[validate(length(min = 10, max = 4000, message = "must be 10 to 4000 characters"))]
+    pub summary: String,
+    /// Problem category.
+    pub category: Category,
+    /// What the group asks for (1 to 10).
+    #[validate(length(min = 1, max = 10, message = "give 1 to 10 demands"), nested)]
+    pub demands: Vec<DemandInput>,
+    /// The text every participant signs.
+    #[validate(length(min = 20, max = 20000, message = "must be 20 to 20000 characters"))]
+    pub joint_statement: String,
+    /// First day of the incidents.
+    #[serde(default)]
+    pub incident_from: Option<NaiveDate>,
+    /// Last day of the incidents.
+    #[serde(default)]
+    pub incident_to: Option<NaiveDate>,
+    /// New participants wait for an organiser's approval.
+    #[serde(default)]
+    pub requires_moderation: bool,
+}
+
+/// `PATCH /groups/{slug}` (organisers). Absent fields are left alone.
+#[derive(Debug, Deserialize, Validate, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct GroupUpdate {
+    /// New title.
+    #[validate(
+        length(min = 4, max = 120, message = "must be 4 to 120 characters"),
+        custom(function = "not_blank")
+    )]
+    pub title: Option<String>,
+    /// New summary.
+    #[validate(length(min = 10, max = 4000, message = "must be 10 to 4000 characters"))]
+    pub summary: Option<String>,
+    /// New category.
+    pub category: Option<Category>,
+    /// New first incident day.
+    pub incident_from: Option<NaiveDate>,
+    /// New last incident day.
+    pub incident_to: Option<NaiveDate>,
+    /// Turn moderation of new participants on or off.
+    pub requires_moderation: Option<bool>,
+    /// `public` (listed) or `unlisted` (reachable by link only).
+    pub visibility: Option<Visibility>,
+}
+
+/// Whether a group appears in search.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Visibility {
+    /// Listed and searchable.
+    Public,
+    /// Reachable by its link only.
+    Unlisted,
+}
+
+/// The provider as shown on a group.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ProviderRef {
+    /// URL name.
+    pub slug: String,
+    /// Chinese name.
+    pub name_zh: String,
+    /// English name.
+    pub name_en: Option<String>,
+    /// Curated by an administrator.
+    pub reviewed: bool,
+}
+
+/// Disputed money in one currency, shown only when at least 5 people share it.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct DisputedTotal {
+    /// ISO 4217 code, or `other` for merged small cells.
+    pub currency: String,
+    /// Sum in minor units (absent for the merged `other` cell).
+    pub amount_minor: Option<i64>,
+    /// People in this cell.
+    pub participants: i64,
+}
+
+/// A group as anyone sees it: no personal data, only counts and aggregates.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct GroupView {
+    /// URL name.
+    pub slug: String,
+    /// Title.
+    pub title: String,
+    /// Summary.
+    pub summary: String,
+    /// Category.
+    pub category: String,
+    /// Demands.
+    pub demands: Vec<Demand>,
+    /// The provider.
+    pub provider: ProviderRef,
+    /// First incident day.
+    pub incident_from: Option<NaiveDate>,
+    /// Last incident day.
+    pub incident_to: Option<NaiveDate>,
+    /// gathering, submitted, responded, escalated or closed.
+    pub status: String,
+    /// Outcome once closed.
+    pub outcome: Option<String>,
+    /// public or unlisted.
+    pub visibility: String,
+    /// Whether joins wait for approval.
+    pub requires_moderation: bool,
+    /// Active participants.
+    pub participant_count: i64,
+    /// Current joint-statement version.
+    pub statement_version: i32,
+    /// The joint statement participants sign.
+    pub joint_statement: String,
+    /// SHA-256 of the current joint statement.
+    pub statement_sha256: String,
+    /// Disputed totals per currency (cells under 5 people merged into `other`).
+    pub disputed_totals: Vec<DisputedTotal>,
+    /// Creation time.
+    pub created_at: DateTime<Utc>,
+}
+
+/// A group in a list.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct GroupSummary {
+    /// URL name.
+    pub slug: String,
+    /// Title.
+    pub title: String,
+    /// Summary.
+    pub summary: String,
+    /// Category.
+    pub category: String,
+    /// The provider.
+    pub provider: ProviderRef,
+    /// Status.
+    pub status: String,
+    /// Active participants.
+    pub participant_count: i64,
+    /// First incident day.
+    pub incident_from: Option<NaiveDate>,
+    /// Last incident day.
+    pub incident_to: Option<NaiveDate>,
+    /// Creation time.
+    pub created_at: DateTime<Utc>,
+}
+
+/// A page of groups.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct GroupPage {
+    /// The groups on this page.
+    pub items: Vec<GroupSummary>,
+    /// All matches.
+    pub total: u64,
+}
+
+/// Ordering of group lists.
+#[derive(Debug, Clone, Copy, Default, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Sort {
+    /// Most participants first.
+    #[default]
+    Popular,
+    /// Newest first.
+    Newest,
+}
+
+/// Group status values for filtering.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum GroupStatus {
+    /// Collecting participants.
+    Gathering,
+    /// Sent to a recipient.
+    Submitted,
+    /// The provider answered.
+    Responded,
+    /// Moved to the next channel.
+    Escalated,
+    /// Finished.
+    Closed,
+}
+
+impl GroupStatus {
+    /// The stored value.
+    #[must_use]
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Gathering => "gathering",
+            Self::Submitted => "submitted",
+            Self::Responded => "responded",
+            Self::Escalated => "escalated",
+            Self::Closed => "closed",
+        }
+    }
+}
+
+/// `GET /groups` query.
+#[derive(Debug, Deserialize, Validate, IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct GroupQuery {
+    /// Words to find in title, summary and the provider's names and aliases.
+    #[validate(length(max = 100, message = "must be at most 100 characters"))]
+    pub q: Option<String>,
+    /// Provider slug.
+    #[validate(length(max = 80, message = "must be at most 80 characters"))]
+    pub provider: Option<String>,
+    /// Problem category.
+    pub category: Option<Category>,
+    /// Group status.
+    pub status: Option<GroupStatus>,
+    /// `popular` (default) or `newest`.
+    pub sort: Option<Sort>,
+    /// Page number, from 1.
+    #[validate(range(min = 1, max = 10000, message = "must be 1 to 10000"))]
+    pub page: Option<u64>,
+    /// Items per page, 1 to 100 (default 20).
+    #[validate(range(min = 1, max = 100, message = "must be 1 to 100"))]
+    pub per_page: Option<u64>,
+}
+
+/// `GET /groups/suggest` query: what a user is about to start a group about.
+#[derive(Debug, Deserialize, Validate, IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct SuggestQuery {
+    /// Provider slug.
+    #[validate(length(max = 80, message = "must be at most 80 characters"))]
+    pub provider: Option<String>,
+    /// Problem category.
+    pub category: Option<Category>,
+    /// Words describing the problem.
+    #[validate(length(max = 200, message = "must be at most 200 characters"))]
+    pub q: Option<String>,
+    /// Incident day, to prefer groups whose window covers it.
+    pub incident_date: Option<NaiveDate>,
+}

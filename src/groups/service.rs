@@ -1,0 +1,595 @@
+//! Group rules and queries: creation, the public view, organiser edits, search and suggestions.
+
+use std::collections::HashMap;
+
+use chrono::{DateTime, NaiveDate, Utc};
+use sea_orm::sea_query::{Expr, Order};
+use sea_orm::{
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait, EntityTrait,
+    PaginatorTrait, QueryFilter, QueryOrder, QuerySelect,
+};
+use serde_json::json;
+
+use super::access::{Role, require_role};
+use super::dto::{
+    Demand, DisputedTotal, GroupCreate, GroupPage, GroupQuery, GroupSummary, GroupUpdate,
+    GroupView, ProviderRef, Sort, SuggestQuery,
+};
+use crate::app::AppState;
+use crate::auth::CurrentUser;
+use crate::auth::tokens::sha256_hex;
+use crate::db;
+use crate::domain::{random_suffix, slugify};
+use crate::entities::{
+    audit_log, group_roles, groups, participations, providers, statement_versions,
+};
+use crate::error::{AppError, AppResult};
+use crate::providers::service::{resolve_for_group, terms_condition};
+
+/// Fewest people a public breakdown cell may show.
+pub const MIN_CELL: i64 = 5;
+
+/// Writes one organiser action to the group's audit log.
+///
+/// # Errors
+/// Database failures.
+pub async fn audit(
+    conn: &impl ConnectionTrait,
+    group_id: i64,
+    actor_id: i64,
+    action: &str,
+    target: Option<String>,
+    details: serde_json::Value,
+    now: DateTime<Utc>,
+) -> AppResult<()> {
+    audit_log::ActiveModel {
+        group_id: Set(Some(group_id)),
+        actor_id: Set(Some(actor_id)),
+        action: Set(action.to_owned()),
+        target: Set(target),
+        details: Set(details.to_string()),
+        created_at: Set(now),
+        ..Default::default()
+    }
+    .insert(conn)
+    .await?;
+    Ok(())
+}
+
+fn check_window(from: Option<NaiveDate>, to: Option<NaiveDate>, today: NaiveDate) -> AppResult<()> {
+    if let (Some(f), Some(t)) = (from, to) {
+        if f > t {
+            return Err(AppError::field(
+                "incident_to",
+                "must not be before incident_from",
+            ));
+        }
+    }
+    for (name, day) in [("incident_from", from), ("incident_to", to)] {
+        if day.is_some_and(|d| d > today) {
+            return Err(AppError::field(name, "must not be in the future"));
+        }
+    }
+    Ok(())
+}
+
+fn group_search_text(title: &str, summary: &str) -> String {
+    format!("{title} \u{1f} {summary}").to_lowercase()
+}
+
+/// Creates a group; the creator becomes its owner and the statement its version 1.
+///
+/// # Errors
+/// 403 for an unverified user; 422 for a bad provider or window.
+pub async fn create(
+    state: &AppState,
+    user: &CurrentUser,
+    req: GroupCreate,
+) -> AppResult<groups::Model> {
+    user.require_verified()?;
+    let now = state.now();
+    check_window(req.incident_from, req.incident_to, now.date_naive())?;
+    if req.provider.is_some() && req.provider_name.is_some() {
+        return Err(AppError::field(
+            "provider_name",
+            "give either provider or provider_name, not both",
+        ));
+    }
+    let demands: Vec<Demand> = req.demands.into_iter().map(|d| d.into_demand()).collect();
+    let demands_json = serde_json::to_string(&demands).map_err(anyhow::Error::from)?;
+    let txn = db::write_txn(&state.db).await?;
+    let provider = resolve_for_group(
+        &txn,
+        req.provider.as_deref(),
+        req.provider_name.as_deref(),
+        user.id,
+        now,
+    )
+    .await?;
+    let base = slugify(provider.name_en.as_deref().unwrap_or(&provider.slug), 30);
+    let prefix = if base.is_empty() {
+        String::new()
+    } else {
+        format!("{base}-")
+    };
+    let slug = format!(
+        "{prefix}{}-{}",
+        req.category.as_str().replace('_', "-"),
+        random_suffix(6)
+    );
+    let title = req.title.trim().to_owned();
+    let summary = req.summary.trim().to_owned();
+    let group = groups::ActiveModel {
+        slug: Set(slug),
+        provider_id: Set(provider.id),
+        search_text: Set(group_search_text(&title, &summary)),
+        title: Set(title),
+        summary: Set(summary),
+        category: Set(req.category.as_str().to_owned()),
+        demands: Set(demands_json.clone()),
+        incident_from: Set(req.incident_from),
+        incident_to: Set(req.incident_to),
+        status: Set("gathering".into()),
+        visibility: Set("public".into()),
+        requires_moderation: Set(req.requires_moderation),
+        statement_version: Set(1),
+        created_by: Set(Some(user.id)),
+        created_at: Set(now),
+        updated_at: Set(now),
+        ..Default::default()
+    }
+    .insert(&txn)
+    .await?;
+    group_roles::ActiveModel {
+        group_id: Set(group.id),
+        user_id: Set(user.id),
+        role: Set(Role::Owner.as_str().into()),
+        created_at: Set(now),
+        ..Default::default()
+    }
+    .insert(&txn)
+    .await?;
+    statement_versions::ActiveModel {
+        group_id: Set(group.id),
+        version: Set(1),
+        sha256: Set(sha256_hex(req.joint_statement.as_bytes())),
+        joint_statement: Set(req.joint_statement),
+        demands: Set(demands_json),
+        created_by: Set(Some(user.id)),
+        created_at: Set(now),
+        ..Default::default()
+    }
+    .insert(&txn)
+    .await?;
+    audit(
+        &txn,
+        group.id,
+        user.id,
+        "group.create",
+        Some(group.slug.clone()),
+        json!({"provider": provider.slug}),
+        now,
+    )
+    .await?;
+    txn.commit().await?;
+    Ok(group)
+}
+
+/// The group with this slug.
+///
+/// # Errors
+/// 404 when there is none.
+pub async fn by_slug(conn: &impl ConnectionTrait, slug: &str) -> AppResult<groups::Model> {
+    groups::Entity::find()
+        .filter(groups::Column::Slug.eq(slug))
+        .one(conn)
+        .await?
+        .ok_or(AppError::NotFound)
+}
+
+/// The current statement version row of a group.
+///
+/// # Errors
+/// Database failures; 404 when missing.
+pub async fn current_statement(
+    conn: &impl ConnectionTrait,
+    group: &groups::Model,
+) -> AppResult<statement_versions::Model> {
+    statement_versions::Entity::find()
+        .filter(statement_versions::Column::GroupId.eq(group.id))
+        .filter(statement_versions::Column::Version.eq(group.statement_version))
+        .one(conn)
+        .await?
+        .ok_or(AppError::NotFound)
+}
+
+/// Active participants per group, counted from the (group_id, status) index; no counter row.
+///
+/// # Errors
+/// Database failures.
+pub async fn active_counts(
+    conn: &impl ConnectionTrait,
+    group_ids: &[i64],
+) -> AppResult<HashMap<i64, i64>> {
+    if group_ids.is_empty() {
+        return Ok(HashMap::new());
+    }
+    let rows: Vec<(i64, i64)> = participations::Entity::find()
+        .select_only()
+        .column(participations::Column::GroupId)
+        .column_as(participations::Column::Id.count(), "n")
+        .filter(participations::Column::GroupId.is_in(group_ids.iter().copied()))
+        .filter(participations::Column::Status.eq("active"))
+        .group_by(participations::Column::GroupId)
+        .into_tuple()
+        .all(conn)
+        .await?;
+    Ok(rows.into_iter().collect())
+}
+
+async fn disputed_totals(
+    conn: &impl ConnectionTrait,
+    group_id: i64,
+) -> AppResult<Vec<DisputedTotal>> {
+    let rows: Vec<(String, i64, i64)> = participations::Entity::find()
+        .select_only()
+        .column(participations::Column::Currency)
+        .column_as(participations::Column::Id.count(), "n")
+        .column_as(Expr::cust("CAST(SUM(amount_minor) AS BIGINT)"), "total")
+        .filter(participations::Column::GroupId.eq(group_id))
+        .filter(participations::Column::Status.eq("active"))
+        .group_by(participations::Column::Currency)
+        .order_by_asc(participations::Column::Currency)
+        .into_tuple()
+        .all(conn)
+        .await?;
+    let mut out = Vec::new();
+    let mut other = 0;
+    for (currency, n, total) in rows {
+        if n >= MIN_CELL {
+            out.push(DisputedTotal {
+                currency,
+                amount_minor: Some(total),
+                participants: n,
+            });
+        } else {
+            other += n;
+        }
+    }
+    if other > 0 {
+        out.push(DisputedTotal {
+            currency: "other".into(),
+            amount_minor: None,
+            participants: other,
+        });
+    }
+    Ok(out)
+}
+
+impl From<&providers::Model> for ProviderRef {
+    fn from(p: &providers::Model) -> Self {
+        Self {
+            slug: p.slug.clone(),
+            name_zh: p.name_zh.clone(),
+            name_en: p.name_en.clone(),
+            reviewed: p.reviewed,
+        }
+    }
+}
+
+/// The public view of a group.
+///
+/// # Errors
+/// Database failures.
+pub async fn view(conn: &impl ConnectionTrait, group: groups::Model) -> AppResult<GroupView> {
+    let provider = providers::Entity::find_by_id(group.provider_id)
+        .one(conn)
+        .await?
+        .ok_or(AppError::NotFound)?;
+    let count = active_counts(conn, &[group.id])
+        .await?
+        .get(&group.id)
+        .copied()
+        .unwrap_or(0);
+    let statement = current_statement(conn, &group).await?;
+    let totals = disputed_totals(conn, group.id).await?;
+    Ok(GroupView {
+        demands: serde_json::from_str(&group.demands).unwrap_or_default(),
+        provider: (&provider).into(),
+        participant_count: count,
+        statement_version: group.statement_version,
+        joint_statement: statement.joint_statement,
+        statement_sha256: statement.sha256,
+        disputed_totals: totals,
+        slug: group.slug,
+        title: group.title,
+        summary: group.summary,
+        category: group.category,
+        incident_from: group.incident_from,
+        incident_to: group.incident_to,
+        status: group.status,
+        outcome: group.outcome,
+        visibility: group.visibility,
+        requires_moderation: group.requires_moderation,
+        created_at: group.created_at,
+    })
+}
+
+/// Applies an organiser's edit.
+///
+/// # Errors
+/// 403 unless the user is an organiser of the group; 422 for a bad window.
+pub async fn update(
+    state: &AppState,
+    user: &CurrentUser,
+    slug: &str,
+    upd: GroupUpdate,
+) -> AppResult<groups::Model> {
+    let now = state.now();
+    let txn = db::write_txn(&state.db).await?;
+    let group = by_slug(&txn, slug).await?;
+    let access = require_role(&txn, group, user.id, Role::Organiser).await?;
+    let group = access.group;
+    let from = upd.incident_from.or(group.incident_from);
+    let to = upd.incident_to.or(group.incident_to);
+    check_window(from, to, now.date_naive())?;
+    let changed: Vec<&str> = [
+        ("title", upd.title.is_some()),
+        ("summary", upd.summary.is_some()),
+        ("category", upd.category.is_some()),
+        ("incident_from", upd.incident_from.is_some()),
+        ("incident_to", upd.incident_to.is_some()),
+        ("requires_moderation", upd.requires_moderation.is_some()),
+        ("visibility", upd.visibility.is_some()),
+    ]
+    .into_iter()
+    .filter_map(|(name, set)| set.then_some(name))
+    .collect();
+    let title = upd
+        .title
+        .map_or_else(|| group.title.clone(), |t| t.trim().to_owned());
+    let summary = upd
+        .summary
+        .map_or_else(|| group.summary.clone(), |s| s.trim().to_owned());
+    let group_id = group.id;
+    let mut active: groups::ActiveModel = group.into();
+    active.search_text = Set(group_search_text(&title, &summary));
+    active.title = Set(title);
+    active.summary = Set(summary);
+    if let Some(c) = upd.category {
+        active.category = Set(c.as_str().into());
+    }
+    active.incident_from = Set(from);
+    active.incident_to = Set(to);
+    if let Some(m) = upd.requires_moderation {
+        active.requires_moderation = Set(m);
+    }
+    if let Some(v) = upd.visibility {
+        active.visibility = Set(match v {
+            super::dto::Visibility::Public => "public".into(),
+            super::dto::Visibility::Unlisted => "unlisted".into(),
+        });
+    }
+    active.updated_at = Set(now);
+    let group = active.update(&txn).await?;
+    audit(
+        &txn,
+        group_id,
+        user.id,
+        "group.update",
+        None,
+        json!({ "fields": changed }),
+        now,
+    )
+    .await?;
+    txn.commit().await?;
+    Ok(group)
+}
+
+fn popularity() -> Expr {
+    Expr::cust(
+        "(SELECT COUNT(*) FROM participations p WHERE p.group_id = \"groups\".\"id\" AND p.status = 'active')",
+    )
+}
+
+/// Searches public groups.
+///
+/// # Errors
+/// Database failures.
+pub async fn list(conn: &impl ConnectionTrait, q: &GroupQuery) -> AppResult<GroupPage> {
+    let mut query = groups::Entity::find()
+        .find_also_related(providers::Entity)
+        .filter(groups::Column::Visibility.eq("public"));
+    if let Some(text) = q.q.as_deref().filter(|t| !t.trim().is_empty()) {
+        query = query.filter(terms_condition(
+            &[
+                Expr::col((groups::Entity, groups::Column::SearchText)),
+                Expr::col((providers::Entity, providers::Column::SearchText)),
+            ],
+            text,
+        ));
+    }
+    if let Some(p) = &q.provider {
+        query = query.filter(providers::Column::Slug.eq(p.as_str()));
+    }
+    if let Some(c) = q.category {
+        query = query.filter(groups::Column::Category.eq(c.as_str()));
+    }
+    if let Some(s) = q.status {
+        query = query.filter(groups::Column::Status.eq(s.as_str()));
+    }
+    let total = query.clone().count(conn).await?;
+    let per_page = q.per_page.unwrap_or(20);
+    let page = q.page.unwrap_or(1);
+    query = match q.sort.unwrap_or_default() {
+        Sort::Popular => query
+            .order_by(popularity(), Order::Desc)
+            .order_by_desc(groups::Column::Id),
+        Sort::Newest => query
+            .order_by_desc(groups::Column::CreatedAt)
+            .order_by_desc(groups::Column::Id),
+    };
+    let rows = query
+        .offset((page - 1) * per_page)
+        .limit(per_page)
+        .all(conn)
+        .await?;
+    Ok(GroupPage {
+        items: summaries(conn, rows).await?,
+        total,
+    })
+}
+
+async fn summaries(
+    conn: &impl ConnectionTrait,
+    rows: Vec<(groups::Model, Option<providers::Model>)>,
+) -> AppResult<Vec<GroupSummary>> {
+    let ids: Vec<i64> = rows.iter().map(|(g, _)| g.id).collect();
+    let counts = active_counts(conn, &ids).await?;
+    Ok(rows
+        .into_iter()
+        .filter_map(|(g, p)| {
+            let p = p?;
+            Some(GroupSummary {
+                participant_count: counts.get(&g.id).copied().unwrap_or(0),
+                provider: (&p).into(),
+                slug: g.slug,
+                title: g.title,
+                summary: g.summary,
+                category: g.category,
+                status: g.status,
+                incident_from: g.incident_from,
+                incident_to: g.incident_to,
+                created_at: g.created_at,
+            })
+        })
+        .collect())
+}
+
+/// Words of a text for matching: ASCII words and overlapping pairs of CJK characters.
+fn match_terms(text: &str) -> Vec<String> {
+    let lower = text.to_lowercase();
+    let mut terms = Vec::new();
+    let mut word = String::new();
+    let cjk: Vec<char> = lower
+        .chars()
+        .filter(|c| !c.is_ascii() && c.is_alphanumeric())
+        .collect();
+    for c in lower.chars() {
+        if c.is_ascii_alphanumeric() {
+            word.push(c);
+        } else if !word.is_empty() {
+            if word.len() > 2 {
+                terms.push(std::mem::take(&mut word));
+            }
+            word.clear();
+        }
+    }
+    if word.len() > 2 {
+        terms.push(word);
+    }
+    terms.extend(cjk.windows(2).map(|w| w.iter().collect::<String>()));
+    terms.sort();
+    terms.dedup();
+    terms
+}
+
+/// Open public groups that match what a user is about to complain about, best first, so they
+/// join rather than split.
+///
+/// # Errors
+/// Database failures.
+pub async fn suggest(
+    conn: &impl ConnectionTrait,
+    q: &SuggestQuery,
+    exclude: Option<i64>,
+) -> AppResult<Vec<GroupSummary>> {
+    let provider = match &q.provider {
+        Some(slug) => {
+            providers::Entity::find()
+                .filter(providers::Column::Slug.eq(slug.as_str()))
+                .one(conn)
+                .await?
+        }
+        None => None,
+    };
+    let mut candidates = groups::Entity::find()
+        .filter(groups::Column::Visibility.eq("public"))
+        .filter(groups::Column::Status.ne("closed"));
+    if let Some(id) = exclude {
+        candidates = candidates.filter(groups::Column::Id.ne(id));
+    }
+    let mut any = Condition::any();
+    if let Some(p) = &provider {
+        any = any.add(groups::Column::ProviderId.eq(p.id));
+    }
+    if let Some(c) = q.category {
+        any = any.add(groups::Column::Category.eq(c.as_str()));
+    }
+    let terms = q.q.as_deref().map(match_terms).unwrap_or_default();
+    for t in terms.iter().take(12) {
+        any = any.add(terms_condition(
+            &[Expr::col((groups::Entity, groups::Column::SearchText))],
+            t,
+        ));
+    }
+    if any.is_empty() {
+        return Ok(Vec::new());
+    }
+    let rows = candidates
+        .filter(any)
+        .order_by_desc(groups::Column::Id)
+        .limit(200)
+        .find_also_related(providers::Entity)
+        .all(conn)
+        .await?;
+    let mut scored: Vec<(i64, (groups::Model, Option<providers::Model>))> = rows
+        .into_iter()
+        .map(|(g, p)| {
+            let mut score = 0;
+            if provider.as_ref().is_some_and(|pr| pr.id == g.provider_id) {
+                score += 5;
+            }
+            if q.category.is_some_and(|c| c.as_str() == g.category) {
+                score += 3;
+            }
+            if let Some(d) = q.incident_date {
+                if g.incident_from.is_none_or(|f| f <= d) && g.incident_to.is_none_or(|t| d <= t) {
+                    score += 1;
+                }
+            }
+            score += i64::try_from(
+                terms
+                    .iter()
+                    .filter(|t| g.search_text.contains(t.as_str()))
+                    .count(),
+            )
+            .unwrap_or(0);
+            (score, (g, p))
+        })
+        .filter(|(score, _)| *score >= 3)
+        .collect();
+    scored.sort_by(|a, b| b.0.cmp(&a.0).then(b.1.0.id.cmp(&a.1.0.id)));
+    scored.truncate(10);
+    summaries(conn, scored.into_iter().map(|(_, row)| row).collect()).await
+}
+
+/// Groups like this one (same provider, category or words).
+///
+/// # Errors
+/// Database failures.
+pub async fn similar(
+    conn: &impl ConnectionTrait,
+    group: &groups::Model,
+) -> AppResult<Vec<GroupSummary>> {
+    let provider = providers::Entity::find_by_id(group.provider_id)
+        .one(conn)
+        .await?;
+    let q = SuggestQuery {
+        provider: provider.map(|p| p.slug),
+        category: serde_json::from_value(serde_json::Value::String(group.category.clone())).ok(),
+        q: Some(group.title.clone()),
+        incident_date: group.incident_from,
+    };
+    suggest(conn, &q, Some(group.id)).await
+}

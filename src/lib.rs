@@ -1,0 +1,26 @@
+//! Lianming (联名): a server where people harmed by the same provider find each other, join a
+//! grouped complaint, bring their evidence and sign jointly.
+
+pub mod accounts;
+pub mod app;
+pub mod auth;
+pub mod clock;
+pub mod config;
+pub mod db;
+pub mod demo;
+pub mod domain;
+pub mod entities;
+pub mod error;
+pub mod groups;
+pub mod i18n;
+pub mod json;
+pub mod mail;
+pub mod ops;
+pub mod participation;
+pub mod providers;
+pub mod ratelimit;
+pub mod secrets;
+pub mod telemetry;
+
+pub use app::{AppState, Application};
+pub use config::Settings;

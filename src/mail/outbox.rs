@@ -1,0 +1,204 @@
+//! The outbox table: emails written in the same transaction as the change that causes them,
+//! leased by workers, and marked sent or failed. An idempotency key makes each email unique.
+
+use chrono::{DateTime, Duration, Utc};
+use sea_orm::sea_query::OnConflict;
+use sea_orm::{
+    ActiveValue::Set, ColumnTrait, ConnectionTrait, DbBackend, DbErr, EntityTrait, QueryFilter,
+    Statement,
+};
+
+use super::EmailContent;
+use crate::entities::outbox;
+
+/// Attempts before an email is given up as failed.
+pub const MAX_ATTEMPTS: i32 = 10;
+/// How long a worker holds a leased row before another may take it.
+pub const LEASE: Duration = Duration::seconds(120);
+
+/// An email to be queued.
+#[derive(Debug)]
+pub struct NewEmail {
+    /// The email kind, e.g. `verify_email`.
+    pub kind: &'static str,
+    /// The recipient's address.
+    pub recipient: String,
+    /// The recipient's account, if any.
+    pub user_id: Option<i64>,
+    /// What it says.
+    pub content: EmailContent,
+    /// Unique per (recipient, kind, period or event): a second insert with it is ignored.
+    pub idempotency_key: String,
+    /// Extra headers, e.g. `List-Unsubscribe`.
+    pub headers: Vec<(String, String)>,
+}
+
+/// Writes `email` into the outbox on `conn` (call it inside the causing transaction). Returns
+/// false when an email with the same idempotency key already exists.
+///
+/// # Errors
+/// On a database error or a template failure.
+pub async fn enqueue(
+    conn: &impl ConnectionTrait,
+    email: NewEmail,
+    now: DateTime<Utc>,
+    mail_domain: &str,
+) -> Result<bool, DbErr> {
+    let (text, html) = email
+        .content
+        .render()
+        .map_err(|e| DbErr::Custom(format!("render: {e}")))?;
+    let headers =
+        serde_json::to_string(&email.headers).map_err(|e| DbErr::Custom(e.to_string()))?;
+    let row = outbox::ActiveModel {
+        kind: Set(email.kind.to_owned()),
+        recipient: Set(email.recipient),
+        user_id: Set(email.user_id),
+        subject: Set(email.content.subject),
+        body_text: Set(text),
+        body_html: Set(html),
+        headers: Set(headers),
+        idempotency_key: Set(email.idempotency_key),
+        message_id: Set(format!("<{}@{}>", uuid::Uuid::now_v7(), mail_domain)),
+        status: Set("pending".into()),
+        attempts: Set(0),
+        next_attempt_at: Set(now),
+        created_at: Set(now),
+        ..Default::default()
+    };
+    let inserted = outbox::Entity::insert(row)
+        .on_conflict(
+            OnConflict::column(outbox::Column::IdempotencyKey)
+                .do_nothing()
+                .to_owned(),
+        )
+        .exec_without_returning(conn)
+        .await?;
+    Ok(inserted > 0)
+}
+
+/// Leases up to `limit` due rows for `lease_for`, so no other worker sends them meanwhile. On
+/// PostgreSQL rows locked by another worker are skipped (`FOR UPDATE SKIP LOCKED`).
+///
+/// # Errors
+/// On a database error.
+pub async fn lease_due(
+    conn: &impl ConnectionTrait,
+    now: DateTime<Utc>,
+    limit: u64,
+) -> Result<Vec<outbox::Model>, DbErr> {
+    let backend = conn.get_database_backend();
+    let lease_until = now + LEASE;
+    let (sql, values) = match backend {
+        DbBackend::Postgres => (
+            "UPDATE outbox SET lease_until = $1, attempts = attempts + 1 WHERE id IN (\
+               SELECT id FROM outbox WHERE status = 'pending' AND next_attempt_at <= $2 \
+               AND (lease_until IS NULL OR lease_until < $2) ORDER BY next_attempt_at, id \
+               LIMIT $3 FOR UPDATE SKIP LOCKED) RETURNING id",
+            vec![lease_until.into(), now.into(), (limit as i64).into()],
+        ),
+        _ => (
+            "UPDATE outbox SET lease_until = ?, attempts = attempts + 1 WHERE id IN (\
+               SELECT id FROM outbox WHERE status = 'pending' AND next_attempt_at <= ? \
+               AND (lease_until IS NULL OR lease_until < ?) ORDER BY next_attempt_at, id \
+               LIMIT ?) RETURNING id",
+            vec![
+                lease_until.into(),
+                now.into(),
+                now.into(),
+                (limit as i64).into(),
+            ],
+        ),
+    };
+    let rows = conn
+        .query_all_raw(Statement::from_sql_and_values(backend, sql, values))
+        .await?;
+    let ids: Vec<i64> = rows
+        .iter()
+        .filter_map(|r| r.try_get::<i64>("", "id").ok())
+        .collect();
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    outbox::Entity::find()
+        .filter(outbox::Column::Id.is_in(ids))
+        .all(conn)
+        .await
+}
+
+/// Marks a row as delivered.
+///
+/// # Errors
+/// On a database error.
+pub async fn mark_sent(
+    conn: &impl ConnectionTrait,
+    id: i64,
+    now: DateTime<Utc>,
+) -> Result<(), DbErr> {
+    outbox::Entity::update_many()
+        .filter(outbox::Column::Id.eq(id))
+        .col_expr(outbox::Column::Status, "sent".into())
+        .col_expr(outbox::Column::SentAt, now.into())
+        .col_expr(
+            outbox::Column::LeaseUntil,
+            Option::<DateTime<Utc>>::None.into(),
+        )
+        .col_expr(outbox::Column::LastError, Option::<String>::None.into())
+        .exec(conn)
+        .await?;
+    Ok(())
+}
+
+/// Records a failed attempt: retried later with exponential backoff, or failed for good when
+/// `permanent` or out of attempts.
+///
+/// # Errors
+/// On a database error.
+pub async fn mark_attempt_failed(
+    conn: &impl ConnectionTrait,
+    row: &outbox::Model,
+    error: &str,
+    permanent: bool,
+    now: DateTime<Utc>,
+) -> Result<(), DbErr> {
+    let give_up = permanent || row.attempts >= MAX_ATTEMPTS;
+    let status = if give_up { "failed" } else { "pending" };
+    outbox::Entity::update_many()
+        .filter(outbox::Column::Id.eq(row.id))
+        .col_expr(outbox::Column::Status, status.into())
+        .col_expr(
+            outbox::Column::NextAttemptAt,
+            (now + backoff(row.attempts)).into(),
+        )
+        .col_expr(
+            outbox::Column::LeaseUntil,
+            Option::<DateTime<Utc>>::None.into(),
+        )
+        .col_expr(
+            outbox::Column::LastError,
+            Some(error.chars().take(1000).collect::<String>()).into(),
+        )
+        .exec(conn)
+        .await?;
+    Ok(())
+}
+
+/// Delay before attempt `attempts + 1`: 30 s doubling, at most 6 h.
+#[must_use]
+pub fn backoff(attempts: i32) -> Duration {
+    let exp = u32::try_from(attempts.clamp(1, 12) - 1).unwrap_or(0);
+    Duration::seconds((30_i64 << exp).min(6 * 3600))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_doubles_and_is_capped() {
+        assert_eq!(backoff(1), Duration::seconds(30));
+        assert_eq!(backoff(2), Duration::seconds(60));
+        assert_eq!(backoff(3), Duration::seconds(120));
+        assert_eq!(backoff(20), Duration::hours(6));
+    }
+}

@@ -1,0 +1,163 @@
+//! The `lianming` command: `serve` (default), `migrate`, `worker`, `user create`, `demo`.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use clap::{Parser, Subcommand};
+use lianming::clock::{Clock, SystemClock};
+use lianming::{Application, Settings, telemetry};
+use migration::{Migrator, MigratorTrait};
+use tokio_util::sync::CancellationToken;
+
+#[derive(Parser)]
+#[command(
+    name = "lianming",
+    version,
+    about = "联名 Lianming: collective-complaint coordination server"
+)]
+struct Cli {
+    /// Configuration file (default: ./lianming.toml when present).
+    #[arg(long, global = true, env = "LIANMING_CONFIG")]
+    config: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the HTTP server with its background workers (the default).
+    Serve,
+    /// Apply database migrations and exit.
+    Migrate,
+    /// Run only the background workers (outbox), for deployments with dedicated workers.
+    Worker,
+    /// Manage accounts.
+    User {
+        #[command(subcommand)]
+        command: UserCommand,
+    },
+    /// Load fictional providers, groups and participants so a newcomer sees a living site.
+    Demo,
+}
+
+#[derive(Subcommand)]
+enum UserCommand {
+    /// Create a verified account.
+    Create {
+        /// Email address.
+        #[arg(long)]
+        email: String,
+        /// Display name (default: the part before @).
+        #[arg(long)]
+        name: Option<String>,
+        /// Password (default: a random one, printed once).
+        #[arg(long, env = "LIANMING_NEW_USER_PASSWORD")]
+        password: Option<String>,
+        /// Make the account an administrator.
+        #[arg(long)]
+        admin: bool,
+    },
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let settings = match Settings::load(cli.config.as_deref()) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("lianming: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    telemetry::init(&settings.log, settings.log_json);
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("lianming: cannot start the runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run(cli.command.unwrap_or(Command::Serve), settings)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("lianming: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(command: Command, settings: Settings) -> anyhow::Result<()> {
+    let clock = Arc::new(SystemClock);
+    match command {
+        Command::Serve => {
+            let app = Application::build(settings, clock).await?;
+            println!(
+                "Lianming is listening on {} (API docs at {0}/docs)",
+                app.public_url()
+            );
+            app.run_until_stopped().await?;
+        }
+        Command::Migrate => {
+            std::fs::create_dir_all(&settings.data_dir)?;
+            let db = lianming::db::connect(&settings.database_url()).await?;
+            Migrator::up(&db, None).await?;
+            println!("migrations applied");
+        }
+        Command::Worker => {
+            std::fs::create_dir_all(&settings.data_dir)?;
+            let db = lianming::db::connect(&settings.database_url()).await?;
+            Migrator::up(&db, None).await?;
+            let local = settings.bind_addr()?;
+            let state = lianming::app::build_state(settings, clock, db, local)?;
+            let worker = lianming::app::mail_worker(&state)?;
+            let stop = CancellationToken::new();
+            let handle = tokio::spawn(worker.run(stop.clone()));
+            println!("Lianming worker running; Ctrl-C stops it");
+            tokio::signal::ctrl_c().await?;
+            stop.cancel();
+            handle.await?;
+        }
+        Command::User {
+            command:
+                UserCommand::Create {
+                    email,
+                    name,
+                    password,
+                    admin,
+                },
+        } => {
+            std::fs::create_dir_all(&settings.data_dir)?;
+            let db = lianming::db::connect(&settings.database_url()).await?;
+            Migrator::up(&db, None).await?;
+            let generated = password.is_none();
+            let password = password.unwrap_or_else(|| lianming::domain::random_suffix(16));
+            let name =
+                name.unwrap_or_else(|| email.split('@').next().unwrap_or("admin").to_owned());
+            let id = lianming::accounts::service::create_user_cli(
+                &db,
+                &email,
+                &name,
+                password.clone(),
+                admin,
+                clock.now(),
+            )
+            .await
+            .map_err(|e| anyhow::anyhow!("{e}"))?;
+            println!(
+                "created user {id} <{email}>{}",
+                if admin { " (admin)" } else { "" }
+            );
+            if generated {
+                println!("password: {password}");
+            }
+        }
+        Command::Demo => {
+            std::fs::create_dir_all(&settings.data_dir)?;
+            let db = lianming::db::connect(&settings.database_url()).await?;
+            Migrator::up(&db, None).await?;
+            let summary = lianming::demo::load(&db, clock.now()).await?;
+            println!("{summary}");
+        }
+    }
+    Ok(())
+}

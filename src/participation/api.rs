@@ -1,0 +1,76 @@
+//! JSON handlers of the participation routes.
+
+use actix_web::{HttpResponse, delete, get, patch, post, web};
+use utoipa_actix_web::service_config::ServiceConfig;
+
+use super::dto::{JoinRequest, ParticipationUpdate, ParticipationView};
+use super::service;
+use crate::app::AppState;
+use crate::auth::CurrentUser;
+use crate::error::{AppResult, Problem};
+use crate::groups::service::by_slug;
+use crate::json::ApiJson;
+
+/// Registers the routes of this module.
+pub fn routes(cfg: &mut ServiceConfig) {
+    cfg.service(join)
+        .service(get_mine)
+        .service(update_mine)
+        .service(withdraw);
+}
+
+/// Join a group with a signature of its current joint statement (verified users).
+#[utoipa::path(tag = "participation", security(("bearer" = [])), params(("slug" = String, Path)), request_body = JoinRequest, responses(
+    (status = 201, body = ParticipationView), (status = 403, body = Problem), (status = 404, body = Problem),
+    (status = 409, body = Problem), (status = 422, body = Problem), (status = 429, body = Problem)))]
+#[post("/groups/{slug}/participation")]
+async fn join(
+    state: web::Data<AppState>,
+    user: CurrentUser,
+    slug: web::Path<String>,
+    body: ApiJson<JoinRequest>,
+) -> AppResult<HttpResponse> {
+    let p = service::join(&state, &user, &slug, body.0).await?;
+    let group = by_slug(&state.db, &slug).await?;
+    Ok(HttpResponse::Created().json(service::view(&state.db, &group, p).await?))
+}
+
+/// Your own participation in the group.
+#[utoipa::path(tag = "participation", security(("bearer" = [])), params(("slug" = String, Path)), responses(
+    (status = 200, body = ParticipationView), (status = 404, body = Problem)))]
+#[get("/groups/{slug}/participation")]
+async fn get_mine(
+    state: web::Data<AppState>,
+    user: CurrentUser,
+    slug: web::Path<String>,
+) -> AppResult<web::Json<ParticipationView>> {
+    Ok(web::Json(service::get_mine(&state, &user, &slug).await?))
+}
+
+/// Change your statement, amount, references, consents or own outcome.
+#[utoipa::path(tag = "participation", security(("bearer" = [])), params(("slug" = String, Path)), request_body = ParticipationUpdate, responses(
+    (status = 200, body = ParticipationView), (status = 404, body = Problem), (status = 409, body = Problem), (status = 422, body = Problem)))]
+#[patch("/groups/{slug}/participation")]
+async fn update_mine(
+    state: web::Data<AppState>,
+    user: CurrentUser,
+    slug: web::Path<String>,
+    body: ApiJson<ParticipationUpdate>,
+) -> AppResult<web::Json<ParticipationView>> {
+    Ok(web::Json(
+        service::update_mine(&state, &user, &slug, body.0).await?,
+    ))
+}
+
+/// Withdraw from the group.
+#[utoipa::path(tag = "participation", security(("bearer" = [])), params(("slug" = String, Path)), responses(
+    (status = 204), (status = 404, body = Problem)))]
+#[delete("/groups/{slug}/participation")]
+async fn withdraw(
+    state: web::Data<AppState>,
+    user: CurrentUser,
+    slug: web::Path<String>,
+) -> AppResult<HttpResponse> {
+    service::withdraw(&state, &user, &slug).await?;
+    Ok(HttpResponse::NoContent().finish())
+}

@@ -1,0 +1,195 @@
+//! Request and response bodies of the participation routes.
+
+use chrono::{DateTime, NaiveDate, Utc};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+use validator::{Validate, ValidationError};
+
+use crate::groups::dto::not_blank;
+
+/// Money as integer minor units and an ISO 4217 currency.
+#[derive(Debug, Clone, Serialize, Deserialize, Validate, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Money {
+    /// Amount in minor units (fen for CNY): 12800 is ¥128.00.
+    #[validate(range(
+        min = 0,
+        max = 100_000_000_000_i64,
+        message = "must be between 0 and 100000000000"
+    ))]
+    pub amount_minor: i64,
+    /// ISO 4217 code, e.g. CNY.
+    #[validate(custom(function = "currency_code"))]
+    pub currency: String,
+}
+
+fn currency_code(code: &str) -> Result<(), ValidationError> {
+    crate::domain::Currency::parse(code)
+        .map(|_| ())
+        .map_err(|msg| ValidationError::new("currency").with_message(msg.into()))
+}
+
+fn must_agree(agree: &bool) -> Result<(), ValidationError> {
+    if *agree {
+        Ok(())
+    } else {
+        Err(ValidationError::new("agree").with_message("must be true to sign".into()))
+    }
+}
+
+fn refs_ok(refs: &[String]) -> Result<(), ValidationError> {
+    if refs
+        .iter()
+        .any(|r| r.trim().is_empty() || r.chars().count() > 100)
+    {
+        return Err(
+            ValidationError::new("refs").with_message("each must be 1 to 100 characters".into())
+        );
+    }
+    Ok(())
+}
+
+/// The participant's signature of the joint statement.
+#[derive(Debug, Clone, Deserialize, Validate, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SignatureInput {
+    /// Full legal name as typed by the participant.
+    #[validate(
+        length(min = 2, max = 100, message = "must be 2 to 100 characters"),
+        custom(function = "not_blank")
+    )]
+    pub full_name: String,
+    /// The joint-statement version being signed (must be the current one).
+    #[validate(range(min = 1, message = "must be at least 1"))]
+    pub statement_version: i32,
+    /// Must be true.
+    #[validate(custom(function = "must_agree"))]
+    pub agree: bool,
+}
+
+/// `POST /groups/{slug}/participation`.
+#[derive(Debug, Deserialize, Validate, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct JoinRequest {
+    /// What happened to you.
+    #[validate(length(min = 10, max = 5000, message = "must be 10 to 5000 characters"))]
+    pub statement: String,
+    /// The amount in dispute.
+    #[validate(nested)]
+    pub amount_disputed: Money,
+    /// When it happened.
+    pub incident_date: NaiveDate,
+    /// Order or transaction numbers.
+    #[validate(
+        length(max = 50, message = "at most 50 references"),
+        custom(function = "refs_ok")
+    )]
+    #[serde(default)]
+    pub transaction_refs: Vec<String>,
+    /// Show your name to recipients (otherwise "participant #n").
+    pub consent_share_identity: bool,
+    /// Let regulators or courts receive your contact details.
+    #[serde(default)]
+    pub consent_contact: bool,
+    /// Your signature.
+    #[validate(nested)]
+    pub signature: SignatureInput,
+}
+
+/// Own outcome of a participant's case.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ParticipantOutcome {
+    /// Not resolved.
+    Unresolved,
+    /// Partly resolved.
+    PartiallyResolved,
+    /// Resolved.
+    Resolved,
+}
+
+impl ParticipantOutcome {
+    /// The stored value.
+    #[must_use]
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Unresolved => "unresolved",
+            Self::PartiallyResolved => "partially_resolved",
+            Self::Resolved => "resolved",
+        }
+    }
+}
+
+/// `PATCH /groups/{slug}/participation`. Absent fields are left alone.
+#[derive(Debug, Deserialize, Validate, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ParticipationUpdate {
+    /// New statement.
+    #[validate(length(min = 10, max = 5000, message = "must be 10 to 5000 characters"))]
+    pub statement: Option<String>,
+    /// New amount.
+    #[validate(nested)]
+    pub amount_disputed: Option<Money>,
+    /// New incident date.
+    pub incident_date: Option<NaiveDate>,
+    /// New references (replaces the list).
+    #[validate(
+        length(max = 50, message = "at most 50 references"),
+        custom(function = "refs_ok")
+    )]
+    pub transaction_refs: Option<Vec<String>>,
+    /// Change identity consent.
+    pub consent_share_identity: Option<bool>,
+    /// Change contact consent.
+    pub consent_contact: Option<bool>,
+    /// Your own outcome.
+    pub outcome: Option<ParticipantOutcome>,
+}
+
+/// A signature record.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SignatureView {
+    /// Name as typed.
+    pub full_name: String,
+    /// Statement version signed.
+    pub statement_version: i32,
+    /// SHA-256 of that statement.
+    pub statement_sha256: String,
+    /// When.
+    pub signed_at: DateTime<Utc>,
+}
+
+/// The caller's own participation.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ParticipationView {
+    /// Participation id.
+    pub id: i64,
+    /// The group's slug.
+    pub group: String,
+    /// pending, active, rejected or withdrawn.
+    pub status: String,
+    /// Own statement.
+    pub statement: String,
+    /// Amount in dispute.
+    pub amount_disputed: Money,
+    /// Incident date.
+    pub incident_date: NaiveDate,
+    /// Transaction references.
+    pub transaction_refs: Vec<String>,
+    /// Identity shared with recipients.
+    pub consent_share_identity: bool,
+    /// Contact details shared with regulators and courts.
+    pub consent_contact: bool,
+    /// Latest signature.
+    pub signature: Option<SignatureView>,
+    /// Whether the latest signature is of the group's current statement.
+    pub signature_current: bool,
+    /// Own outcome.
+    pub outcome: String,
+    /// Why an organiser rejected it.
+    pub rejection_reason: Option<String>,
+    /// Joined at.
+    pub created_at: DateTime<Utc>,
+    /// Last change.
+    pub updated_at: DateTime<Utc>,
+}

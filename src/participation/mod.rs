@@ -1,0 +1,8 @@
+//! Participation: one user in one group, with their own statement, disputed amount, transaction
+//! references, consents and signature of the joint statement.
+
+pub mod api;
+pub mod dto;
+pub mod service;
+
+pub use api::routes;

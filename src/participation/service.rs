@@ -1,0 +1,360 @@
+//! Joining, reading, changing and withdrawing one's own participation.
+
+use chrono::{DateTime, Utc};
+use sea_orm::{
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter,
+    QueryOrder,
+};
+
+use super::dto::{JoinRequest, Money, ParticipationUpdate, ParticipationView, SignatureView};
+use crate::app::AppState;
+use crate::auth::CurrentUser;
+use crate::db;
+use crate::entities::{groups, participations, providers, signatures};
+use crate::error::{AppError, AppResult};
+use crate::groups::service::{by_slug, current_statement};
+use crate::i18n::Locale;
+use crate::mail::EmailContent;
+use crate::mail::outbox::{NewEmail, enqueue};
+use crate::ratelimit::Bucket;
+
+fn check_incident_date(date: chrono::NaiveDate, now: DateTime<Utc>) -> AppResult<()> {
+    if date > now.date_naive() {
+        return Err(AppError::field(
+            "incident_date",
+            "must not be in the future",
+        ));
+    }
+    if date < chrono::NaiveDate::from_ymd_opt(2000, 1, 1).unwrap_or_default() {
+        return Err(AppError::field("incident_date", "must be in 2000 or later"));
+    }
+    Ok(())
+}
+
+/// The caller's participation in `group`, if any.
+///
+/// # Errors
+/// Database failures.
+pub async fn find_mine(
+    conn: &impl ConnectionTrait,
+    group_id: i64,
+    user_id: i64,
+) -> AppResult<Option<participations::Model>> {
+    Ok(participations::Entity::find()
+        .filter(participations::Column::GroupId.eq(group_id))
+        .filter(participations::Column::UserId.eq(user_id))
+        .one(conn)
+        .await?)
+}
+
+/// The caller's participation in `group` — the one place that grants a participant access to
+/// their own record; anyone else gets 404.
+///
+/// # Errors
+/// 404 when the caller has none.
+pub async fn require_mine(
+    conn: &impl ConnectionTrait,
+    group_id: i64,
+    user_id: i64,
+) -> AppResult<participations::Model> {
+    find_mine(conn, group_id, user_id)
+        .await?
+        .ok_or(AppError::NotFound)
+}
+
+/// Joins a group with a signature of its current statement. One per user per group: a second
+/// join answers 409; after a withdrawal, joining again re-activates the same record.
+///
+/// # Errors
+/// 403 unverified; 404 unknown group; 409 already joined, closed group or stale statement
+/// version; 422 invalid input; 429 rate limited.
+pub async fn join(
+    state: &AppState,
+    user: &CurrentUser,
+    slug: &str,
+    req: JoinRequest,
+) -> AppResult<participations::Model> {
+    user.require_verified()?;
+    state
+        .limits
+        .check(Bucket::Join, &format!("user:{}", user.id))?;
+    let now = state.now();
+    check_incident_date(req.incident_date, now)?;
+    let txn = db::write_txn(&state.db).await?;
+    let group = by_slug(&txn, slug).await?;
+    if group.status == "closed" {
+        return Err(AppError::conflict(
+            "group_closed",
+            "this group is closed and takes no new participants",
+        ));
+    }
+    let statement = current_statement(&txn, &group).await?;
+    if req.signature.statement_version != statement.version {
+        return Err(AppError::conflict(
+            "statement_version_stale",
+            format!(
+                "the joint statement is now at version {}; read it and sign that version",
+                statement.version
+            ),
+        ));
+    }
+    let status = if group.requires_moderation {
+        "pending"
+    } else {
+        "active"
+    };
+    let refs =
+        serde_json::to_string(&clean_refs(req.transaction_refs)).map_err(anyhow::Error::from)?;
+    let existing = find_mine(&txn, group.id, user.id).await?;
+    let participation = match existing {
+        Some(p) if p.status == "withdrawn" => {
+            let mut active: participations::ActiveModel = p.into();
+            active.status = Set(status.into());
+            active.withdrawn_at = Set(None);
+            active.statement = Set(req.statement.trim().to_owned());
+            active.amount_minor = Set(req.amount_disputed.amount_minor);
+            active.currency = Set(req.amount_disputed.currency.clone());
+            active.incident_date = Set(req.incident_date);
+            active.transaction_refs = Set(refs);
+            active.consent_share_identity = Set(req.consent_share_identity);
+            active.consent_contact = Set(req.consent_contact);
+            active.signed_statement_version = Set(Some(statement.version));
+            active.updated_at = Set(now);
+            active.update(&txn).await?
+        }
+        Some(_) => return Err(already_joined()),
+        None => {
+            let insert = participations::ActiveModel {
+                group_id: Set(group.id),
+                user_id: Set(user.id),
+                status: Set(status.into()),
+                statement: Set(req.statement.trim().to_owned()),
+                amount_minor: Set(req.amount_disputed.amount_minor),
+                currency: Set(req.amount_disputed.currency.clone()),
+                incident_date: Set(req.incident_date),
+                transaction_refs: Set(refs),
+                consent_share_identity: Set(req.consent_share_identity),
+                consent_contact: Set(req.consent_contact),
+                signed_statement_version: Set(Some(statement.version)),
+                outcome: Set("unresolved".into()),
+                created_at: Set(now),
+                updated_at: Set(now),
+                ..Default::default()
+            }
+            .insert(&txn)
+            .await;
+            match insert {
+                Ok(p) => p,
+                Err(e) if db::is_unique_violation(&e) => return Err(already_joined()),
+                Err(e) => return Err(e.into()),
+            }
+        }
+    };
+    let signature = signatures::ActiveModel {
+        participation_id: Set(participation.id),
+        statement_version: Set(statement.version),
+        statement_sha256: Set(statement.sha256.clone()),
+        full_name: Set(req.signature.full_name.trim().to_owned()),
+        consent_share_identity: Set(req.consent_share_identity),
+        signed_at: Set(now),
+        ..Default::default()
+    }
+    .insert(&txn)
+    .await?;
+    queue_join_confirmation(state, &txn, user, &group, &participation, signature.id, now).await?;
+    txn.commit().await?;
+    state.mail_wake.notify_one();
+    Ok(participation)
+}
+
+fn already_joined() -> AppError {
+    AppError::conflict("already_joined", "you have already joined this group")
+}
+
+fn clean_refs(refs: Vec<String>) -> Vec<String> {
+    let mut out: Vec<String> = refs.into_iter().map(|r| r.trim().to_owned()).collect();
+    out.dedup();
+    out
+}
+
+async fn queue_join_confirmation(
+    state: &AppState,
+    txn: &impl ConnectionTrait,
+    user: &CurrentUser,
+    group: &groups::Model,
+    participation: &participations::Model,
+    signature_id: i64,
+    now: DateTime<Utc>,
+) -> AppResult<()> {
+    let locale = Locale::parse_lenient(&user.locale);
+    let provider = providers::Entity::find_by_id(group.provider_id)
+        .one(txn)
+        .await?;
+    let provider_name = provider.map_or_else(String::new, |p| match locale {
+        Locale::En => p.name_en.unwrap_or(p.name_zh),
+        Locale::ZhCn => p.name_zh,
+    });
+    let version = group.statement_version.to_string();
+    let args = [
+        ("title", group.title.as_str()),
+        ("provider", provider_name.as_str()),
+        ("version", version.as_str()),
+    ];
+    let mut content = EmailContent::new(
+        locale,
+        locale.tf("email.join_confirmation.subject", &args),
+        &user.display_name,
+    )
+    .paragraph(locale.tf("email.join_confirmation.body", &args));
+    if participation.status == "pending" {
+        content = content.paragraph(locale.t("email.join_confirmation.pending"));
+    }
+    let content = content
+        .paragraph(locale.t("email.join_confirmation.evidence"))
+        .action(
+            locale.t("email.join_confirmation.action"),
+            format!("{}/groups/{}", state.public_url, group.slug),
+        );
+    let email = NewEmail {
+        kind: "join_confirmation",
+        recipient: user.email.clone(),
+        user_id: Some(user.id),
+        content,
+        idempotency_key: format!("join_confirmation:{}:{signature_id}", participation.id),
+        headers: Vec::new(),
+    };
+    enqueue(txn, email, now, &state.mail_domain).await?;
+    Ok(())
+}
+
+/// The view of a participation with its latest signature.
+///
+/// # Errors
+/// Database failures.
+pub async fn view(
+    conn: &impl ConnectionTrait,
+    group: &groups::Model,
+    p: participations::Model,
+) -> AppResult<ParticipationView> {
+    let sig = signatures::Entity::find()
+        .filter(signatures::Column::ParticipationId.eq(p.id))
+        .order_by_desc(signatures::Column::Id)
+        .one(conn)
+        .await?;
+    Ok(ParticipationView {
+        id: p.id,
+        group: group.slug.clone(),
+        status: p.status,
+        statement: p.statement,
+        amount_disputed: Money {
+            amount_minor: p.amount_minor,
+            currency: p.currency,
+        },
+        incident_date: p.incident_date,
+        transaction_refs: serde_json::from_str(&p.transaction_refs).unwrap_or_default(),
+        consent_share_identity: p.consent_share_identity,
+        consent_contact: p.consent_contact,
+        signature_current: sig
+            .as_ref()
+            .is_some_and(|s| s.statement_version == group.statement_version),
+        signature: sig.map(|s| SignatureView {
+            full_name: s.full_name,
+            statement_version: s.statement_version,
+            statement_sha256: s.statement_sha256,
+            signed_at: s.signed_at,
+        }),
+        outcome: p.outcome,
+        rejection_reason: p.rejection_reason,
+        created_at: p.created_at,
+        updated_at: p.updated_at,
+    })
+}
+
+/// The caller's own participation in the group `slug`.
+///
+/// # Errors
+/// 404 when the group is unknown or the caller has not joined.
+pub async fn get_mine(
+    state: &AppState,
+    user: &CurrentUser,
+    slug: &str,
+) -> AppResult<ParticipationView> {
+    let group = by_slug(&state.db, slug).await?;
+    let p = require_mine(&state.db, group.id, user.id).await?;
+    view(&state.db, &group, p).await
+}
+
+/// Changes the caller's own participation.
+///
+/// # Errors
+/// 404 when not joined; 409 when withdrawn or rejected; 422 invalid input.
+pub async fn update_mine(
+    state: &AppState,
+    user: &CurrentUser,
+    slug: &str,
+    upd: ParticipationUpdate,
+) -> AppResult<ParticipationView> {
+    let now = state.now();
+    if let Some(d) = upd.incident_date {
+        check_incident_date(d, now)?;
+    }
+    let txn = db::write_txn(&state.db).await?;
+    let group = by_slug(&txn, slug).await?;
+    let p = require_mine(&txn, group.id, user.id).await?;
+    if matches!(p.status.as_str(), "withdrawn" | "rejected") {
+        return Err(AppError::conflict(
+            "participation_inactive",
+            format!("the participation is {}", p.status),
+        ));
+    }
+    let mut active: participations::ActiveModel = p.into();
+    if let Some(s) = upd.statement {
+        active.statement = Set(s.trim().to_owned());
+    }
+    if let Some(m) = upd.amount_disputed {
+        active.amount_minor = Set(m.amount_minor);
+        active.currency = Set(m.currency);
+    }
+    if let Some(d) = upd.incident_date {
+        active.incident_date = Set(d);
+    }
+    if let Some(r) = upd.transaction_refs {
+        active.transaction_refs =
+            Set(serde_json::to_string(&clean_refs(r)).map_err(anyhow::Error::from)?);
+    }
+    if let Some(c) = upd.consent_share_identity {
+        active.consent_share_identity = Set(c);
+    }
+    if let Some(c) = upd.consent_contact {
+        active.consent_contact = Set(c);
+    }
+    if let Some(o) = upd.outcome {
+        active.outcome = Set(o.as_str().into());
+    }
+    active.updated_at = Set(now);
+    let p = active.update(&txn).await?;
+    let out = view(&txn, &group, p).await?;
+    txn.commit().await?;
+    Ok(out)
+}
+
+/// Withdraws the caller from the group; they stop counting at once.
+///
+/// # Errors
+/// 404 when not joined or already withdrawn.
+pub async fn withdraw(state: &AppState, user: &CurrentUser, slug: &str) -> AppResult<()> {
+    let now = state.now();
+    let txn = db::write_txn(&state.db).await?;
+    let group = by_slug(&txn, slug).await?;
+    let p = require_mine(&txn, group.id, user.id).await?;
+    if p.status == "withdrawn" {
+        return Err(AppError::NotFound);
+    }
+    let mut active: participations::ActiveModel = p.into();
+    active.status = Set("withdrawn".into());
+    active.withdrawn_at = Set(Some(now));
+    active.updated_at = Set(now);
+    active.update(&txn).await?;
+    txn.commit().await?;
+    Ok(())
+}

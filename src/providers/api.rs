@@ -1,0 +1,55 @@
+//! JSON handlers of the provider routes.
+
+use actix_web::{HttpResponse, get, post, web};
+use utoipa_actix_web::service_config::ServiceConfig;
+
+use super::dto::{ProviderCreate, ProviderDetail, ProviderPage, ProviderQuery, ProviderView};
+use super::service;
+use crate::app::AppState;
+use crate::auth::CurrentUser;
+use crate::error::{AppResult, Problem};
+use crate::json::{ApiJson, ApiQuery};
+
+/// Registers the routes of this module.
+pub fn routes(cfg: &mut ServiceConfig) {
+    cfg.service(list).service(create).service(show);
+}
+
+/// Search the provider directory.
+#[utoipa::path(tag = "providers", params(ProviderQuery), responses(
+    (status = 200, body = ProviderPage), (status = 422, body = Problem)))]
+#[get("/providers")]
+async fn list(
+    state: web::Data<AppState>,
+    q: ApiQuery<ProviderQuery>,
+) -> AppResult<web::Json<ProviderPage>> {
+    let (items, total) = service::search(&state.db, &q.0).await?;
+    Ok(web::Json(ProviderPage {
+        items: items.into_iter().map(ProviderView::from).collect(),
+        total,
+    }))
+}
+
+/// One provider with its public figures.
+#[utoipa::path(tag = "providers", params(("slug" = String, Path)), responses(
+    (status = 200, body = ProviderDetail), (status = 404, body = Problem)))]
+#[get("/providers/{slug}")]
+async fn show(
+    state: web::Data<AppState>,
+    slug: web::Path<String>,
+) -> AppResult<web::Json<ProviderDetail>> {
+    Ok(web::Json(service::detail(&state.db, &slug).await?))
+}
+
+/// Add a curated provider (administrators).
+#[utoipa::path(tag = "providers", security(("bearer" = [])), request_body = ProviderCreate, responses(
+    (status = 201, body = ProviderView), (status = 403, body = Problem), (status = 409, body = Problem)))]
+#[post("/providers")]
+async fn create(
+    state: web::Data<AppState>,
+    user: CurrentUser,
+    body: ApiJson<ProviderCreate>,
+) -> AppResult<HttpResponse> {
+    let model = service::create(&state.db, &user, body.0, state.now()).await?;
+    Ok(HttpResponse::Created().json(ProviderView::from(model)))
+}

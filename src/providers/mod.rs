@@ -1,0 +1,8 @@
+//! Providers: the companies complained about, with zh/en names, aliases and kind. Anyone may
+//! search them; administrators curate; a group may propose a new one (kept unreviewed).
+
+pub mod api;
+pub mod dto;
+pub mod service;
+
+pub use api::routes;
