@@ -140,3 +140,12 @@ fn parse_query<T: DeserializeOwned + Validate>(query: &str) -> Result<ApiQuery<T
     value.validate()?;
     Ok(ApiQuery(value))
 }
+
+/// Deserialises a string with surrounding white space removed (for pasted emails).
+///
+/// # Errors
+/// When the value is not a string.
+pub fn trimmed<'de, D: serde::Deserializer<'de>>(d: D) -> Result<String, D::Error> {
+    let s = <String as serde::Deserialize>::deserialize(d)?;
+    Ok(s.trim().to_owned())
+}

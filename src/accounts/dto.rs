@@ -25,6 +25,7 @@ pub struct RegisterRequest {
         email(message = "must be a valid email address"),
         length(max = 254, message = "must be at most 254 characters")
     )]
+    #[serde(deserialize_with = "crate::json::trimmed")]
     pub email: String,
     /// At least 8 characters.
     #[validate(length(min = 8, max = 256, message = "must be 8 to 256 characters"))]
@@ -45,6 +46,7 @@ pub struct RegisterRequest {
 pub struct LoginRequest {
     /// The account's email address.
     #[validate(length(min = 1, max = 254, message = "must be 1 to 254 characters"))]
+    #[serde(deserialize_with = "crate::json::trimmed")]
     pub email: String,
     /// The password.
     #[validate(length(min = 1, max = 256, message = "must be 1 to 256 characters"))]
@@ -91,6 +93,7 @@ pub struct ResetRequest {
         email(message = "must be a valid email address"),
         length(max = 254, message = "must be at most 254 characters")
     )]
+    #[serde(deserialize_with = "crate::json::trimmed")]
     pub email: String,
 }
 
@@ -135,6 +138,7 @@ pub struct MeView {
     /// Account id.
     pub id: i64,
     /// Email as given.
+    #[serde(deserialize_with = "crate::json::trimmed")]
     pub email: String,
     /// Display name.
     pub display_name: String,

@@ -57,13 +57,13 @@ pub async fn audit(
 }
 
 fn check_window(from: Option<NaiveDate>, to: Option<NaiveDate>, today: NaiveDate) -> AppResult<()> {
-    if let (Some(f), Some(t)) = (from, to) {
-        if f > t {
-            return Err(AppError::field(
-                "incident_to",
-                "must not be before incident_from",
-            ));
-        }
+    if let (Some(f), Some(t)) = (from, to)
+        && f > t
+    {
+        return Err(AppError::field(
+            "incident_to",
+            "must not be before incident_from",
+        ));
     }
     for (name, day) in [("incident_from", from), ("incident_to", to)] {
         if day.is_some_and(|d| d > today) {
@@ -553,10 +553,11 @@ pub async fn suggest(
             if q.category.is_some_and(|c| c.as_str() == g.category) {
                 score += 3;
             }
-            if let Some(d) = q.incident_date {
-                if g.incident_from.is_none_or(|f| f <= d) && g.incident_to.is_none_or(|t| d <= t) {
-                    score += 1;
-                }
+            if let Some(d) = q.incident_date
+                && g.incident_from.is_none_or(|f| f <= d)
+                && g.incident_to.is_none_or(|t| d <= t)
+            {
+                score += 1;
             }
             score += i64::try_from(
                 terms

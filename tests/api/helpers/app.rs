@@ -75,7 +75,6 @@ pub struct TestApp {
 pub struct TestUser {
     pub email: String,
     pub password: String,
-    pub name: String,
     pub access_token: String,
     pub refresh_token: String,
 }
@@ -128,7 +127,7 @@ impl TestApp {
             register_per_hour: 10_000,
             reset_per_hour: 10_000,
             join_per_minute: 10_000,
-            log: "warn".into(),
+            log: "error".into(),
             ..Settings::default()
         };
         tweak(&mut settings);
@@ -340,4 +339,15 @@ impl Drop for TestApp {
 pub async fn json_body(res: reqwest::Response) -> Value {
     let text = res.text().await.expect("body");
     serde_json::from_str(&text).unwrap_or_else(|_| panic!("not JSON: {text}"))
+}
+
+/// Unix seconds of the manual clock.
+pub trait ClockExt {
+    fn now_ts(&self) -> i64;
+}
+
+impl ClockExt for ManualClock {
+    fn now_ts(&self) -> i64 {
+        lianming::clock::Clock::now(self).timestamp()
+    }
 }
