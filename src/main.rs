@@ -155,8 +155,9 @@ async fn run(command: Command, settings: Settings) -> anyhow::Result<()> {
             std::fs::create_dir_all(&settings.data_dir)?;
             let db = lianming::db::connect(&settings.database_url()).await?;
             Migrator::up(&db, None).await?;
-            let summary = lianming::demo::load(&db, clock.now()).await?;
-            println!("{summary}");
+            let local = settings.bind_addr()?;
+            let state = lianming::app::build_state(settings, clock, db, local)?;
+            println!("{}", lianming::demo::load(&state).await?);
         }
     }
     Ok(())

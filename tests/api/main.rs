@@ -1,7 +1,10 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod access;
 mod auth;
+mod cli;
 mod concurrency;
 mod helpers;
 mod journey;
 mod smtp_selftest;
+mod validation;

@@ -250,7 +250,6 @@ impl TestApp {
         TestUser {
             email: email.into(),
             password,
-            name: name.into(),
             access_token,
             refresh_token,
         }
