@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use actix_web::dev::Server;
-use actix_web::middleware::{DefaultHeaders, NormalizePath, TrailingSlash};
+use actix_web::middleware::DefaultHeaders;
 use actix_web::{App, HttpResponse, HttpServer, web};
 use anyhow::Context as _;
 use lettre::message::Mailbox;
@@ -26,7 +26,7 @@ use crate::json::JsonLimit;
 use crate::mail::transport::Transport;
 use crate::mail::worker::MailWorker;
 use crate::ratelimit::RateLimits;
-use crate::{accounts, db, groups, ops, participation, providers, secrets};
+use crate::{accounts, db, groups, ops, pages, participation, providers, secrets};
 
 /// Everything a request handler may need.
 #[derive(Debug)]
@@ -87,23 +87,38 @@ impl utoipa::Modify for BearerAuth {
     }
 }
 
-/// Registers every route on `app` and returns the app with the OpenAPI document served.
+/// The OpenAPI document as JSON, computed once at start-up and served from inside the API scope.
+#[derive(Debug, Default)]
+pub struct OpenApiJson(String);
+
+async fn openapi_json(spec: web::Data<OpenApiJson>) -> HttpResponse {
+    HttpResponse::Ok()
+        .content_type("application/json")
+        .body(spec.0.clone())
+}
+
+/// Registers every route and returns the app with the OpenAPI document collected from them.
 fn routes(
     state: web::Data<AppState>,
-) -> App<
-    impl actix_web::dev::ServiceFactory<
-        actix_web::dev::ServiceRequest,
-        Config = (),
-        Response = actix_web::dev::ServiceResponse<impl actix_web::body::MessageBody>,
-        Error = actix_web::Error,
-        InitError = (),
+    spec: web::Data<OpenApiJson>,
+) -> (
+    App<
+        impl actix_web::dev::ServiceFactory<
+            actix_web::dev::ServiceRequest,
+            Config = (),
+            Response = actix_web::dev::ServiceResponse<impl actix_web::body::MessageBody>,
+            Error = actix_web::Error,
+            InitError = (),
+        >,
     >,
-> {
+    utoipa::openapi::OpenApi,
+) {
     let json_limit = JsonLimit(state.settings.json_limit_bytes);
     let (app, api) = App::new()
         .into_utoipa_app()
         .openapi(ApiDoc::openapi())
         .app_data(state)
+        .app_data(spec)
         .app_data(json_limit)
         .app_data(
             web::PathConfig::default()
@@ -111,6 +126,7 @@ fn routes(
         )
         .service(
             utoipa_actix_web::scope::scope("/api/v1")
+                .route("/openapi.json", web::get().to(openapi_json))
                 .configure(accounts::routes)
                 .configure(providers::routes)
                 .configure(groups::routes)
@@ -118,7 +134,12 @@ fn routes(
         )
         .configure(ops::routes)
         .split_for_parts();
-    app.service(SwaggerUi::new("/docs/{_:.*}").url("/api/v1/openapi.json", api))
+    let app = app.configure(pages::routes);
+    let app = app
+        .service(
+            SwaggerUi::new("/docs/{_:.*}")
+                .config(utoipa_swagger_ui::Config::from("/api/v1/openapi.json")),
+        )
         .route(
             "/docs",
             web::get().to(|| async {
@@ -130,14 +151,14 @@ fn routes(
         .default_service(web::to(|| async {
             Err::<HttpResponse, _>(AppError::NotFound)
         }))
-        .wrap(NormalizePath::new(TrailingSlash::Trim))
         .wrap(
             DefaultHeaders::new()
                 .add(("X-Content-Type-Options", "nosniff"))
                 .add(("Referrer-Policy", "same-origin"))
                 .add(("X-Frame-Options", "DENY")),
         )
-        .wrap(tracing_actix_web::TracingLogger::default())
+        .wrap(tracing_actix_web::TracingLogger::default());
+    (app, api)
 }
 
 /// A built server, bound and ready to run.
@@ -170,8 +191,11 @@ impl Application {
         let local = listener.local_addr()?;
         let state = web::Data::new(build_state(settings, clock, db, local)?);
 
+        // Collect the OpenAPI document once from the same registrations the server uses.
+        let (_, api) = routes(state.clone(), web::Data::new(OpenApiJson::default()));
+        let spec = web::Data::new(OpenApiJson(api.to_json().context("serialising OpenAPI")?));
         let server_state = state.clone();
-        let server = HttpServer::new(move || routes(server_state.clone()))
+        let server = HttpServer::new(move || routes(server_state.clone(), spec.clone()).0)
             .listen(listener)?
             .shutdown_timeout(10)
             .run();

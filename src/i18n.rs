@@ -51,6 +51,12 @@ impl Locale {
             .map_or_else(|| leak_missing(key), String::as_str)
     }
 
+    /// The translation of `prefix.key`, for enumerated values (`page.category`, `refund_delay`).
+    #[must_use]
+    pub fn tk(self, prefix: &str, key: &str) -> &'static str {
+        self.t(&format!("{prefix}.{key}"))
+    }
+
     /// The translation of `key` with `{name}` placeholders filled from `args`.
     #[must_use]
     pub fn tf(self, key: &str, args: &[(&str, &str)]) -> String {

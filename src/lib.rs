@@ -16,6 +16,7 @@ pub mod i18n;
 pub mod json;
 pub mod mail;
 pub mod ops;
+pub mod pages;
 pub mod participation;
 pub mod providers;
 pub mod ratelimit;

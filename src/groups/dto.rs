@@ -65,6 +65,21 @@ pub enum DemandKind {
     Other,
 }
 
+impl DemandKind {
+    /// The stored value.
+    #[must_use]
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Refund => "refund",
+            Self::Compensation => "compensation",
+            Self::Apology => "apology",
+            Self::ServiceFix => "service_fix",
+            Self::DataDeletion => "data_deletion",
+            Self::Other => "other",
+        }
+    }
+}
+
 /// One demand: a kind and optional free text.
 #[derive(Debug, Clone, Serialize, Deserialize, Validate, ToSchema)]
 #[serde(deny_unknown_fields)]

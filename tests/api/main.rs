@@ -6,5 +6,7 @@ mod cli;
 mod concurrency;
 mod helpers;
 mod journey;
+mod openapi;
+mod pages;
 mod smtp_selftest;
 mod validation;

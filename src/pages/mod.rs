@@ -1,0 +1,341 @@
+//! Server-rendered pages (askama templates in `frontend/templates/pages`): the home search, the
+//! public group page, and the targets of the links in account emails. Every form works without
+//! JavaScript; pages call the same services as the API.
+
+use actix_web::cookie::{Cookie, SameSite};
+use actix_web::http::header;
+use actix_web::{HttpRequest, HttpResponse, web};
+use askama::Template;
+use serde::Deserialize;
+use validator::Validate;
+
+use crate::accounts::dto::ResetConfirmRequest;
+use crate::accounts::service as accounts;
+use crate::app::AppState;
+use crate::error::AppError;
+use crate::groups::dto::{GroupQuery, GroupSummary, GroupView};
+use crate::groups::service as groups;
+use crate::i18n::Locale;
+
+/// Registers the page routes.
+pub fn routes(cfg: &mut web::ServiceConfig) {
+    cfg.route("/", web::get().to(home))
+        .route("/groups/{slug}", web::get().to(group))
+        .route("/verify-email", web::get().to(verify_form))
+        .route("/verify-email", web::post().to(verify_submit))
+        .route("/reset-password", web::get().to(reset_form))
+        .route("/reset-password", web::post().to(reset_submit))
+        .route("/reset-password/request", web::post().to(reset_request))
+        .route("/static/site.css", web::get().to(stylesheet));
+}
+
+/// The page language: `?lang=`, then the `lang` cookie, then `Accept-Language`; zh-CN by default.
+#[must_use]
+pub fn page_locale(req: &HttpRequest) -> Locale {
+    let from_query = url::form_urlencoded::parse(req.query_string().as_bytes())
+        .find(|(k, _)| k == "lang")
+        .map(|(_, v)| v.into_owned());
+    if let Some(tag) = from_query.or_else(|| req.cookie("lang").map(|c| c.value().to_owned())) {
+        return Locale::parse_lenient(&tag);
+    }
+    let accept = req
+        .headers()
+        .get(header::ACCEPT_LANGUAGE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    let first = accept.split(',').next().unwrap_or("").trim();
+    if first.to_ascii_lowercase().starts_with("en") {
+        Locale::En
+    } else {
+        Locale::ZhCn
+    }
+}
+
+fn render(
+    req: &HttpRequest,
+    status: actix_web::http::StatusCode,
+    page: &impl Template,
+) -> HttpResponse {
+    let mut res = HttpResponse::build(status);
+    res.content_type("text/html; charset=utf-8");
+    if let Some((_, tag)) =
+        url::form_urlencoded::parse(req.query_string().as_bytes()).find(|(k, _)| k == "lang")
+    {
+        let tag = Locale::parse_lenient(&tag).as_str();
+        res.cookie(
+            Cookie::build("lang", tag)
+                .path("/")
+                .same_site(SameSite::Lax)
+                .http_only(true)
+                .finish(),
+        );
+    }
+    match page.render() {
+        Ok(html) => res.body(html),
+        Err(e) => {
+            tracing::error!(error = %e, "page rendering failed");
+            HttpResponse::InternalServerError().body("internal error")
+        }
+    }
+}
+
+#[derive(Template)]
+#[template(path = "pages/message.html")]
+struct MessagePage<'a> {
+    l: Locale,
+    title: &'a str,
+    message: String,
+    ok: bool,
+}
+
+fn message(
+    req: &HttpRequest,
+    l: Locale,
+    title_key: &str,
+    message: String,
+    ok: bool,
+) -> HttpResponse {
+    let status = if ok {
+        actix_web::http::StatusCode::OK
+    } else {
+        actix_web::http::StatusCode::BAD_REQUEST
+    };
+    render(
+        req,
+        status,
+        &MessagePage {
+            l,
+            title: l.t(title_key),
+            message,
+            ok,
+        },
+    )
+}
+
+fn error_page(req: &HttpRequest, l: Locale, e: &AppError) -> HttpResponse {
+    let status = actix_web::ResponseError::status_code(e);
+    let problem = e.problem();
+    render(
+        req,
+        status,
+        &MessagePage {
+            l,
+            title: problem.title,
+            message: problem.detail,
+            ok: false,
+        },
+    )
+}
+
+#[derive(Template)]
+#[template(path = "pages/home.html")]
+struct HomePage {
+    l: Locale,
+    q: String,
+    groups: Vec<GroupSummary>,
+}
+
+#[derive(Deserialize)]
+struct HomeQuery {
+    q: Option<String>,
+}
+
+async fn home(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    q: web::Query<HomeQuery>,
+) -> HttpResponse {
+    let l = page_locale(&req);
+    let text: String = q
+        .into_inner()
+        .q
+        .unwrap_or_default()
+        .chars()
+        .take(100)
+        .collect();
+    let query = GroupQuery {
+        q: Some(text.clone()),
+        provider: None,
+        category: None,
+        status: None,
+        sort: None,
+        page: None,
+        per_page: Some(30),
+    };
+    match groups::list(&state.db, &query).await {
+        Ok(page) => render(
+            &req,
+            actix_web::http::StatusCode::OK,
+            &HomePage {
+                l,
+                q: text,
+                groups: page.items,
+            },
+        ),
+        Err(e) => error_page(&req, l, &e),
+    }
+}
+
+#[derive(Template)]
+#[template(path = "pages/group.html")]
+struct GroupPage {
+    l: Locale,
+    g: GroupView,
+}
+
+async fn group(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    slug: web::Path<String>,
+) -> HttpResponse {
+    let l = page_locale(&req);
+    let view = async {
+        let g = groups::by_slug(&state.db, &slug).await?;
+        groups::view(&state.db, g).await
+    };
+    match view.await {
+        Ok(g) => render(&req, actix_web::http::StatusCode::OK, &GroupPage { l, g }),
+        Err(e) => error_page(&req, l, &e),
+    }
+}
+
+#[derive(Deserialize)]
+struct TokenQuery {
+    token: Option<String>,
+}
+
+#[derive(Template)]
+#[template(path = "pages/verify.html")]
+struct VerifyPage {
+    l: Locale,
+    token: String,
+}
+
+/// Shows a button rather than verifying on GET, so link scanners in mail systems cannot use
+/// the token up.
+async fn verify_form(req: HttpRequest, q: web::Query<TokenQuery>) -> HttpResponse {
+    let l = page_locale(&req);
+    match q.into_inner().token {
+        Some(token) => render(
+            &req,
+            actix_web::http::StatusCode::OK,
+            &VerifyPage { l, token },
+        ),
+        None => message(
+            &req,
+            l,
+            "page.verify.title",
+            l.t("page.verify.failed").into(),
+            false,
+        ),
+    }
+}
+
+#[derive(Deserialize)]
+struct TokenForm {
+    token: String,
+}
+
+async fn verify_submit(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    form: web::Form<TokenForm>,
+) -> HttpResponse {
+    let l = page_locale(&req);
+    match accounts::verify_email(&state, &form.token).await {
+        Ok(()) => message(
+            &req,
+            l,
+            "page.verify.title",
+            l.t("page.verify.done").into(),
+            true,
+        ),
+        Err(AppError::Validation(_)) => message(
+            &req,
+            l,
+            "page.verify.title",
+            l.t("page.verify.failed").into(),
+            false,
+        ),
+        Err(e) => error_page(&req, l, &e),
+    }
+}
+
+#[derive(Template)]
+#[template(path = "pages/reset.html")]
+struct ResetPage {
+    l: Locale,
+    token: Option<String>,
+}
+
+async fn reset_form(req: HttpRequest, q: web::Query<TokenQuery>) -> HttpResponse {
+    let l = page_locale(&req);
+    render(
+        &req,
+        actix_web::http::StatusCode::OK,
+        &ResetPage {
+            l,
+            token: q.into_inner().token,
+        },
+    )
+}
+
+async fn reset_submit(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    form: web::Form<ResetConfirmRequest>,
+) -> HttpResponse {
+    let l = page_locale(&req);
+    let form = form.into_inner();
+    if let Err(e) = form.validate() {
+        return error_page(&req, l, &e.into());
+    }
+    match accounts::confirm_password_reset(&state, &form.token, form.password).await {
+        Ok(()) => message(
+            &req,
+            l,
+            "page.reset.title",
+            l.t("page.reset.done").into(),
+            true,
+        ),
+        Err(AppError::Validation(errors)) if errors.contains_key("token") => message(
+            &req,
+            l,
+            "page.reset.title",
+            l.t("page.reset.failed").into(),
+            false,
+        ),
+        Err(e) => error_page(&req, l, &e),
+    }
+}
+
+#[derive(Deserialize)]
+struct EmailForm {
+    email: String,
+}
+
+async fn reset_request(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    form: web::Form<EmailForm>,
+) -> HttpResponse {
+    let l = page_locale(&req);
+    let client = state.limits.client_key(&req);
+    match accounts::request_password_reset(&state, form.email.trim(), &client).await {
+        Ok(()) => message(
+            &req,
+            l,
+            "page.reset.title",
+            l.t("page.reset.requested").into(),
+            true,
+        ),
+        Err(e) => error_page(&req, l, &e),
+    }
+}
+
+async fn stylesheet() -> HttpResponse {
+    HttpResponse::Ok()
+        .content_type("text/css; charset=utf-8")
+        .insert_header((header::CACHE_CONTROL, "public, max-age=3600"))
+        .body(include_str!("../../frontend/static/site.css"))
+}

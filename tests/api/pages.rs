@@ -1,0 +1,186 @@
+//! The pages that emailed links lead to, and the public pages, over plain HTTP forms.
+
+use std::time::Duration;
+
+use reqwest::StatusCode;
+use serde_json::json;
+
+use crate::helpers::app::TestApp;
+
+fn link_in(text: &str, path: &str) -> String {
+    text.split_whitespace()
+        .find(|w| w.contains(path))
+        .expect("link in the email")
+        .to_owned()
+}
+
+#[tokio::test]
+async fn the_verification_link_opens_a_page_whose_button_verifies() {
+    let app = TestApp::spawn().await;
+    app.register("page@example.com", "页面", "long enough pw")
+        .await;
+    let mail = app
+        .mail
+        .wait_for_mail_to("page@example.com", Duration::from_secs(10))
+        .await;
+    let link = link_in(&mail.text, "/verify-email?token=");
+    assert!(
+        link.starts_with(&app.address),
+        "links use the public URL: {link}"
+    );
+
+    // Opening the link does not verify by itself (mail scanners follow links).
+    let page = app.client.get(&link).send().await.expect("page");
+    assert_eq!(page.status(), StatusCode::OK);
+    let html = page.text().await.expect("html");
+    assert!(html.contains("<form method=\"post\" action=\"/verify-email\">"));
+    assert!(html.contains("lang=\"zh-CN\""));
+    let token = mail.find_link_token("token").expect("token");
+
+    let done = app
+        .client
+        .post(format!("{}/verify-email", app.address))
+        .form(&[("token", token.as_str())])
+        .send()
+        .await
+        .expect("post");
+    assert_eq!(done.status(), StatusCode::OK);
+    assert!(done.text().await.expect("html").contains("邮箱已验证"));
+    let (access, _) = app.login("page@example.com", "long enough pw").await;
+    let me = crate::helpers::app::json_body(app.get("/me", Some(&access)).await).await;
+    assert_eq!(me["email_verified"], true);
+
+    let again = app
+        .client
+        .post(format!("{}/verify-email", app.address))
+        .form(&[("token", token.as_str())])
+        .send()
+        .await
+        .expect("post");
+    assert_eq!(again.status(), StatusCode::BAD_REQUEST);
+}
+
+#[tokio::test]
+async fn the_reset_link_opens_a_form_that_sets_the_password_in_english_too() {
+    let app = TestApp::spawn().await;
+    let user = app.verified_user("forgot@example.com", "Forgetful").await;
+    let asked = app
+        .client
+        .post(format!("{}/reset-password/request?lang=en", app.address))
+        .form(&[("email", user.email.as_str())])
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(asked.status(), StatusCode::OK);
+    assert!(
+        asked
+            .headers()
+            .get("set-cookie")
+            .is_some_and(|c| c.to_str().unwrap_or("").contains("lang=en"))
+    );
+    assert!(
+        asked
+            .text()
+            .await
+            .expect("html")
+            .contains("If this address has an account")
+    );
+    let mail = app
+        .mail
+        .wait_for_count(2, Duration::from_secs(10))
+        .await
+        .pop()
+        .expect("reset mail");
+    let token = mail.find_link_token("token").expect("token");
+
+    let form = app
+        .client
+        .get(link_in(&mail.text, "/reset-password?token="))
+        .header("Accept-Language", "en-GB,en;q=0.9")
+        .send()
+        .await
+        .expect("form");
+    let html = form.text().await.expect("html");
+    assert!(
+        html.contains("New password") && html.contains("name=\"password\""),
+        "{html}"
+    );
+
+    let short = app
+        .client
+        .post(format!("{}/reset-password", app.address))
+        .form(&[("token", token.as_str()), ("password", "short")])
+        .send()
+        .await
+        .expect("post");
+    assert_eq!(short.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let done = app
+        .client
+        .post(format!("{}/reset-password", app.address))
+        .form(&[
+            ("token", token.as_str()),
+            ("password", "my new long password"),
+        ])
+        .send()
+        .await
+        .expect("post");
+    assert_eq!(done.status(), StatusCode::OK);
+    app.login(&user.email, "my new long password").await;
+}
+
+#[tokio::test]
+async fn the_home_page_searches_and_the_group_page_shows_no_personal_data() {
+    let app = TestApp::spawn().await;
+    let owner = app.verified_user("owner@example.com", "发起人").await;
+    let joiner = app.verified_user("private@example.com", "隐私用户").await;
+    let group = app.create_group(&owner, json!({})).await;
+    let slug = group["slug"].as_str().expect("slug");
+    app.post(
+        &format!("/groups/{slug}/participation"),
+        Some(&joiner.access_token),
+        TestApp::join_body("欧阳隐私", 1),
+    )
+    .await;
+
+    let home = app
+        .client
+        .get(format!("{}/?q=%E9%80%80%E6%AC%BE", app.address))
+        .send()
+        .await
+        .expect("home");
+    let html = home.text().await.expect("html");
+    assert!(
+        html.contains(&format!("/groups/{slug}")),
+        "search result links the group"
+    );
+    assert!(html.contains("退款未到账"), "category in Chinese");
+
+    let page = app
+        .client
+        .get(format!("{}/groups/{slug}", app.address))
+        .send()
+        .await
+        .expect("group page");
+    assert_eq!(page.status(), StatusCode::OK);
+    let html = page.text().await.expect("html");
+    assert!(
+        html.contains("快付钱包")
+            && html.contains(group["statement_sha256"].as_str().expect("sha"))
+    );
+    for secret in [
+        "欧阳隐私",
+        "隐私用户",
+        "private@example.com",
+        "T2026030200001",
+        "我在三月申请退款",
+    ] {
+        assert!(!html.contains(secret), "{secret} leaked on the public page");
+    }
+    let missing = app
+        .client
+        .get(format!("{}/groups/nope", app.address))
+        .send()
+        .await
+        .expect("404");
+    assert_eq!(missing.status(), StatusCode::NOT_FOUND);
+}
