@@ -75,46 +75,42 @@ fn too_large(limit: usize) -> AppError {
 /// # Errors
 /// 400 for bytes that are not JSON, 422 naming the field for JSON of the wrong shape.
 pub fn parse_json<T: DeserializeOwned>(body: &[u8]) -> Result<T, AppError> {
-    let de = &mut serde_json::Deserializer::from_slice(body);
-    serde_path_to_error::deserialize(de).map_err(|e| {
+    // Check the syntax of the whole body first (trailing data included), so a broken body is
+    // answered 400 even when its first part already has a shape error.
+    let value: serde_json::Value =
+        serde_json::from_slice(body).map_err(|e| AppError::BadRequest {
+            code: "malformed_json",
+            detail: format!("the body is not valid JSON: {e}"),
+        })?;
+    serde_path_to_error::deserialize(value).map_err(|e| {
         let path = e.path().to_string();
-        let inner = e.into_inner();
-        if inner.is_syntax() || inner.is_eof() {
-            return AppError::BadRequest {
-                code: "malformed_json",
-                detail: format!("the body is not valid JSON: {inner}"),
-            };
-        }
-        shape_error(&path, &inner.to_string())
+        shape_error(&path, &e.into_inner().to_string())
     })
 }
 
-/// Turns a serde message into a field error. Serde puts the name of a missing or unknown field
-/// in the message, not in the path, so those are taken from the message.
+/// Turns a serde message into a field error. For a missing field serde's path stops at the
+/// parent object, so the name is taken from the message; for an unknown field the path already
+/// ends with it.
 fn shape_error(path: &str, message: &str) -> AppError {
     let message = message
         .split(" at line ")
         .next()
         .unwrap_or(message)
         .to_owned();
-    let named = ["missing field `", "unknown field `"]
-        .iter()
-        .find_map(|prefix| message.strip_prefix(prefix))
+    let root = path == "." || path.is_empty();
+    let field = match message
+        .strip_prefix("missing field `")
         .and_then(|rest| rest.split('`').next())
-        .map(|field| {
-            if path == "." || path.is_empty() {
-                field.to_owned()
-            } else {
-                format!("{path}.{field}")
-            }
-        });
-    let field = named.unwrap_or_else(|| {
-        if path == "." || path.is_empty() {
-            "body".into()
-        } else {
-            path.to_owned()
-        }
-    });
+    {
+        Some(name) if root => name.to_owned(),
+        Some(name) => format!("{path}.{name}"),
+        None if root => message
+            .strip_prefix("unknown field `")
+            .and_then(|rest| rest.split('`').next())
+            .unwrap_or("body")
+            .to_owned(),
+        None => path.to_owned(),
+    };
     AppError::field(field, message)
 }
 
