@@ -19,6 +19,8 @@ use utoipa_actix_web::AppExt;
 use utoipa_swagger_ui::SwaggerUi;
 
 use crate::auth::tokens::TokenService;
+use crate::blob::BlobStore;
+use crate::blob::local::LocalStore;
 use crate::clock::SharedClock;
 use crate::config::Settings;
 use crate::error::AppError;
@@ -26,7 +28,9 @@ use crate::json::JsonLimit;
 use crate::mail::transport::Transport;
 use crate::mail::worker::MailWorker;
 use crate::ratelimit::RateLimits;
-use crate::{accounts, db, groups, ops, pages, participation, providers, secrets};
+use crate::{
+    accounts, db, evidence, groups, interactions, ops, pages, participation, providers, secrets,
+};
 
 /// Everything a request handler may need.
 #[derive(Debug)]
@@ -47,6 +51,8 @@ pub struct AppState {
     pub mail_domain: String,
     /// Wakes the outbox worker after mail was queued.
     pub mail_wake: Arc<tokio::sync::Notify>,
+    /// Where evidence files are kept.
+    pub blobs: Arc<dyn BlobStore>,
 }
 
 impl AppState {
@@ -130,7 +136,9 @@ fn routes(
                 .configure(accounts::routes)
                 .configure(providers::routes)
                 .configure(groups::routes)
-                .configure(participation::routes),
+                .configure(participation::routes)
+                .configure(evidence::routes)
+                .configure(interactions::routes),
         )
         .configure(ops::routes)
         .split_for_parts();
@@ -277,7 +285,9 @@ pub fn build_state(
         public_url.clone(),
         chrono::Duration::minutes(settings.access_token_minutes),
     );
+    let blobs: Arc<dyn BlobStore> = Arc::new(LocalStore::new(settings.data_dir.join("blobs")));
     Ok(AppState {
+        blobs,
         db,
         limits: RateLimits::new(&settings),
         settings: Arc::new(settings),

@@ -45,6 +45,10 @@ pub struct Settings {
     pub reset_per_hour: u32,
     /// Joins allowed per minute per user.
     pub join_per_minute: u32,
+    /// Largest evidence file, in bytes.
+    pub evidence_max_file_bytes: u64,
+    /// Evidence storage per participant, in bytes.
+    pub evidence_quota_bytes: u64,
     /// Take the client address from `X-Forwarded-For`/`Forwarded` (only behind a trusted proxy).
     pub trust_forwarded_for: bool,
     /// How often the outbox worker looks for due mail, in milliseconds.
@@ -74,6 +78,8 @@ impl Default for Settings {
             register_per_hour: 20,
             reset_per_hour: 5,
             join_per_minute: 30,
+            evidence_max_file_bytes: 20 * 1024 * 1024,
+            evidence_quota_bytes: 200 * 1024 * 1024,
             trust_forwarded_for: false,
             outbox_poll_ms: 1000,
             run_worker: true,

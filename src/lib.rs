@@ -4,6 +4,7 @@
 pub mod accounts;
 pub mod app;
 pub mod auth;
+pub mod blob;
 pub mod clock;
 pub mod config;
 pub mod db;
@@ -11,8 +12,10 @@ pub mod demo;
 pub mod domain;
 pub mod entities;
 pub mod error;
+pub mod evidence;
 pub mod groups;
 pub mod i18n;
+pub mod interactions;
 pub mod json;
 pub mod mail;
 pub mod ops;

@@ -11,6 +11,9 @@ mod m20261122_000003_create_participations;
 mod m20261122_000004_create_evidence;
 mod m20261122_000005_create_submissions;
 mod m20261122_000006_create_outbox;
+mod m20261122_000007_create_dossier_evidence;
+mod m20261122_000008_organiser_tables;
+mod m20261122_000009_seed_holidays;
 
 /// Runs every Lianming migration, in order.
 pub struct Migrator;
@@ -25,6 +28,9 @@ impl MigratorTrait for Migrator {
             Box::new(m20261122_000004_create_evidence::Migration),
             Box::new(m20261122_000005_create_submissions::Migration),
             Box::new(m20261122_000006_create_outbox::Migration),
+            Box::new(m20261122_000007_create_dossier_evidence::Migration),
+            Box::new(m20261122_000008_organiser_tables::Migration),
+            Box::new(m20261122_000009_seed_holidays::Migration),
         ]
     }
 }

@@ -26,6 +26,7 @@ const TABLES: &[&str] = &[
     "dossiers",
     "outbox",
     "audit_log",
+    "group_invites",
 ];
 
 async fn rows(db: &DatabaseConnection, sql: &str) -> Vec<sea_orm::QueryResult> {
@@ -150,9 +151,19 @@ async fn smoke(db: &DatabaseConnection) {
     .await;
     exec(
         db,
-        "INSERT INTO holidays (day, name, is_workday) VALUES ('2026-10-01', 'National Day', FALSE)",
+        "INSERT INTO holidays (day, name, is_workday) VALUES ('2026-11-11', 'Test day', FALSE)",
     )
     .await;
+    // The seeded calendar: National Day off, the adjusted Saturday after it a working day.
+    assert_eq!(
+        scalar_i64(
+            db,
+            "SELECT COUNT(*) FROM holidays WHERE (day = '2026-10-01' AND is_workday = FALSE) \
+             OR (day = '2026-10-10' AND is_workday = TRUE)"
+        )
+        .await,
+        2
+    );
     assert_eq!(
         scalar_i64(db, "SELECT amount_minor FROM participations").await,
         12_345_678_901

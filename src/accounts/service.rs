@@ -16,7 +16,8 @@ use crate::auth::tokens::{random_token, sha256_hex};
 use crate::db;
 use crate::domain::normalize_email;
 use crate::entities::{
-    email_tokens, group_roles, outbox, participations, refresh_tokens, signatures, users,
+    email_tokens, evidence, group_roles, interactions, outbox, participations, refresh_tokens,
+    signatures, users,
 };
 use crate::error::{AppError, AppResult};
 use crate::i18n::Locale;
@@ -532,6 +533,17 @@ pub async fn export(state: &AppState, user: &CurrentUser) -> AppResult<serde_jso
         .order_by_asc(outbox::Column::Id)
         .all(&state.db)
         .await?;
+    let evidence = evidence::Entity::find()
+        .filter(evidence::Column::UserId.eq(user.id))
+        .order_by_asc(evidence::Column::Id)
+        .all(&state.db)
+        .await?;
+    let part_ids: Vec<i64> = parts.iter().map(|(p, _)| p.id).collect();
+    let contacts = interactions::Entity::find()
+        .filter(interactions::Column::ParticipationId.is_in(part_ids))
+        .order_by_asc(interactions::Column::OccurredAt)
+        .all(&state.db)
+        .await?;
     let sessions = refresh_tokens::Entity::find()
         .filter(refresh_tokens::Column::UserId.eq(user.id))
         .all(&state.db)
@@ -548,6 +560,8 @@ pub async fn export(state: &AppState, user: &CurrentUser) -> AppResult<serde_jso
             "signatures": sigs,
         })).collect::<Vec<_>>(),
         "group_roles": roles,
+        "evidence": evidence.into_iter().map(crate::evidence::dto::EvidenceView::from).collect::<Vec<_>>(),
+        "interactions": contacts.into_iter().map(crate::interactions::dto::InteractionView::from).collect::<Vec<_>>(),
         "emails": emails.into_iter().map(|e| json!({
             "kind": e.kind, "subject": e.subject, "status": e.status,
             "created_at": e.created_at, "sent_at": e.sent_at,
@@ -592,8 +606,10 @@ pub async fn delete_me(state: &AppState, user: &CurrentUser, password: String) -
             .exec(&txn)
             .await?;
     }
+    let released = crate::evidence::service::delete_all_of_user(&txn, user.id).await?;
     users::Entity::delete_by_id(user.id).exec(&txn).await?;
     txn.commit().await?;
+    crate::blob::refs::collect(&state.db, state.blobs.as_ref(), &released).await?;
     Ok(())
 }
 

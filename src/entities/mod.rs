@@ -2,9 +2,11 @@
 
 pub mod audit_log;
 pub mod blobs;
+pub mod dossier_evidence;
 pub mod dossiers;
 pub mod email_tokens;
 pub mod evidence;
+pub mod group_invites;
 pub mod group_roles;
 pub mod groups;
 pub mod holidays;
@@ -26,6 +28,7 @@ pub mod prelude {
     pub use super::dossiers::Entity as Dossiers;
     pub use super::email_tokens::Entity as EmailTokens;
     pub use super::evidence::Entity as Evidence;
+    pub use super::group_invites::Entity as GroupInvites;
     pub use super::group_roles::Entity as GroupRoles;
     pub use super::groups::Entity as Groups;
     pub use super::holidays::Entity as Holidays;

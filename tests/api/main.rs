@@ -4,6 +4,7 @@ mod access;
 mod auth;
 mod cli;
 mod concurrency;
+mod evidence;
 mod helpers;
 mod journey;
 mod openapi;

@@ -30,6 +30,21 @@ const ROUTES: &[(&str, &str)] = &[
     ("get", "/api/v1/groups/{slug}/participation"),
     ("patch", "/api/v1/groups/{slug}/participation"),
     ("delete", "/api/v1/groups/{slug}/participation"),
+    ("post", "/api/v1/groups/{slug}/participation/evidence"),
+    ("get", "/api/v1/groups/{slug}/participation/evidence"),
+    ("get", "/api/v1/evidence/{id}"),
+    ("get", "/api/v1/evidence/{id}/content"),
+    ("delete", "/api/v1/evidence/{id}"),
+    ("post", "/api/v1/groups/{slug}/participation/interactions"),
+    ("get", "/api/v1/groups/{slug}/participation/interactions"),
+    (
+        "patch",
+        "/api/v1/groups/{slug}/participation/interactions/{id}",
+    ),
+    (
+        "delete",
+        "/api/v1/groups/{slug}/participation/interactions/{id}",
+    ),
     ("get", "/healthz"),
     ("get", "/readyz"),
 ];

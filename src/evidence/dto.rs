@@ -1,0 +1,109 @@
+//! Request and response bodies of the evidence routes.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use crate::entities::evidence;
+
+/// What a piece of evidence is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum EvidenceKind {
+    /// Bill, statement or transaction detail.
+    TransactionRecord,
+    /// Screenshot of the app or a message.
+    Screenshot,
+    /// Export or capture of a customer-service chat.
+    ChatLog,
+    /// Recording or log of a phone call.
+    CallRecord,
+    /// Receipt or invoice.
+    Receipt,
+    /// Letters or emails exchanged with the provider.
+    Correspondence,
+    /// Anything else.
+    Other,
+}
+
+impl EvidenceKind {
+    /// Parses a form value.
+    #[must_use]
+    pub fn parse(s: &str) -> Option<Self> {
+        serde_json::from_value(serde_json::Value::String(s.trim().to_owned())).ok()
+    }
+
+    /// The stored value.
+    #[must_use]
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::TransactionRecord => "transaction_record",
+            Self::Screenshot => "screenshot",
+            Self::ChatLog => "chat_log",
+            Self::CallRecord => "call_record",
+            Self::Receipt => "receipt",
+            Self::Correspondence => "correspondence",
+            Self::Other => "other",
+        }
+    }
+}
+
+/// The multipart form of an upload (documentation only; the body is streamed).
+#[derive(Debug, ToSchema)]
+#[allow(dead_code)]
+pub struct EvidenceUpload {
+    /// The file (at most 20 MiB by default).
+    #[schema(value_type = String, format = Binary)]
+    file: Vec<u8>,
+    /// What the file is.
+    kind: EvidenceKind,
+    /// What it shows.
+    description: Option<String>,
+    /// When it was captured (RFC 3339).
+    captured_at: Option<DateTime<Utc>>,
+}
+
+/// A stored evidence item.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct EvidenceView {
+    /// Evidence id.
+    pub id: i64,
+    /// SHA-256 of the content, lower-case hex.
+    pub sha256: String,
+    /// Size in bytes.
+    pub size: i64,
+    /// Type judged from the content.
+    pub content_type: String,
+    /// What it is.
+    pub kind: String,
+    /// What it shows.
+    pub description: String,
+    /// The uploaded file name, made safe.
+    pub original_name: String,
+    /// When it was captured.
+    pub captured_at: Option<DateTime<Utc>>,
+    /// active, or withdrawn (kept because an issued dossier holds it).
+    pub status: String,
+    /// Uploaded at.
+    pub created_at: DateTime<Utc>,
+    /// Where the bytes are.
+    pub content_url: String,
+}
+
+impl From<evidence::Model> for EvidenceView {
+    fn from(e: evidence::Model) -> Self {
+        Self {
+            content_url: format!("/api/v1/evidence/{}/content", e.id),
+            id: e.id,
+            sha256: e.sha256,
+            size: e.size,
+            content_type: e.content_type,
+            kind: e.kind,
+            description: e.description,
+            original_name: e.original_name,
+            captured_at: e.captured_at,
+            status: e.status,
+            created_at: e.created_at,
+        }
+    }
+}

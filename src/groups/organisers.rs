@@ -1,0 +1,403 @@
+//! A group's team: one owner, co-organisers and moderators. Organisers invite by email (the
+//! link goes through the outbox; accepting needs a verified account with that address), remove
+//! members, and the owner hands the group over. Every action is written to the audit log,
+//! which the team may read.
+
+use chrono::Duration;
+use sea_orm::{
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait,
+    PaginatorTrait, QueryFilter, QueryOrder, QuerySelect,
+};
+use serde_json::json;
+
+use super::access::{Role, require_role, role_of};
+use super::service::{audit, by_slug};
+use super::team_dto::{
+    AcceptedInvite, AuditEntry, AuditPage, AuditQuery, InviteRequest, InviteView, MemberView,
+    TeamView, TransferRequest,
+};
+use crate::app::AppState;
+use crate::auth::CurrentUser;
+use crate::auth::tokens::{random_token, sha256_hex};
+use crate::db;
+use crate::domain::normalize_email;
+use crate::entities::{audit_log, group_invites, group_roles, groups, users};
+use crate::error::{AppError, AppResult};
+use crate::i18n::Locale;
+use crate::mail::EmailContent;
+use crate::mail::outbox::{NewEmail, enqueue};
+
+/// How long an invitation link works.
+const INVITE_TTL_DAYS: i64 = 7;
+
+impl From<group_invites::Model> for InviteView {
+    fn from(i: group_invites::Model) -> Self {
+        Self {
+            id: i.id,
+            email: i.email,
+            role: i.role,
+            created_at: i.created_at,
+            expires_at: i.expires_at,
+            accepted_at: i.accepted_at,
+        }
+    }
+}
+
+/// Invites `req.email` to take a role in the group (organisers) and queues the email with
+/// the link.
+///
+/// # Errors
+/// 403 unless an organiser; 404 unknown group; 409 when that address already has a role.
+pub async fn invite(
+    state: &AppState,
+    user: &CurrentUser,
+    slug: &str,
+    req: InviteRequest,
+) -> AppResult<InviteView> {
+    let now = state.now();
+    let normalized = normalize_email(&req.email);
+    let txn = db::write_txn(&state.db).await?;
+    let group = by_slug(&txn, slug).await?;
+    let group = require_role(&txn, group, user.id, Role::Organiser)
+        .await?
+        .group;
+    let invitee = users::Entity::find()
+        .filter(users::Column::EmailNormalized.eq(&normalized))
+        .one(&txn)
+        .await?;
+    if let Some(u) = &invitee
+        && role_of(&txn, group.id, u.id).await?.is_some()
+    {
+        return Err(AppError::conflict(
+            "already_in_team",
+            "this person already holds a role in the group",
+        ));
+    }
+    let (token, hash) = random_token();
+    let invite = group_invites::ActiveModel {
+        group_id: Set(group.id),
+        email: Set(req.email.clone()),
+        email_normalized: Set(normalized),
+        role: Set(req.role.role().as_str().into()),
+        token_hash: Set(hash),
+        invited_by: Set(Some(user.id)),
+        created_at: Set(now),
+        expires_at: Set(now + Duration::days(INVITE_TTL_DAYS)),
+        ..Default::default()
+    }
+    .insert(&txn)
+    .await?;
+    let locale = Locale::parse_lenient(invitee.as_ref().map_or(&user.locale, |u| &u.locale));
+    let name = invitee
+        .as_ref()
+        .map_or_else(|| req.email.clone(), |u| u.display_name.clone());
+    let role = locale.tk("email.organiser_invite.role", invite.role.as_str());
+    let days = INVITE_TTL_DAYS.to_string();
+    let args = [
+        ("inviter", user.display_name.as_str()),
+        ("title", group.title.as_str()),
+        ("role", role),
+        ("days", days.as_str()),
+    ];
+    let content = EmailContent::new(
+        locale,
+        locale.tf("email.organiser_invite.subject", &args),
+        &name,
+    )
+    .paragraph(locale.tf("email.organiser_invite.body", &args))
+    .paragraph(locale.tf("email.organiser_invite.expiry", &args))
+    .paragraph(locale.t("email.ignore"))
+    .action(
+        locale.t("email.organiser_invite.action"),
+        format!("{}/invites/accept?token={token}", state.public_url),
+    );
+    let email = NewEmail {
+        kind: "organiser_invite",
+        recipient: req.email.clone(),
+        user_id: invitee.as_ref().map(|u| u.id),
+        content,
+        idempotency_key: format!("organiser_invite:{}", invite.id),
+        headers: Vec::new(),
+    };
+    enqueue(&txn, email, now, &state.mail_domain).await?;
+    audit(
+        &txn,
+        group.id,
+        user.id,
+        "team.invite",
+        Some(invite.email.clone()),
+        json!({"invite_id": invite.id, "role": invite.role}),
+        now,
+    )
+    .await?;
+    txn.commit().await?;
+    state.mail_wake.notify_one();
+    Ok(invite.into())
+}
+
+/// Accepts an invitation: the caller (verified, with the invited address) gets the role, or
+/// keeps a stronger one already held.
+///
+/// # Errors
+/// 403 unverified or another address; 422 naming `token` when unknown, used or expired.
+pub async fn accept(state: &AppState, user: &CurrentUser, token: &str) -> AppResult<AcceptedInvite> {
+    user.require_verified()?;
+    let invalid = || AppError::field("token", "is invalid or has expired");
+    let now = state.now();
+    let txn = db::write_txn(&state.db).await?;
+    let invite = group_invites::Entity::find()
+        .filter(group_invites::Column::TokenHash.eq(sha256_hex(token.as_bytes())))
+        .one(&txn)
+        .await?
+        .ok_or_else(invalid)?;
+    if invite.accepted_at.is_some() || invite.expires_at <= now {
+        return Err(invalid());
+    }
+    if normalize_email(&user.email) != invite.email_normalized {
+        return Err(AppError::forbidden(
+            "invite_for_another_address",
+            "this invitation was sent to another email address; log in with that one",
+        ));
+    }
+    let offered = Role::parse(&invite.role).ok_or_else(invalid)?;
+    let group = groups::Entity::find_by_id(invite.group_id)
+        .one(&txn)
+        .await?
+        .ok_or_else(invalid)?;
+    let held = role_of(&txn, group.id, user.id).await?;
+    let role = match held {
+        Some(r) if r >= offered => r,
+        Some(_) => {
+            set_role(&txn, group.id, user.id, offered).await?;
+            offered
+        }
+        None => {
+            group_roles::ActiveModel {
+                group_id: Set(group.id),
+                user_id: Set(user.id),
+                role: Set(offered.as_str().into()),
+                created_at: Set(now),
+                ..Default::default()
+            }
+            .insert(&txn)
+            .await?;
+            offered
+        }
+    };
+    let taken = group_invites::Entity::update_many()
+        .filter(group_invites::Column::Id.eq(invite.id))
+        .filter(group_invites::Column::AcceptedAt.is_null())
+        .col_expr(group_invites::Column::AcceptedAt, Some(now).into())
+        .col_expr(group_invites::Column::AcceptedBy, Some(user.id).into())
+        .exec(&txn)
+        .await?;
+    if taken.rows_affected != 1 {
+        return Err(invalid());
+    }
+    audit(
+        &txn,
+        group.id,
+        user.id,
+        "team.accept",
+        Some(user.id.to_string()),
+        json!({"invite_id": invite.id, "role": role.as_str()}),
+        now,
+    )
+    .await?;
+    txn.commit().await?;
+    Ok(AcceptedInvite {
+        group: group.slug,
+        role: role.as_str().into(),
+    })
+}
+
+async fn set_role(
+    conn: &impl ConnectionTrait,
+    group_id: i64,
+    user_id: i64,
+    role: Role,
+) -> AppResult<()> {
+    group_roles::Entity::update_many()
+        .filter(group_roles::Column::GroupId.eq(group_id))
+        .filter(group_roles::Column::UserId.eq(user_id))
+        .col_expr(group_roles::Column::Role, role.as_str().into())
+        .exec(conn)
+        .await?;
+    Ok(())
+}
+
+async fn team_of(conn: &impl ConnectionTrait, group_id: i64) -> AppResult<TeamView> {
+    let mut members: Vec<(Role, MemberView)> = group_roles::Entity::find()
+        .filter(group_roles::Column::GroupId.eq(group_id))
+        .find_also_related(users::Entity)
+        .all(conn)
+        .await?
+        .into_iter()
+        .filter_map(|(r, u)| {
+            Some((
+                Role::parse(&r.role)?,
+                MemberView {
+                    user_id: r.user_id,
+                    display_name: u.map(|u| u.display_name).unwrap_or_default(),
+                    role: r.role,
+                    since: r.created_at,
+                },
+            ))
+        })
+        .collect();
+    members.sort_by(|a, b| b.0.cmp(&a.0).then(a.1.since.cmp(&b.1.since)));
+    let invites = group_invites::Entity::find()
+        .filter(group_invites::Column::GroupId.eq(group_id))
+        .order_by_desc(group_invites::Column::Id)
+        .all(conn)
+        .await?;
+    Ok(TeamView {
+        members: members.into_iter().map(|(_, m)| m).collect(),
+        invites: invites.into_iter().map(InviteView::from).collect(),
+    })
+}
+
+/// The group's team and invitations (any team member).
+///
+/// # Errors
+/// 403 outside the team; 404 unknown group.
+pub async fn team(conn: &impl ConnectionTrait, user: &CurrentUser, slug: &str) -> AppResult<TeamView> {
+    let group = by_slug(conn, slug).await?;
+    let access = require_role(conn, group, user.id, Role::Moderator).await?;
+    team_of(conn, access.group.id).await
+}
+
+/// Removes someone's role: organisers remove others, anyone but the owner may leave; the
+/// owner is never removed (they hand the group over first).
+///
+/// # Errors
+/// 403 for a moderator removing someone else, or for removing the owner; 404 unknown group or
+/// nobody with a role of that id.
+pub async fn remove(
+    state: &AppState,
+    user: &CurrentUser,
+    slug: &str,
+    target: i64,
+) -> AppResult<()> {
+    let now = state.now();
+    let txn = db::write_txn(&state.db).await?;
+    let group = by_slug(&txn, slug).await?;
+    let min = if target == user.id {
+        Role::Moderator
+    } else {
+        Role::Organiser
+    };
+    let group_id = require_role(&txn, group, user.id, min).await?.group.id;
+    let role = role_of(&txn, group_id, target)
+        .await?
+        .ok_or(AppError::NotFound)?;
+    if role == Role::Owner {
+        return Err(AppError::forbidden(
+            "owner_cannot_be_removed",
+            "the owner cannot be removed; the owner may hand the group over first",
+        ));
+    }
+    group_roles::Entity::delete_many()
+        .filter(group_roles::Column::GroupId.eq(group_id))
+        .filter(group_roles::Column::UserId.eq(target))
+        .exec(&txn)
+        .await?;
+    audit(
+        &txn,
+        group_id,
+        user.id,
+        "team.remove",
+        Some(target.to_string()),
+        json!({"role": role.as_str()}),
+        now,
+    )
+    .await?;
+    txn.commit().await?;
+    Ok(())
+}
+
+/// Hands the group to another member of its team (owner only); the old owner stays on as an
+/// organiser.
+///
+/// # Errors
+/// 403 unless the owner; 404 unknown group; 422 when the new owner holds no role yet.
+pub async fn transfer(
+    state: &AppState,
+    user: &CurrentUser,
+    slug: &str,
+    req: TransferRequest,
+) -> AppResult<TeamView> {
+    let now = state.now();
+    let txn = db::write_txn(&state.db).await?;
+    let group = by_slug(&txn, slug).await?;
+    let group_id = require_role(&txn, group, user.id, Role::Owner)
+        .await?
+        .group
+        .id;
+    if req.user_id == user.id {
+        return Err(AppError::field("user_id", "you already own the group"));
+    }
+    let before = role_of(&txn, group_id, req.user_id)
+        .await?
+        .ok_or_else(|| AppError::field("user_id", "must already hold a role in the group"))?;
+    set_role(&txn, group_id, req.user_id, Role::Owner).await?;
+    set_role(&txn, group_id, user.id, Role::Organiser).await?;
+    audit(
+        &txn,
+        group_id,
+        user.id,
+        "team.transfer",
+        Some(req.user_id.to_string()),
+        json!({"previous_role": before.as_str()}),
+        now,
+    )
+    .await?;
+    let out = team_of(&txn, group_id).await?;
+    txn.commit().await?;
+    Ok(out)
+}
+
+/// The group's audit log, newest first (any team member).
+///
+/// # Errors
+/// 403 outside the team; 404 unknown group.
+pub async fn audit_page(
+    conn: &impl ConnectionTrait,
+    user: &CurrentUser,
+    slug: &str,
+    q: &AuditQuery,
+) -> AppResult<AuditPage> {
+    let group = by_slug(conn, slug).await?;
+    let group_id = require_role(conn, group, user.id, Role::Moderator)
+        .await?
+        .group
+        .id;
+    let query = audit_log::Entity::find().filter(audit_log::Column::GroupId.eq(group_id));
+    let total = query.clone().count(conn).await?;
+    let per_page = q.per_page.unwrap_or(50);
+    let page = q.page.unwrap_or(1);
+    let rows = query
+        .order_by_desc(audit_log::Column::CreatedAt)
+        .order_by_desc(audit_log::Column::Id)
+        .offset((page - 1) * per_page)
+        .limit(per_page)
+        .find_also_related(users::Entity)
+        .all(conn)
+        .await?;
+    Ok(AuditPage {
+        items: rows
+            .into_iter()
+            .map(|(a, u)| AuditEntry {
+                id: a.id,
+                details: serde_json::from_str(&a.details).unwrap_or_default(),
+                action: a.action,
+                actor_id: a.actor_id,
+                actor_name: u.map(|u| u.display_name),
+                target: a.target,
+                created_at: a.created_at,
+            })
+            .collect(),
+        total,
+    })
+}
+

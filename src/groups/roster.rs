@@ -1,0 +1,404 @@
+//! The roster: every participation of a group as its team sees it, filtered and paged, as JSON
+//! or as CSV for spreadsheets (UTF-8 with BOM, formula-like cells neutralised); and
+//! moderation: approve, reject with a reason the participant is emailed, mark as duplicate.
+
+use std::collections::HashMap;
+use std::fmt::Write as _;
+
+use chrono::{DateTime, Days, Utc};
+use sea_orm::sea_query::Expr;
+use sea_orm::{
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait, EntityTrait,
+    PaginatorTrait, QueryFilter, QueryOrder, QuerySelect,
+};
+use serde_json::json;
+
+use super::access::{Role, require_role};
+use super::service::{audit, by_slug};
+use super::team_dto::{ModerationAction, RosterAction, RosterEntry, RosterPage, RosterQuery};
+use crate::app::AppState;
+use crate::auth::CurrentUser;
+use crate::db;
+use crate::entities::{evidence, groups, interactions, participations, signatures, users};
+use crate::error::{AppError, AppResult};
+use crate::i18n::Locale;
+use crate::mail::EmailContent;
+use crate::mail::outbox::{NewEmail, enqueue};
+use crate::participation::dto::Money;
+use crate::responses::deadlines::start_of_local_day;
+
+/// Rows per `IN (…)` list, well under every database's parameter limit.
+const CHUNK: usize = 500;
+/// Most rows one CSV export holds.
+const CSV_MAX_ROWS: u64 = 100_000;
+
+fn has_evidence() -> Expr {
+    Expr::cust(
+        "EXISTS (SELECT 1 FROM evidence e WHERE e.participation_id = \"participations\".\"id\" \
+         AND e.status = 'active')",
+    )
+}
+
+/// The roster of the group `slug` (any team member). With `everything`, all matches on one
+/// page (for CSV).
+///
+/// # Errors
+/// 403 outside the team; 404 unknown group.
+pub async fn roster(
+    conn: &impl ConnectionTrait,
+    user: &CurrentUser,
+    slug: &str,
+    q: &RosterQuery,
+    everything: bool,
+) -> AppResult<RosterPage> {
+    let group = by_slug(conn, slug).await?;
+    let group = require_role(conn, group, user.id, Role::Moderator)
+        .await?
+        .group;
+    let mut cond = Condition::all().add(participations::Column::GroupId.eq(group.id));
+    if let Some(s) = q.status {
+        cond = cond.add(participations::Column::Status.eq(s.as_str()));
+    }
+    if let Some(v) = q.signed_version {
+        cond = cond.add(participations::Column::SignedStatementVersion.eq(v));
+    }
+    match q.has_evidence {
+        Some(true) => cond = cond.add(has_evidence()),
+        Some(false) => cond = cond.add(Condition::all().not().add(has_evidence())),
+        None => {}
+    }
+    if let Some(d) = q.joined_from {
+        cond = cond.add(participations::Column::CreatedAt.gte(start_of_local_day(d)));
+    }
+    if let Some(d) = q.joined_to {
+        let next = d.checked_add_days(Days::new(1)).unwrap_or(d);
+        cond = cond.add(participations::Column::CreatedAt.lt(start_of_local_day(next)));
+    }
+    let query = participations::Entity::find().filter(cond);
+    let total = query.clone().count(conn).await?;
+    let (page, per_page) = if everything {
+        (1, CSV_MAX_ROWS)
+    } else {
+        (q.page.unwrap_or(1), q.per_page.unwrap_or(50))
+    };
+    let rows = query
+        .order_by_asc(participations::Column::Id)
+        .offset((page - 1) * per_page)
+        .limit(per_page)
+        .find_also_related(users::Entity)
+        .all(conn)
+        .await?;
+    Ok(RosterPage {
+        items: entries(conn, &group, rows).await?,
+        total,
+        page,
+        per_page,
+    })
+}
+
+/// Builds roster entries with their numbers, signatures and counts.
+async fn entries(
+    conn: &impl ConnectionTrait,
+    group: &groups::Model,
+    rows: Vec<(participations::Model, Option<users::Model>)>,
+) -> AppResult<Vec<RosterEntry>> {
+    let numbers: HashMap<i64, i64> = participations::Entity::find()
+        .select_only()
+        .column(participations::Column::Id)
+        .filter(participations::Column::GroupId.eq(group.id))
+        .order_by_asc(participations::Column::Id)
+        .into_tuple::<i64>()
+        .all(conn)
+        .await?
+        .into_iter()
+        .zip(1..)
+        .collect();
+    let ids: Vec<i64> = rows.iter().map(|(p, _)| p.id).collect();
+    let mut names: HashMap<i64, String> = HashMap::new();
+    let mut evidence_counts: HashMap<i64, i64> = HashMap::new();
+    let mut contact_counts: HashMap<i64, i64> = HashMap::new();
+    for chunk in ids.chunks(CHUNK) {
+        let sigs = signatures::Entity::find()
+            .filter(signatures::Column::ParticipationId.is_in(chunk.iter().copied()))
+            .order_by_asc(signatures::Column::Id)
+            .all(conn)
+            .await?;
+        names.extend(sigs.into_iter().map(|s| (s.participation_id, s.full_name)));
+        let ev: Vec<(i64, i64)> = evidence::Entity::find()
+            .select_only()
+            .column(evidence::Column::ParticipationId)
+            .column_as(evidence::Column::Id.count(), "n")
+            .filter(evidence::Column::ParticipationId.is_in(chunk.iter().copied()))
+            .filter(evidence::Column::Status.eq("active"))
+            .group_by(evidence::Column::ParticipationId)
+            .into_tuple()
+            .all(conn)
+            .await?;
+        evidence_counts.extend(ev);
+        let contacts: Vec<(i64, i64)> = interactions::Entity::find()
+            .select_only()
+            .column(interactions::Column::ParticipationId)
+            .column_as(interactions::Column::Id.count(), "n")
+            .filter(interactions::Column::ParticipationId.is_in(chunk.iter().copied()))
+            .group_by(interactions::Column::ParticipationId)
+            .into_tuple()
+            .all(conn)
+            .await?;
+        contact_counts.extend(contacts);
+    }
+    Ok(rows
+        .into_iter()
+        .map(|(p, u)| {
+            let (display_name, email) = u.map(|u| (u.display_name, u.email)).unwrap_or_default();
+            RosterEntry {
+                number: numbers.get(&p.id).copied().unwrap_or(0),
+                user_id: p.user_id,
+                display_name,
+                email,
+                full_name: names.remove(&p.id),
+                signature_current: p.signed_statement_version == Some(group.statement_version),
+                signed_statement_version: p.signed_statement_version,
+                amount_disputed: Money {
+                    amount_minor: p.amount_minor,
+                    currency: p.currency,
+                },
+                incident_date: p.incident_date,
+                transaction_refs: serde_json::from_str(&p.transaction_refs).unwrap_or_default(),
+                consent_share_identity: p.consent_share_identity,
+                consent_contact: p.consent_contact,
+                evidence_count: evidence_counts.get(&p.id).copied().unwrap_or(0),
+                interaction_count: contact_counts.get(&p.id).copied().unwrap_or(0),
+                status: p.status,
+                outcome: p.outcome,
+                rejection_reason: p.rejection_reason,
+                duplicate_of: p.duplicate_of,
+                joined_at: p.created_at,
+                participation_id: p.id,
+            }
+        })
+        .collect())
+}
+
+/// A cell that a spreadsheet would run as a formula gets a leading apostrophe; cells with
+/// separators, quotes or line breaks are quoted.
+#[must_use]
+pub fn csv_cell(raw: &str) -> String {
+    let mut cell = String::with_capacity(raw.len() + 3);
+    if raw.starts_with(['=', '+', '-', '@', '\t', '\r']) {
+        cell.push('\'');
+    }
+    cell.push_str(raw);
+    if cell.contains([',', '"', '\n', '\r']) {
+        format!("\"{}\"", cell.replace('"', "\"\""))
+    } else {
+        cell
+    }
+}
+
+fn csv_time(t: DateTime<Utc>) -> String {
+    t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+}
+
+/// The roster as CSV: UTF-8 with a byte-order mark so spreadsheet programs read Chinese
+/// correctly, CRLF line ends, formula-like cells neutralised.
+#[must_use]
+pub fn to_csv(page: &RosterPage) -> String {
+    let mut out = String::from("\u{feff}");
+    out.push_str(
+        "number,participation_id,status,full_name,display_name,email,amount_minor,currency,\
+         incident_date,transaction_refs,signed_statement_version,signature_current,\
+         consent_share_identity,consent_contact,evidence_count,interaction_count,outcome,\
+         rejection_reason,duplicate_of,joined_at\r\n",
+    );
+    for e in &page.items {
+        let cells = [
+            e.number.to_string(),
+            e.participation_id.to_string(),
+            e.status.clone(),
+            e.full_name.clone().unwrap_or_default(),
+            e.display_name.clone(),
+            e.email.clone(),
+            e.amount_disputed.amount_minor.to_string(),
+            e.amount_disputed.currency.clone(),
+            e.incident_date.to_string(),
+            e.transaction_refs.join(" "),
+            e.signed_statement_version
+                .map(|v| v.to_string())
+                .unwrap_or_default(),
+            e.signature_current.to_string(),
+            e.consent_share_identity.to_string(),
+            e.consent_contact.to_string(),
+            e.evidence_count.to_string(),
+            e.interaction_count.to_string(),
+            e.outcome.clone(),
+            e.rejection_reason.clone().unwrap_or_default(),
+            e.duplicate_of.map(|d| d.to_string()).unwrap_or_default(),
+            csv_time(e.joined_at),
+        ];
+        let line: Vec<String> = cells.iter().map(|c| csv_cell(c)).collect();
+        let _ = write!(out, "{}\r\n", line.join(","));
+    }
+    out
+}
+
+/// Approves, rejects or marks a participation as a duplicate (any team member). A rejected
+/// participant is emailed the reason.
+///
+/// # Errors
+/// 403 outside the team; 404 unknown group or participation; 409 when the action does not
+/// apply to the participation's status; 422 for a missing reason or a bad `duplicate_of`.
+pub async fn moderate(
+    state: &AppState,
+    user: &CurrentUser,
+    slug: &str,
+    participation_id: i64,
+    req: RosterAction,
+) -> AppResult<RosterEntry> {
+    let now = state.now();
+    let reason = req.reason.as_deref().map(str::trim).map(str::to_owned);
+    let txn = db::write_txn(&state.db).await?;
+    let group = by_slug(&txn, slug).await?;
+    let group = require_role(&txn, group, user.id, Role::Moderator)
+        .await?
+        .group;
+    let p = participations::Entity::find_by_id(participation_id)
+        .filter(participations::Column::GroupId.eq(group.id))
+        .one(&txn)
+        .await?
+        .ok_or(AppError::NotFound)?;
+    let from = p.status.clone();
+    let applies = match req.action {
+        ModerationAction::Approve => matches!(from.as_str(), "pending" | "rejected"),
+        ModerationAction::Reject | ModerationAction::Duplicate => {
+            matches!(from.as_str(), "pending" | "active")
+        }
+    };
+    if !applies {
+        return Err(AppError::conflict(
+            "moderation_not_applicable",
+            format!("a participation that is {from} cannot be changed this way"),
+        ));
+    }
+    let mut active: participations::ActiveModel = p.clone().into();
+    match req.action {
+        ModerationAction::Approve => {
+            active.status = Set("active".into());
+            active.rejection_reason = Set(None);
+            active.duplicate_of = Set(None);
+        }
+        ModerationAction::Reject => {
+            let reason = reason
+                .clone()
+                .ok_or_else(|| AppError::field("reason", "is required to reject"))?;
+            active.status = Set("rejected".into());
+            active.rejection_reason = Set(Some(reason));
+        }
+        ModerationAction::Duplicate => {
+            let original = req.duplicate_of.ok_or_else(|| {
+                AppError::field("duplicate_of", "name the participation this one duplicates")
+            })?;
+            let same_group = original != p.id
+                && participations::Entity::find_by_id(original)
+                    .filter(participations::Column::GroupId.eq(group.id))
+                    .count(&txn)
+                    .await?
+                    > 0;
+            if !same_group {
+                return Err(AppError::field(
+                    "duplicate_of",
+                    "must be another participation of this group",
+                ));
+            }
+            active.status = Set("rejected".into());
+            active.duplicate_of = Set(Some(original));
+            active.rejection_reason = Set(reason.clone());
+        }
+    }
+    active.updated_at = Set(now);
+    let p = active.update(&txn).await?;
+    let action = match req.action {
+        ModerationAction::Approve => "roster.approve",
+        ModerationAction::Reject => "roster.reject",
+        ModerationAction::Duplicate => "roster.duplicate",
+    };
+    audit(
+        &txn,
+        group.id,
+        user.id,
+        action,
+        Some(p.id.to_string()),
+        json!({"from": from, "reason": reason, "duplicate_of": p.duplicate_of}),
+        now,
+    )
+    .await?;
+    let participant = users::Entity::find_by_id(p.user_id).one(&txn).await?;
+    let emailed = req.action != ModerationAction::Approve && participant.is_some();
+    if let (true, Some(u)) = (emailed, &participant) {
+        queue_rejection(state, &txn, &group, &p, u, now).await?;
+    }
+    let mut entry = entries(&txn, &group, vec![(p, participant)]).await?;
+    txn.commit().await?;
+    if emailed {
+        state.mail_wake.notify_one();
+    }
+    entry.pop().ok_or(AppError::NotFound)
+}
+
+async fn queue_rejection(
+    state: &AppState,
+    txn: &impl ConnectionTrait,
+    group: &groups::Model,
+    p: &participations::Model,
+    u: &users::Model,
+    now: DateTime<Utc>,
+) -> AppResult<()> {
+    let locale = Locale::parse_lenient(&u.locale);
+    let reason = p
+        .rejection_reason
+        .clone()
+        .unwrap_or_else(|| locale.t("email.roster_rejected.no_reason").to_owned());
+    let args = [("title", group.title.as_str()), ("reason", reason.as_str())];
+    let mut content = EmailContent::new(
+        locale,
+        locale.tf("email.roster_rejected.subject", &args),
+        &u.display_name,
+    )
+    .paragraph(locale.tf("email.roster_rejected.body", &args));
+    if p.duplicate_of.is_some() {
+        content = content.paragraph(locale.t("email.roster_rejected.duplicate"));
+    }
+    let content = content
+        .paragraph(locale.tf("email.roster_rejected.reason", &args))
+        .paragraph(locale.t("email.roster_rejected.next"))
+        .action(
+            locale.t("email.roster_rejected.action"),
+            format!("{}/groups/{}", state.public_url, group.slug),
+        );
+    let email = NewEmail {
+        kind: "roster_rejected",
+        recipient: u.email.clone(),
+        user_id: Some(u.id),
+        content,
+        idempotency_key: format!("roster_rejected:{}:{}", p.id, now.timestamp_millis()),
+        headers: Vec::new(),
+    };
+    enqueue(txn, email, now, &state.mail_domain).await?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::csv_cell;
+
+    #[test]
+    fn formula_like_cells_are_neutralised_and_separators_quoted() {
+        assert_eq!(csv_cell("=cmd|' /C calc'!A0"), "'=cmd|' /C calc'!A0");
+        assert_eq!(csv_cell("+1"), "'+1");
+        assert_eq!(csv_cell("-2"), "'-2");
+        assert_eq!(csv_cell("@SUM(A1)"), "'@SUM(A1)");
+        assert_eq!(csv_cell("\tx"), "'\tx");
+        assert_eq!(csv_cell("王芳"), "王芳");
+        assert_eq!(csv_cell("a,b"), "\"a,b\"");
+        assert_eq!(csv_cell("say \"hi\""), "\"say \"\"hi\"\"\"");
+    }
+}

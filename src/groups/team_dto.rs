@@ -1,0 +1,405 @@
+//! Request and response bodies of the organiser routes: roles and invites, the audit log, the
+//! joint statement, the roster and the dashboard.
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, NaiveDate, Utc};
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+use validator::Validate;
+
+use super::dto::{Demand, DemandInput, not_blank};
+use crate::participation::dto::Money;
+use crate::responses::dto::SubmissionView;
+
+/// A role an organiser may hand out by invitation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum InvitedRole {
+    /// Co-organiser: statement, updates, submissions, status, dossiers.
+    Organiser,
+    /// Moderates the roster.
+    Moderator,
+}
+
+impl InvitedRole {
+    /// The role granted.
+    #[must_use]
+    pub fn role(self) -> super::access::Role {
+        match self {
+            Self::Organiser => super::access::Role::Organiser,
+            Self::Moderator => super::access::Role::Moderator,
+        }
+    }
+}
+
+/// `POST /groups/{slug}/organisers` (organisers).
+#[derive(Debug, Deserialize, Validate, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct InviteRequest {
+    /// Where the invitation link goes; accepting needs an account with this address.
+    #[validate(
+        email(message = "must be a valid email address"),
+        length(max = 254, message = "must be at most 254 characters")
+    )]
+    #[serde(deserialize_with = "crate::json::trimmed")]
+    pub email: String,
+    /// The role offered.
+    pub role: InvitedRole,
+}
+
+/// An invitation.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct InviteView {
+    /// Id.
+    pub id: i64,
+    /// The invited address.
+    pub email: String,
+    /// The role offered.
+    pub role: String,
+    /// Sent at.
+    pub created_at: DateTime<Utc>,
+    /// The link works until then.
+    pub expires_at: DateTime<Utc>,
+    /// Accepted at.
+    pub accepted_at: Option<DateTime<Utc>>,
+}
+
+/// Someone holding a role in a group.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct MemberView {
+    /// The user's id.
+    pub user_id: i64,
+    /// Their display name.
+    pub display_name: String,
+    /// owner, organiser or moderator.
+    pub role: String,
+    /// Since when.
+    pub since: DateTime<Utc>,
+}
+
+/// The group's team: roles and open or accepted invitations.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct TeamView {
+    /// Who holds which role, strongest first.
+    pub members: Vec<MemberView>,
+    /// Invitations, newest first.
+    pub invites: Vec<InviteView>,
+}
+
+/// `POST /invites/accept`.
+#[derive(Debug, Deserialize, Validate, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AcceptInvite {
+    /// The token from the invitation link.
+    #[validate(length(min = 1, max = 200, message = "must be 1 to 200 characters"))]
+    pub token: String,
+}
+
+/// The role an accepted invitation gave.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct AcceptedInvite {
+    /// The group's slug.
+    pub group: String,
+    /// The role now held.
+    pub role: String,
+}
+
+/// `POST /groups/{slug}/transfer` (owner).
+#[derive(Debug, Deserialize, Validate, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TransferRequest {
+    /// The new owner; must already hold a role in the group.
+    #[validate(range(min = 1, message = "must be a user id"))]
+    pub user_id: i64,
+}
+
+/// Paging of the audit log.
+#[derive(Debug, Deserialize, Validate, IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct AuditQuery {
+    /// Page number, from 1.
+    #[validate(range(min = 1, max = 10000, message = "must be 1 to 10000"))]
+    pub page: Option<u64>,
+    /// Entries per page, 1 to 200 (default 50).
+    #[validate(range(min = 1, max = 200, message = "must be 1 to 200"))]
+    pub per_page: Option<u64>,
+}
+
+/// One organiser action.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct AuditEntry {
+    /// Id.
+    pub id: i64,
+    /// What was done, e.g. `roster.reject`.
+    pub action: String,
+    /// Who did it.
+    pub actor_id: Option<i64>,
+    /// Their display name.
+    pub actor_name: Option<String>,
+    /// What it was done to.
+    pub target: Option<String>,
+    /// Details of the action.
+    #[schema(value_type = Object)]
+    pub details: serde_json::Value,
+    /// When.
+    pub created_at: DateTime<Utc>,
+}
+
+/// A page of the audit log, newest first.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct AuditPage {
+    /// Entries on this page.
+    pub items: Vec<AuditEntry>,
+    /// All entries.
+    pub total: u64,
+}
+
+/// `PUT /groups/{slug}/statement` (organisers).
+#[derive(Debug, Deserialize, Validate, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct StatementUpdate {
+    /// The text every participant signs.
+    #[validate(length(min = 20, max = 20000, message = "must be 20 to 20000 characters"))]
+    pub joint_statement: String,
+    /// What the group asks for (1 to 10).
+    #[validate(length(min = 1, max = 10, message = "give 1 to 10 demands"), nested)]
+    pub demands: Vec<DemandInput>,
+}
+
+/// The joint statement after an edit.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct StatementView {
+    /// The current version.
+    pub version: i32,
+    /// The text.
+    pub joint_statement: String,
+    /// The demands.
+    pub demands: Vec<Demand>,
+    /// SHA-256 of the text.
+    pub sha256: String,
+    /// Whether the edit made a new version (someone had signed the previous one).
+    pub new_version: bool,
+    /// Active participants asked to re-confirm.
+    pub reconfirm_requested: u64,
+}
+
+/// A participation's status, for filtering.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ParticipationStatus {
+    /// Waiting for approval.
+    Pending,
+    /// Counted.
+    Active,
+    /// Refused (or a duplicate).
+    Rejected,
+    /// Left.
+    Withdrawn,
+}
+
+impl ParticipationStatus {
+    /// The stored value.
+    #[must_use]
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Pending => "pending",
+            Self::Active => "active",
+            Self::Rejected => "rejected",
+            Self::Withdrawn => "withdrawn",
+        }
+    }
+}
+
+/// `GET /groups/{slug}/roster` query.
+#[derive(Debug, Deserialize, Validate, IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct RosterQuery {
+    /// Only this status.
+    pub status: Option<ParticipationStatus>,
+    /// Only those whose latest signature is of this statement version.
+    #[validate(range(min = 1, message = "must be at least 1"))]
+    pub signed_version: Option<i32>,
+    /// Only those with (true) or without (false) evidence.
+    pub has_evidence: Option<bool>,
+    /// Joined on or after this day (China time).
+    pub joined_from: Option<NaiveDate>,
+    /// Joined on or before this day (China time).
+    pub joined_to: Option<NaiveDate>,
+    /// Page number, from 1 (JSON only; CSV has every match).
+    #[validate(range(min = 1, max = 100_000, message = "must be 1 to 100000"))]
+    pub page: Option<u64>,
+    /// Entries per page, 1 to 500 (default 50).
+    #[validate(range(min = 1, max = 500, message = "must be 1 to 500"))]
+    pub per_page: Option<u64>,
+}
+
+/// One participant as the team sees them.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct RosterEntry {
+    /// Participation id.
+    pub participation_id: i64,
+    /// Participant number in the group (order of joining).
+    pub number: i64,
+    /// The account.
+    pub user_id: i64,
+    /// Account display name.
+    pub display_name: String,
+    /// Account email address.
+    pub email: String,
+    /// Full name of the latest signature.
+    pub full_name: Option<String>,
+    /// pending, active, rejected or withdrawn.
+    pub status: String,
+    /// Statement version of the latest signature.
+    pub signed_statement_version: Option<i32>,
+    /// Whether that is the current version.
+    pub signature_current: bool,
+    /// Amount in dispute.
+    pub amount_disputed: Money,
+    /// Incident date.
+    pub incident_date: NaiveDate,
+    /// Transaction references.
+    pub transaction_refs: Vec<String>,
+    /// Identity may be shared with recipients.
+    pub consent_share_identity: bool,
+    /// Contact details may go to regulators and courts.
+    pub consent_contact: bool,
+    /// Evidence items.
+    pub evidence_count: i64,
+    /// Contacts logged with the provider.
+    pub interaction_count: i64,
+    /// Own outcome.
+    pub outcome: String,
+    /// Why it was rejected.
+    pub rejection_reason: Option<String>,
+    /// The participation this duplicates.
+    pub duplicate_of: Option<i64>,
+    /// Joined at.
+    pub joined_at: DateTime<Utc>,
+}
+
+/// A page of the roster.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct RosterPage {
+    /// Entries on this page, in order of joining.
+    pub items: Vec<RosterEntry>,
+    /// All matches.
+    pub total: u64,
+    /// This page.
+    pub page: u64,
+    /// Page size.
+    pub per_page: u64,
+}
+
+/// What a moderator does with a participation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ModerationAction {
+    /// Count them (from pending or rejected).
+    Approve,
+    /// Refuse them, with a reason they are emailed.
+    Reject,
+    /// Refuse them as a duplicate of another participation.
+    Duplicate,
+}
+
+/// `PATCH /groups/{slug}/roster/{participation_id}` (moderators).
+#[derive(Debug, Deserialize, Validate, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RosterAction {
+    /// What to do.
+    pub action: ModerationAction,
+    /// Why (required to reject).
+    #[validate(
+        length(min = 2, max = 500, message = "must be 2 to 500 characters"),
+        custom(function = "not_blank")
+    )]
+    #[serde(default)]
+    pub reason: Option<String>,
+    /// The participation this one duplicates (required for `duplicate`).
+    #[serde(default)]
+    pub duplicate_of: Option<i64>,
+}
+
+/// Joins on one day (China time).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct DayCount {
+    /// The day.
+    pub day: NaiveDate,
+    /// Participations started that day.
+    pub joins: i64,
+}
+
+/// Disputed money of active participants in one currency.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct CurrencyFigures {
+    /// ISO 4217 code.
+    pub currency: String,
+    /// Active participants claiming in it.
+    pub participants: i64,
+    /// Sum in minor units.
+    pub total_minor: i64,
+    /// Median in minor units.
+    pub median_minor: f64,
+}
+
+/// Evidence held by active participants.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct EvidenceCoverage {
+    /// Active participants with at least one item.
+    pub participants_with_evidence: i64,
+    /// Their share of active participants (null without any).
+    pub share: Option<f64>,
+    /// Per kind: active participants with at least one item of it.
+    pub by_kind: BTreeMap<String, KindCoverage>,
+}
+
+/// Coverage of one evidence kind.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct KindCoverage {
+    /// Active participants with an item of this kind.
+    pub participants: i64,
+    /// Their share of active participants.
+    pub share: Option<f64>,
+    /// Items of this kind.
+    pub items: i64,
+}
+
+/// Contacts with the provider logged by active participants.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ContactFigures {
+    /// All contacts.
+    pub total: i64,
+    /// Median contacts per active participant (null without any).
+    pub median_per_participant: Option<f64>,
+    /// Contacts per channel.
+    pub by_channel: BTreeMap<String, i64>,
+}
+
+/// The organisers' figures of a group.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Dashboard {
+    /// Group status.
+    pub status: String,
+    /// Outcome once closed.
+    pub outcome: Option<String>,
+    /// Current statement version.
+    pub statement_version: i32,
+    /// Active participants whose latest signature is of the current version.
+    pub signed_current: i64,
+    /// Joins per day (China time), oldest first.
+    pub joins_per_day: Vec<DayCount>,
+    /// Participations per status.
+    pub participants_by_status: BTreeMap<String, i64>,
+    /// Disputed money per currency (active participants).
+    pub disputed: Vec<CurrencyFigures>,
+    /// Evidence coverage (active participants).
+    pub evidence: EvidenceCoverage,
+    /// Contacts logged (active participants).
+    pub contacts: ContactFigures,
+    /// Active participants per own outcome.
+    pub outcomes: BTreeMap<String, i64>,
+    /// Submissions with their clocks, newest first.
+    pub submissions: Vec<SubmissionView>,
+}

@@ -1,0 +1,149 @@
+//! Request and response bodies of the contact-log routes.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+use validator::Validate;
+
+use crate::entities::interactions;
+
+/// How the provider was contacted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Channel {
+    /// Customer-service phone line.
+    Hotline,
+    /// Chat on a website or in the app's help centre.
+    OnlineChat,
+    /// Email.
+    Email,
+    /// In-app complaint or ticket form.
+    InApp,
+    /// At a counter or office.
+    InPerson,
+    /// Anything else.
+    Other,
+}
+
+/// What came of a contact.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ContactOutcome {
+    /// Nobody answered.
+    NoAnswer,
+    /// Something was promised.
+    Promised,
+    /// The request was refused.
+    Refused,
+    /// The problem was solved.
+    Resolved,
+    /// Anything else.
+    Other,
+}
+
+fn as_str<T: Serialize>(v: T) -> String {
+    serde_json::to_value(v)
+        .ok()
+        .and_then(|v| v.as_str().map(str::to_owned))
+        .unwrap_or_default()
+}
+
+impl Channel {
+    /// The stored value.
+    #[must_use]
+    pub fn as_str(self) -> String {
+        as_str(self)
+    }
+}
+
+impl ContactOutcome {
+    /// The stored value.
+    #[must_use]
+    pub fn as_str(self) -> String {
+        as_str(self)
+    }
+}
+
+/// `POST /groups/{slug}/participation/interactions`.
+#[derive(Debug, Deserialize, Validate, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct InteractionCreate {
+    /// When the contact happened.
+    pub occurred_at: DateTime<Utc>,
+    /// How.
+    pub channel: Channel,
+    /// The agent's name or staff number.
+    #[validate(length(max = 100, message = "must be at most 100 characters"))]
+    #[serde(default)]
+    pub agent: Option<String>,
+    /// Ticket or case number given.
+    #[validate(length(max = 100, message = "must be at most 100 characters"))]
+    #[serde(default)]
+    pub ticket_ref: Option<String>,
+    /// What was said.
+    #[validate(length(max = 5000, message = "must be at most 5000 characters"))]
+    #[serde(default)]
+    pub summary: Option<String>,
+    /// What came of it.
+    pub outcome: ContactOutcome,
+}
+
+/// `PATCH /groups/{slug}/participation/interactions/{id}`; absent fields are left alone.
+#[derive(Debug, Deserialize, Validate, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct InteractionUpdate {
+    /// When.
+    pub occurred_at: Option<DateTime<Utc>>,
+    /// How.
+    pub channel: Option<Channel>,
+    /// Agent.
+    #[validate(length(max = 100, message = "must be at most 100 characters"))]
+    pub agent: Option<String>,
+    /// Ticket.
+    #[validate(length(max = 100, message = "must be at most 100 characters"))]
+    pub ticket_ref: Option<String>,
+    /// What was said.
+    #[validate(length(max = 5000, message = "must be at most 5000 characters"))]
+    pub summary: Option<String>,
+    /// Outcome.
+    pub outcome: Option<ContactOutcome>,
+}
+
+/// A logged contact.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct InteractionView {
+    /// Entry id.
+    pub id: i64,
+    /// When.
+    pub occurred_at: DateTime<Utc>,
+    /// How.
+    pub channel: String,
+    /// Agent.
+    pub agent: String,
+    /// Ticket.
+    pub ticket_ref: String,
+    /// What was said.
+    pub summary: String,
+    /// Outcome.
+    pub outcome: String,
+    /// Logged at.
+    pub created_at: DateTime<Utc>,
+    /// Last change.
+    pub updated_at: DateTime<Utc>,
+}
+
+impl From<interactions::Model> for InteractionView {
+    fn from(m: interactions::Model) -> Self {
+        Self {
+            id: m.id,
+            occurred_at: m.occurred_at,
+            channel: m.channel,
+            agent: m.agent,
+            ticket_ref: m.ticket_ref,
+            summary: m.summary,
+            outcome: m.outcome,
+            created_at: m.created_at,
+            updated_at: m.updated_at,
+        }
+    }
+}

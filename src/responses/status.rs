@@ -1,0 +1,118 @@
+//! A group's status as a state machine: gathering → submitted → responded → closed (with an
+//! outcome); `escalated` from submitted or responded when the next channel is tried, and from
+//! there back to submitted or responded, or closed. A group may be withdrawn (closed with the
+//! outcome `withdrawn`) at any stage before it is closed. Anything else is refused with 409 and
+//! changes nothing.
+
+use sea_orm::{ActiveModelTrait, ActiveValue::Set};
+use serde_json::json;
+
+use super::dto::{GroupOutcome, StatusChange};
+use crate::app::AppState;
+use crate::auth::CurrentUser;
+use crate::db;
+use crate::entities::groups;
+use crate::error::{AppError, AppResult};
+use crate::groups::access::{Role, require_role};
+use crate::groups::dto::{GroupStatus, GroupView};
+use crate::groups::service::{audit, by_slug, view};
+
+/// Whether a group in status `from` may move to `to` (with `outcome` when closing).
+#[must_use]
+pub fn allowed(from: &str, to: GroupStatus, outcome: Option<GroupOutcome>) -> bool {
+    use GroupStatus::{Closed, Escalated, Responded, Submitted};
+    let withdrawing = to == Closed && outcome == Some(GroupOutcome::Withdrawn);
+    match from {
+        "gathering" => to == Submitted || withdrawing,
+        "submitted" => matches!(to, Responded | Escalated) || withdrawing,
+        "responded" => matches!(to, Escalated | Closed),
+        "escalated" => matches!(to, Submitted | Responded | Closed),
+        _ => false,
+    }
+}
+
+/// Moves a group to another status (organisers); answers the group's public view.
+///
+/// # Errors
+/// 403 unless an organiser; 404 unknown group; 422 when closing without an outcome or giving
+/// one otherwise; 409 `illegal_status_transition` for a move the machine does not allow.
+pub async fn change(
+    state: &AppState,
+    user: &CurrentUser,
+    slug: &str,
+    req: StatusChange,
+) -> AppResult<GroupView> {
+    let closing = req.status == GroupStatus::Closed;
+    match (closing, req.outcome) {
+        (true, None) => return Err(AppError::field("outcome", "is required when closing")),
+        (false, Some(_)) => {
+            return Err(AppError::field("outcome", "is given only when closing"));
+        }
+        _ => {}
+    }
+    let now = state.now();
+    let txn = db::write_txn(&state.db).await?;
+    let group = by_slug(&txn, slug).await?;
+    let access = require_role(&txn, group, user.id, Role::Organiser).await?;
+    let group = access.group;
+    let from = group.status.clone();
+    if !allowed(&from, req.status, req.outcome) {
+        return Err(AppError::conflict(
+            "illegal_status_transition",
+            format!(
+                "a group that is {from} cannot become {}{}",
+                req.status.as_str(),
+                req.outcome
+                    .map(|o| format!(" ({})", o.as_str()))
+                    .unwrap_or_default()
+            ),
+        ));
+    }
+    let group_id = group.id;
+    let mut active: groups::ActiveModel = group.into();
+    active.status = Set(req.status.as_str().into());
+    active.outcome = Set(req.outcome.map(|o| o.as_str().into()));
+    active.closed_at = Set(closing.then_some(now));
+    active.updated_at = Set(now);
+    let group = active.update(&txn).await?;
+    audit(
+        &txn,
+        group_id,
+        user.id,
+        "group.status",
+        None,
+        json!({
+            "from": from,
+            "to": group.status,
+            "outcome": group.outcome,
+        }),
+        now,
+    )
+    .await?;
+    txn.commit().await?;
+    view(&state.db, group).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use GroupOutcome::{ResolvedMonetary, Withdrawn};
+    use GroupStatus::{Closed, Escalated, Gathering, Responded, Submitted};
+
+    #[test]
+    fn the_machine_allows_only_its_edges() {
+        assert!(allowed("gathering", Submitted, None));
+        assert!(allowed("submitted", Responded, None));
+        assert!(allowed("responded", Closed, Some(ResolvedMonetary)));
+        assert!(allowed("submitted", Escalated, None));
+        assert!(allowed("escalated", Submitted, None));
+        assert!(allowed("gathering", Closed, Some(Withdrawn)));
+        assert!(!allowed("gathering", Responded, None));
+        assert!(!allowed("gathering", Escalated, None));
+        assert!(!allowed("gathering", Closed, Some(ResolvedMonetary)));
+        assert!(!allowed("submitted", Submitted, None));
+        assert!(!allowed("responded", Submitted, None));
+        assert!(!allowed("closed", Gathering, None));
+        assert!(!allowed("closed", Closed, Some(Withdrawn)));
+    }
+}
