@@ -25,10 +25,13 @@ COPY askama.toml ./
 COPY src src
 COPY migration migration
 COPY frontend frontend
+# Declared test and bench targets must exist for cargo to read the manifest.
+COPY tests tests
+COPY benches benches
 # COPY keeps the files' original mtimes, which may be older than the placeholder build: touch
 # them so cargo rebuilds the workspace crates.
 RUN set -eux; \
-    find src migration/src -name '*.rs' -exec touch {} +; \
+    find src migration/src tests benches -name '*.rs' -exec touch {} +; \
     cargo build --release --locked --bin lianming; \
     install -m 0755 target/release/lianming /usr/local/bin/lianming
 

@@ -39,23 +39,44 @@ async fn main() {
     let dir = tempfile::tempdir().expect("temp dir");
     let bin = env!("CARGO_BIN_EXE_lianming");
     let env = |cmd: &mut Command| {
-        cmd.current_dir(dir.path()).env("LIANMING_LOG", "error").env("LIANMING_JOIN_PER_MINUTE", "1000").env("LIANMING_LOGIN_PER_MINUTE", "1000");
+        cmd.current_dir(dir.path())
+            .env("LIANMING_LOG", "error")
+            .env("LIANMING_JOIN_PER_MINUTE", "1000")
+            .env("LIANMING_LOGIN_PER_MINUTE", "1000");
     };
     let mut passwords = Vec::new();
     for i in 0..=CLIENTS {
         let mut cmd = Command::new(bin);
         env(&mut cmd);
-        let out = cmd.args(["user", "create", "--email", &format!("u{i}@bench.invalid")]).output().expect("user create");
+        let out = cmd
+            .args(["user", "create", "--email", &format!("u{i}@bench.invalid")])
+            .output()
+            .expect("user create");
         let text = String::from_utf8_lossy(&out.stdout).to_string();
-        passwords.push(text.lines().find_map(|l| l.strip_prefix("password: ")).expect("password").to_owned());
+        passwords.push(
+            text.lines()
+                .find_map(|l| l.strip_prefix("password: "))
+                .expect("password")
+                .to_owned(),
+        );
     }
     let mut cmd = Command::new(bin);
     env(&mut cmd);
-    let mut server = cmd.env("LIANMING_BIND", "127.0.0.1:0").stdout(Stdio::piped()).spawn().expect("serve");
+    let mut server = cmd
+        .env("LIANMING_BIND", "127.0.0.1:0")
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("serve");
     let pid = server.id();
     let mut line = String::new();
-    BufReader::new(server.stdout.take().expect("stdout")).read_line(&mut line).expect("start line");
-    let url = line.split_whitespace().find(|w| w.starts_with("http://")).expect("url").to_owned();
+    BufReader::new(server.stdout.take().expect("stdout"))
+        .read_line(&mut line)
+        .expect("start line");
+    let url = line
+        .split_whitespace()
+        .find(|w| w.starts_with("http://"))
+        .expect("url")
+        .to_owned();
     let client = reqwest::Client::new();
 
     let mut tokens = Vec::new();
@@ -63,7 +84,12 @@ async fn main() {
         let res: Value = client
             .post(format!("{url}/api/v1/auth/login"))
             .json(&json!({"email": format!("u{i}@bench.invalid"), "password": pw}))
-            .send().await.expect("login").json().await.expect("json");
+            .send()
+            .await
+            .expect("login")
+            .json()
+            .await
+            .expect("json");
         tokens.push(res["access_token"].as_str().expect("token").to_owned());
     }
     let group: Value = client
@@ -87,32 +113,72 @@ async fn main() {
     let files: Vec<Vec<u8>> = (0..CLIENTS).map(png).collect();
 
     // Warm up one small upload so lazily built state is in the baseline.
-    let warm = reqwest::multipart::Form::new().text("kind", "screenshot")
-        .part("file", reqwest::multipart::Part::bytes(png(99)[..4096].to_vec()).file_name("w.png").mime_str("image/png").expect("mime"));
-    client.post(format!("{url}/api/v1/groups/{slug}/participation/evidence")).bearer_auth(&tokens[1]).multipart(warm).send().await.expect("warm");
+    let warm = reqwest::multipart::Form::new()
+        .text("kind", "screenshot")
+        .part(
+            "file",
+            reqwest::multipart::Part::bytes(png(99)[..4096].to_vec())
+                .file_name("w.png")
+                .mime_str("image/png")
+                .expect("mime"),
+        );
+    client
+        .post(format!("{url}/api/v1/groups/{slug}/participation/evidence"))
+        .bearer_auth(&tokens[1])
+        .multipart(warm)
+        .send()
+        .await
+        .expect("warm");
 
     tokio::time::sleep(std::time::Duration::from_millis(500)).await;
     let baseline = status_kib(pid, "VmRSS:");
     reset_peak(pid);
     let started = Instant::now();
     let uploads = files.iter().zip(&tokens[1..]).map(|(f, t)| {
-        let form = reqwest::multipart::Form::new().text("kind", "screenshot")
-            .part("file", reqwest::multipart::Part::bytes(f.clone()).file_name("big.png").mime_str("image/png").expect("mime"));
-        client.post(format!("{url}/api/v1/groups/{slug}/participation/evidence")).bearer_auth(t).multipart(form).send()
+        let form = reqwest::multipart::Form::new()
+            .text("kind", "screenshot")
+            .part(
+                "file",
+                reqwest::multipart::Part::bytes(f.clone())
+                    .file_name("big.png")
+                    .mime_str("image/png")
+                    .expect("mime"),
+            );
+        client
+            .post(format!("{url}/api/v1/groups/{slug}/participation/evidence"))
+            .bearer_auth(t)
+            .multipart(form)
+            .send()
     });
     let results = futures_util::future::join_all(uploads).await;
     let elapsed = started.elapsed();
     let peak = status_kib(pid, "VmHWM:");
-    let ok = results.iter().filter(|r| r.as_ref().is_ok_and(|r| r.status() == 201)).count();
+    let ok = results
+        .iter()
+        .filter(|r| r.as_ref().is_ok_and(|r| r.status() == 201))
+        .count();
     let _ = server.kill();
     let _ = server.wait();
 
     let growth = peak.saturating_sub(baseline);
     let uploaded_kib = (CLIENTS * FILE_BYTES / 1024) as u64;
-    println!("upload_memory: {ok}/{CLIENTS} uploads of {} MiB accepted in {:.2} s", FILE_BYTES / 1024 / 1024, elapsed.as_secs_f64());
+    println!(
+        "upload_memory: {ok}/{CLIENTS} uploads of {} MiB accepted in {:.2} s",
+        FILE_BYTES / 1024 / 1024,
+        elapsed.as_secs_f64()
+    );
     println!("  baseline RSS      {:>8} KiB", baseline);
     println!("  peak RSS (VmHWM)  {:>8} KiB", peak);
-    println!("  growth            {:>8} KiB  ({:.2}x baseline; {:.3} of the {} MiB uploaded)",
-        growth, peak as f64 / baseline.max(1) as f64, growth as f64 / uploaded_kib as f64, uploaded_kib / 1024);
-    println!("  limit             {:>8} KiB  -> {}", 64 * 1024, if growth < 64 * 1024 { "PASS" } else { "FAIL" });
+    println!(
+        "  growth            {:>8} KiB  ({:.2}x baseline; {:.3} of the {} MiB uploaded)",
+        growth,
+        peak as f64 / baseline.max(1) as f64,
+        growth as f64 / uploaded_kib as f64,
+        uploaded_kib / 1024
+    );
+    println!(
+        "  limit             {:>8} KiB  -> {}",
+        64 * 1024,
+        if growth < 64 * 1024 { "PASS" } else { "FAIL" }
+    );
 }

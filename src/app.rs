@@ -29,7 +29,8 @@ use crate::mail::transport::Transport;
 use crate::mail::worker::MailWorker;
 use crate::ratelimit::RateLimits;
 use crate::{
-    accounts, db, evidence, groups, interactions, ops, pages, participation, providers, secrets,
+    accounts, db, evidence, groups, interactions, ops, pages, participation, providers, responses,
+    secrets,
 };
 
 /// Everything a request handler may need.
@@ -53,6 +54,12 @@ pub struct AppState {
     pub mail_wake: Arc<tokio::sync::Notify>,
     /// Where evidence files are kept.
     pub blobs: Arc<dyn BlobStore>,
+    /// Signs and checks the tokens in email links.
+    pub links: crate::notify::tokens::LinkSigner,
+    /// The keys that sign dossiers.
+    pub keys: crate::dossier::keys::KeySource,
+    /// The CJK fonts of `letter.pdf`.
+    pub pdf_fonts: crate::dossier::letter::PdfFonts,
 }
 
 impl AppState {
@@ -138,11 +145,18 @@ fn routes(
                 .configure(groups::routes)
                 .configure(participation::routes)
                 .configure(evidence::routes)
-                .configure(interactions::routes),
+                .configure(interactions::routes)
+                .configure(crate::notify::routes)
+                .configure(groups::team_routes)
+                .configure(responses::routes)
+                .configure(crate::dossier::routes),
         )
         .configure(ops::routes)
+        .configure(crate::dossier::well_known_routes)
         .split_for_parts();
-    let app = app.configure(pages::routes);
+    let app = app
+        .configure(pages::routes)
+        .configure(crate::notify::api::page_routes);
     let app = app
         .service(
             SwaggerUi::new("/docs/{_:.*}")
@@ -198,6 +212,9 @@ impl Application {
             .with_context(|| format!("binding {}", settings.bind))?;
         let local = listener.local_addr()?;
         let state = web::Data::new(build_state(settings, clock, db, local)?);
+        crate::dossier::service::recover_interrupted(&state)
+            .await
+            .context("recovering interrupted dossier builds")?;
 
         // Collect the OpenAPI document once from the same registrations the server uses.
         let (_, api) = routes(state.clone(), web::Data::new(OpenApiJson::default()));
@@ -213,6 +230,12 @@ impl Application {
         if state.settings.run_worker {
             let worker = mail_worker(&state)?;
             tasks.push(tokio::spawn(worker.run(stop.child_token())));
+            let every = Duration::from_millis(state.settings.scheduler_tick_ms);
+            tasks.push(tokio::spawn(crate::notify::scheduler::run(
+                state.clone(),
+                every,
+                stop.child_token(),
+            )));
         }
         tasks.push(tokio::spawn(housekeeping(
             state.clone(),
@@ -286,7 +309,23 @@ pub fn build_state(
         chrono::Duration::minutes(settings.access_token_minutes),
     );
     let blobs: Arc<dyn BlobStore> = Arc::new(LocalStore::new(settings.data_dir.join("blobs")));
+    let keys =
+        crate::dossier::keys::KeySource::new(&settings.data_dir, settings.signing_key_file.clone());
+    keys.ensure(clock.now())
+        .context("loading or creating the dossier signing key")?;
+    let pdf_fonts = crate::dossier::letter::PdfFonts::discover(settings.pdf_font.as_deref());
+    if pdf_fonts.available() {
+        tracing::debug!(fonts = ?pdf_fonts.paths(), "CJK fonts for dossier letters");
+    } else {
+        tracing::warn!(
+            "no CJK font found (install fonts-noto-cjk or set LIANMING_PDF_FONT): compiling \
+             dossiers will answer 503 pdf_font_missing"
+        );
+    }
     Ok(AppState {
+        links: crate::notify::tokens::LinkSigner::new(&secret),
+        keys,
+        pdf_fonts,
         blobs,
         db,
         limits: RateLimits::new(&settings),
@@ -306,7 +345,7 @@ pub fn build_state(
 pub fn mail_worker(state: &AppState) -> anyhow::Result<MailWorker> {
     let s = &state.settings;
     let transport = match &s.smtp_url {
-        Some(url) => Transport::smtp(url.expose_secret(), 4)?,
+        Some(url) => Transport::smtp(url.expose_secret(), s.smtp_pool_size)?,
         None => Transport::Files(s.data_dir.join("mail")),
     };
     let from: Mailbox = s.mail_from.parse().context("LIANMING_MAIL_FROM")?;
@@ -318,6 +357,10 @@ pub fn mail_worker(state: &AppState) -> anyhow::Result<MailWorker> {
         poll: Duration::from_millis(s.outbox_poll_ms),
         batch: 50,
         wake: state.mail_wake.clone(),
+        throttle: Arc::new(governor::RateLimiter::direct(governor::Quota::per_second(
+            std::num::NonZeroU32::new(s.mail_per_second).unwrap_or(std::num::NonZeroU32::MIN),
+        ))),
+        fault: None,
     })
 }
 

@@ -53,12 +53,33 @@ pub struct Settings {
     pub trust_forwarded_for: bool,
     /// How often the outbox worker looks for due mail, in milliseconds.
     pub outbox_poll_ms: u64,
-    /// Run the outbox worker inside `serve` (turn off when dedicated workers run).
+    /// Run the outbox worker and the scheduler inside `serve` (turn off when dedicated
+    /// workers run).
     pub run_worker: bool,
+    /// How often the scheduler looks for digests, alerts and reminders that are due, in ms.
+    pub scheduler_tick_ms: u64,
+    /// Most emails sent per second (a throttle for the relay).
+    pub mail_per_second: u32,
+    /// SMTP connections kept open at most.
+    pub smtp_pool_size: u32,
+    /// Days after a resolution before participants are asked whether their own case was
+    /// resolved.
+    pub outcome_check_days: i64,
     /// `tracing` filter, e.g. `info` or `lianming=debug,info`.
     pub log: String,
     /// Log as JSON lines instead of human-readable text.
     pub log_json: bool,
+    /// PKCS#8 PEM file of the Ed25519 key that signs dossiers; unset means keys generated into
+    /// `DATA_DIR/keys` (`lianming keys rotate` makes a new one).
+    pub signing_key_file: Option<PathBuf>,
+    /// A CJK font file (or a directory of them) for `letter.pdf`; unset means Noto CJK (or
+    /// WenQuanYi) found under `/usr/share/fonts`.
+    pub pdf_font: Option<PathBuf>,
+    /// Dossiers of at most this many participants are built inside the compile request;
+    /// larger ones in the background.
+    pub dossier_inline_max: u32,
+    /// Largest bundle accepted for verification, in bytes.
+    pub dossier_verify_max_bytes: u64,
 }
 
 impl Default for Settings {
@@ -83,8 +104,16 @@ impl Default for Settings {
             trust_forwarded_for: false,
             outbox_poll_ms: 1000,
             run_worker: true,
+            scheduler_tick_ms: 30_000,
+            mail_per_second: 20,
+            smtp_pool_size: 4,
+            outcome_check_days: 14,
             log: "info".into(),
             log_json: false,
+            signing_key_file: None,
+            pdf_font: None,
+            dossier_inline_max: 200,
+            dossier_verify_max_bytes: 512 * 1024 * 1024,
         }
     }
 }
@@ -125,7 +154,7 @@ impl Settings {
         let figment = figment
             .merge(Env::prefixed("LIANMING_").ignore(&["config"]))
             .merge(Env::raw().only(&["DATABASE_URL"]));
-        let settings: Settings = figment.extract().map_err(|e| {
+        let mut settings: Settings = figment.extract().map_err(|e| {
             let first = e
                 .into_iter()
                 .next()
@@ -133,6 +162,12 @@ impl Settings {
                 .unwrap_or_default();
             ConfigError(first)
         })?;
+        // An empty variable (as compose files write for "unset") means unset.
+        settings.smtp_url = settings
+            .smtp_url
+            .filter(|u| !u.expose_secret().trim().is_empty());
+        settings.public_url = settings.public_url.filter(|u| !u.trim().is_empty());
+        settings.database_url = settings.database_url.filter(|u| !u.trim().is_empty());
         settings.validate()?;
         Ok(settings)
     }
@@ -183,8 +218,26 @@ impl Settings {
             || self.register_per_hour == 0
             || self.reset_per_hour == 0
             || self.join_per_minute == 0
+            || self.mail_per_second == 0
+            || self.smtp_pool_size == 0
         {
             return Err(ConfigError("rate limits must be at least 1".into()));
+        }
+        if let Some(path) = &self.signing_key_file
+            && !path.is_file()
+        {
+            return Err(ConfigError(format!(
+                "LIANMING_SIGNING_KEY_FILE {} is not a file",
+                path.display()
+            )));
+        }
+        if let Some(path) = &self.pdf_font
+            && !path.exists()
+        {
+            return Err(ConfigError(format!(
+                "LIANMING_PDF_FONT {} does not exist",
+                path.display()
+            )));
         }
         Ok(())
     }

@@ -37,6 +37,9 @@ pub enum AppError {
     /// A body whose type is not accepted.
     #[error("{0}")]
     UnsupportedMediaType(String),
+    /// Something the server needs is not there (e.g. a font); names what.
+    #[error("{1}")]
+    ServiceUnavailable(&'static str, String),
     /// A rate limit was hit.
     #[error("too many requests; retry after {retry_after_secs} s")]
     TooManyRequests { retry_after_secs: u64 },
@@ -82,7 +85,8 @@ impl AppError {
             Self::BadRequest { code, .. }
             | Self::Unauthorized(code, _)
             | Self::Forbidden(code, _)
-            | Self::Conflict(code, _) => code,
+            | Self::Conflict(code, _)
+            | Self::ServiceUnavailable(code, _) => code,
             Self::NotFound => "not_found",
             Self::PayloadTooLarge(_) => "payload_too_large",
             Self::UnsupportedMediaType(_) => "unsupported_media_type",
@@ -101,6 +105,7 @@ impl AppError {
             Self::Conflict(..) => "Conflict",
             Self::PayloadTooLarge(_) => "Payload too large",
             Self::UnsupportedMediaType(_) => "Unsupported media type",
+            Self::ServiceUnavailable(..) => "Service unavailable",
             Self::TooManyRequests { .. } => "Too many requests",
             Self::Internal(_) => "Internal server error",
         }
@@ -159,6 +164,7 @@ impl ResponseError for AppError {
             Self::Conflict(..) => StatusCode::CONFLICT,
             Self::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             Self::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            Self::ServiceUnavailable(..) => StatusCode::SERVICE_UNAVAILABLE,
             Self::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }

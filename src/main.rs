@@ -108,14 +108,19 @@ async fn run(command: Command, settings: Settings) -> anyhow::Result<()> {
             let db = lianming::db::connect(&settings.database_url()).await?;
             Migrator::up(&db, None).await?;
             let local = settings.bind_addr()?;
-            let state = lianming::app::build_state(settings, clock, db, local)?;
+            let every = std::time::Duration::from_millis(settings.scheduler_tick_ms);
+            let state =
+                actix_web::web::Data::new(lianming::app::build_state(settings, clock, db, local)?);
             let worker = lianming::app::mail_worker(&state)?;
             let stop = CancellationToken::new();
-            let handle = tokio::spawn(worker.run(stop.clone()));
-            println!("Lianming worker running; Ctrl-C stops it");
+            let sender = tokio::spawn(worker.run(stop.clone()));
+            let scheduler =
+                tokio::spawn(lianming::notify::scheduler::run(state, every, stop.clone()));
+            println!("Lianming worker running (outbox and scheduler); Ctrl-C stops it");
             tokio::signal::ctrl_c().await?;
             stop.cancel();
-            handle.await?;
+            sender.await?;
+            scheduler.await?;
         }
         Command::User {
             command:

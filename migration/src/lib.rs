@@ -14,6 +14,7 @@ mod m20261122_000006_create_outbox;
 mod m20261122_000007_create_dossier_evidence;
 mod m20261122_000008_organiser_tables;
 mod m20261122_000009_seed_holidays;
+mod m20261122_000011_notifications;
 
 /// Runs every Lianming migration, in order.
 pub struct Migrator;
@@ -31,6 +32,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261122_000007_create_dossier_evidence::Migration),
             Box::new(m20261122_000008_organiser_tables::Migration),
             Box::new(m20261122_000009_seed_holidays::Migration),
+            Box::new(m20261122_000011_notifications::Migration),
         ]
     }
 }

@@ -27,6 +27,10 @@ const TABLES: &[&str] = &[
     "outbox",
     "audit_log",
     "group_invites",
+    "dossier_evidence",
+    "notification_prefs",
+    "notification_overrides",
+    "email_suppressions",
 ];
 
 async fn rows(db: &DatabaseConnection, sql: &str) -> Vec<sea_orm::QueryResult> {
@@ -203,7 +207,11 @@ async fn smoke(db: &DatabaseConnection) {
 /// Asserts that every surrogate `id` is a 64-bit auto-increment key.
 async fn check_id_types(db: &DatabaseConnection) {
     for table in TABLES {
-        if *table == "blobs" || *table == "holidays" {
+        // Keyed by their natural key, not a surrogate id.
+        if matches!(
+            *table,
+            "blobs" | "holidays" | "notification_prefs" | "email_suppressions"
+        ) {
             continue;
         }
         match db.get_database_backend() {

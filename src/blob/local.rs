@@ -107,10 +107,10 @@ impl BlobStore for LocalStore {
         }
         tokio::fs::rename(&from, &to).await?;
         // Make the rename itself durable.
-        if let Some(dir) = to.parent() {
-            if let Ok(d) = tokio::fs::File::open(dir).await {
-                let _ = d.sync_all().await;
-            }
+        if let Some(dir) = to.parent()
+            && let Ok(d) = tokio::fs::File::open(dir).await
+        {
+            let _ = d.sync_all().await;
         }
         Ok(())
     }
@@ -153,16 +153,10 @@ mod tests {
     async fn content_is_stored_once_under_its_hash() {
         let dir = tempfile::tempdir().expect("dir");
         let store = LocalStore::new(dir.path().to_path_buf());
-        let mut a = futures_util::stream::iter(stream(&[b"hello ", b"world"]));
-        let first = store
-            .put(std::pin::Pin::new(&mut a), 100)
-            .await
-            .expect("put");
-        let mut b = futures_util::stream::iter(stream(&[b"hello world"]));
-        let second = store
-            .put(std::pin::Pin::new(&mut b), 100)
-            .await
-            .expect("put");
+        let mut a = std::pin::pin!(futures_util::stream::iter(stream(&[b"hello ", b"world"])));
+        let first = store.put(a.as_mut(), 100).await.expect("put");
+        let mut b = std::pin::pin!(futures_util::stream::iter(stream(&[b"hello world"])));
+        let second = store.put(b.as_mut(), 100).await.expect("put");
         assert_eq!(first.sha256, second.sha256);
         assert_eq!(first.sha256, hex::encode(Sha256::digest(b"hello world")));
         assert!(store.exists(&first.sha256).await.expect("exists"));
@@ -184,8 +178,11 @@ mod tests {
     async fn too_large_content_leaves_nothing_behind() {
         let dir = tempfile::tempdir().expect("dir");
         let store = LocalStore::new(dir.path().to_path_buf());
-        let mut s = futures_util::stream::iter(stream(&[b"0123456789", b"0123456789"]));
-        let err = store.stage(std::pin::Pin::new(&mut s), 15).await;
+        let mut s = std::pin::pin!(futures_util::stream::iter(stream(&[
+            b"0123456789",
+            b"0123456789"
+        ])));
+        let err = store.stage(s.as_mut(), 15).await;
         assert!(matches!(err, Err(StageError::TooLarge { limit: 15 })));
         assert_eq!(
             std::fs::read_dir(dir.path().join("tmp"))

@@ -22,6 +22,10 @@ pub struct Model {
     pub author_id: Option<i64>,
     pub occurred_at: DateTimeUtc,
     pub created_at: DateTimeUtc,
+    /// Immediate alerts for this update have been queued.
+    pub alerts_queued: bool,
+    /// Outcome checks after this resolution have been queued.
+    pub outcome_checks_queued: bool,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -26,6 +26,15 @@ const ALLOWED: &[(&str, &[&str])] = &[
     ("audio/ogg", &["ogg", "oga", "opus"]),
 ];
 
+/// The usual file extension of an accepted content type (`image/png` → `png`).
+#[must_use]
+pub fn extension_of(content_type: &str) -> Option<&'static str> {
+    ALLOWED
+        .iter()
+        .find(|(t, _)| *t == content_type)
+        .and_then(|(_, exts)| exts.first().copied())
+}
+
 /// Maps a declared or detected MIME type to the canonical name used here.
 fn canonical(mime: &str) -> String {
     let essence = mime
@@ -108,19 +117,19 @@ pub fn decide(
     };
     let text = allowed.starts_with("text/");
     let agrees = |claimed: &str| claimed == *allowed || (text && claimed.starts_with("text/"));
-    if let Some(d) = &declared {
-        if !agrees(d) {
-            return Err(Refused(format!(
-                "declared as {d} but the content is {allowed}"
-            )));
-        }
+    if let Some(d) = &declared
+        && !agrees(d)
+    {
+        return Err(Refused(format!(
+            "declared as {d} but the content is {allowed}"
+        )));
     }
-    if let Some(e) = from_ext {
-        if !agrees(e) {
-            return Err(Refused(format!(
-                "the file name says {e} but the content is {allowed}"
-            )));
-        }
+    if let Some(e) = from_ext
+        && !agrees(e)
+    {
+        return Err(Refused(format!(
+            "the file name says {e} but the content is {allowed}"
+        )));
     }
     Ok(allowed)
 }

@@ -230,6 +230,29 @@ pub struct DisputedTotal {
     pub participants: i64,
 }
 
+/// A count of people in one cell of a public breakdown.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+pub struct CountCell {
+    /// The cell, or `other` for merged small cells.
+    pub key: String,
+    /// People in it (never fewer than 5).
+    pub participants: i64,
+}
+
+/// What the provider claims, as recorded on the public timeline.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct ProviderClaim {
+    /// in_progress, closed_monetary_relief, closed_non_monetary_relief, closed_explanation,
+    /// denied or untimely.
+    pub response_class: String,
+    /// The kind of timeline entry, e.g. `response`.
+    pub kind: String,
+    /// Its title.
+    pub title: String,
+    /// When it happened.
+    pub occurred_at: DateTime<Utc>,
+}
+
 /// A group as anyone sees it: no personal data, only counts and aggregates.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct GroupView {
@@ -267,6 +290,16 @@ pub struct GroupView {
     pub statement_sha256: String,
     /// Disputed totals per currency (cells under 5 people merged into `other`).
     pub disputed_totals: Vec<DisputedTotal>,
+    /// Active participants by their own outcome (unresolved, partially_resolved, resolved);
+    /// cells under 5 people are merged into `other`, and no cell under 5 is shown.
+    pub outcomes: Vec<CountCell>,
+    /// How many active participants confirm their own case resolved ("N of
+    /// `participant_count` confirm"); null when that cell is not shown.
+    pub confirmed_resolved: Option<i64>,
+    /// What the provider last said: its latest public answer with a response class.
+    pub provider_claim: Option<ProviderClaim>,
+    /// The latest public timeline entries, newest first.
+    pub timeline: Vec<crate::responses::dto::UpdateView>,
     /// Creation time.
     pub created_at: DateTime<Utc>,
 }

@@ -5,8 +5,8 @@
 
 use chrono::Duration;
 use sea_orm::{
-    ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait,
-    PaginatorTrait, QueryFilter, QueryOrder, QuerySelect,
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait,
+    QueryFilter, QueryOrder, QuerySelect,
 };
 use serde_json::json;
 
@@ -140,7 +140,11 @@ pub async fn invite(
 ///
 /// # Errors
 /// 403 unverified or another address; 422 naming `token` when unknown, used or expired.
-pub async fn accept(state: &AppState, user: &CurrentUser, token: &str) -> AppResult<AcceptedInvite> {
+pub async fn accept(
+    state: &AppState,
+    user: &CurrentUser,
+    token: &str,
+) -> AppResult<AcceptedInvite> {
     user.require_verified()?;
     let invalid = || AppError::field("token", "is invalid or has expired");
     let now = state.now();
@@ -261,7 +265,11 @@ async fn team_of(conn: &impl ConnectionTrait, group_id: i64) -> AppResult<TeamVi
 ///
 /// # Errors
 /// 403 outside the team; 404 unknown group.
-pub async fn team(conn: &impl ConnectionTrait, user: &CurrentUser, slug: &str) -> AppResult<TeamView> {
+pub async fn team(
+    conn: &impl ConnectionTrait,
+    user: &CurrentUser,
+    slug: &str,
+) -> AppResult<TeamView> {
     let group = by_slug(conn, slug).await?;
     let access = require_role(conn, group, user.id, Role::Moderator).await?;
     team_of(conn, access.group.id).await
@@ -400,4 +408,3 @@ pub async fn audit_page(
         total,
     })
 }
-

@@ -293,7 +293,13 @@ pub async fn view(conn: &impl ConnectionTrait, group: groups::Model) -> AppResul
         .unwrap_or(0);
     let statement = current_statement(conn, &group).await?;
     let totals = disputed_totals(conn, group.id).await?;
+    let figures = super::dashboard::public_figures(conn, group.id).await?;
+    let timeline = crate::responses::updates::public_timeline(conn, group.id, 20).await?;
     Ok(GroupView {
+        outcomes: figures.outcomes,
+        confirmed_resolved: figures.confirmed_resolved,
+        provider_claim: figures.provider_claim,
+        timeline,
         demands: serde_json::from_str(&group.demands).unwrap_or_default(),
         provider: (&provider).into(),
         participant_count: count,

@@ -18,6 +18,17 @@ pub struct Action {
     pub url: String,
 }
 
+/// A titled block of lines, e.g. one group in a digest.
+#[derive(Debug, Clone)]
+pub struct Section {
+    /// The heading.
+    pub title: String,
+    /// One line per item.
+    pub lines: Vec<String>,
+    /// Where to read more.
+    pub link: Option<Action>,
+}
+
 /// What an email says, independent of its text or HTML form.
 #[derive(Debug, Clone)]
 pub struct EmailContent {
@@ -29,6 +40,8 @@ pub struct EmailContent {
     pub greeting: String,
     /// Body paragraphs.
     pub paragraphs: Vec<String>,
+    /// Titled blocks after the paragraphs.
+    pub sections: Vec<Section>,
     /// The main link, if any.
     pub action: Option<Action>,
     /// The closing line.
@@ -48,6 +61,7 @@ impl EmailContent {
             subject,
             greeting: locale.tf("email.greeting", &[("name", name)]),
             paragraphs: Vec::new(),
+            sections: Vec::new(),
             action: None,
             footer: locale.t("email.footer").to_owned(),
             unsubscribe_url: None,
@@ -59,6 +73,21 @@ impl EmailContent {
     #[must_use]
     pub fn paragraph(mut self, p: impl Into<String>) -> Self {
         self.paragraphs.push(p.into());
+        self
+    }
+
+    /// Adds a titled block.
+    #[must_use]
+    pub fn section(mut self, section: Section) -> Self {
+        self.sections.push(section);
+        self
+    }
+
+    /// Marks the email as bulk mail with a one-click unsubscribe page.
+    #[must_use]
+    pub fn unsubscribe(mut self, label: impl Into<String>, url: impl Into<String>) -> Self {
+        self.unsubscribe_label = label.into();
+        self.unsubscribe_url = Some(url.into());
         self
     }
 

@@ -9,7 +9,7 @@ use sea_orm::{
 };
 
 use super::EmailContent;
-use crate::entities::outbox;
+use crate::entities::{email_suppressions, outbox};
 
 /// Attempts before an email is given up as failed.
 pub const MAX_ATTEMPTS: i32 = 10;
@@ -75,6 +75,57 @@ pub async fn enqueue(
         .exec_without_returning(conn)
         .await?;
     Ok(inserted > 0)
+}
+
+/// Whether an email with this idempotency key was already queued (lets callers skip rendering).
+///
+/// # Errors
+/// On a database error.
+pub async fn exists(conn: &impl ConnectionTrait, idempotency_key: &str) -> Result<bool, DbErr> {
+    Ok(outbox::Entity::find()
+        .filter(outbox::Column::IdempotencyKey.eq(idempotency_key))
+        .one(conn)
+        .await?
+        .is_some())
+}
+
+/// Whether a relay refused this address permanently before.
+///
+/// # Errors
+/// On a database error.
+pub async fn is_suppressed(conn: &impl ConnectionTrait, address: &str) -> Result<bool, DbErr> {
+    Ok(
+        email_suppressions::Entity::find_by_id(address.trim().to_lowercase())
+            .one(conn)
+            .await?
+            .is_some(),
+    )
+}
+
+/// Stops all further mail to an address a relay refused permanently.
+///
+/// # Errors
+/// On a database error.
+pub async fn suppress(
+    conn: &impl ConnectionTrait,
+    address: &str,
+    reason: &str,
+    now: DateTime<Utc>,
+) -> Result<(), DbErr> {
+    let row = email_suppressions::ActiveModel {
+        address: Set(address.trim().to_lowercase()),
+        reason: Set(reason.chars().take(500).collect()),
+        created_at: Set(now),
+    };
+    email_suppressions::Entity::insert(row)
+        .on_conflict(
+            OnConflict::column(email_suppressions::Column::Address)
+                .do_nothing()
+                .to_owned(),
+        )
+        .exec_without_returning(conn)
+        .await?;
+    Ok(())
 }
 
 /// Leases up to `limit` due rows for `lease_for`, so no other worker sends them meanwhile. On

@@ -4,6 +4,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use governor::DefaultDirectRateLimiter;
 use lettre::message::Mailbox;
 use sea_orm::DatabaseConnection;
 use tokio_util::sync::CancellationToken;
@@ -12,6 +13,18 @@ use super::outbox;
 use super::transport::Transport;
 use crate::clock::SharedClock;
 use crate::db;
+use crate::entities::outbox as outbox_row;
+
+/// A test hook: called after the relay accepted a row and before the result is recorded;
+/// returning true makes the worker stop right there, as if the process died.
+#[derive(Clone)]
+pub struct FaultHook(pub Arc<dyn Fn(&outbox_row::Model) -> bool + Send + Sync>);
+
+impl std::fmt::Debug for FaultHook {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("FaultHook")
+    }
+}
 
 /// What the worker needs.
 #[derive(Debug, Clone)]
@@ -30,6 +43,10 @@ pub struct MailWorker {
     pub batch: u64,
     /// Wakes the worker early when mail was queued.
     pub wake: Arc<tokio::sync::Notify>,
+    /// Sends at most this many emails per second.
+    pub throttle: Arc<DefaultDirectRateLimiter>,
+    /// Fault injection for tests; `None` in production.
+    pub fault: Option<FaultHook>,
 }
 
 impl MailWorker {
@@ -68,10 +85,27 @@ impl MailWorker {
             rows
         };
         for row in &rows {
+            if outbox::is_suppressed(&self.db, &row.recipient).await? {
+                let msg = "the address refused mail permanently before; not sent";
+                outbox::mark_attempt_failed(&self.db, row, msg, true, self.clock.now()).await?;
+                continue;
+            }
+            self.throttle.until_ready().await;
             match self.transport.send(&self.from, row).await {
-                Ok(()) => outbox::mark_sent(&self.db, row.id, self.clock.now()).await?,
+                Ok(()) => {
+                    if self.fault.as_ref().is_some_and(|f| (f.0)(row)) {
+                        return Err(sea_orm::DbErr::Custom(
+                            "fault injected after delivery".into(),
+                        ));
+                    }
+                    outbox::mark_sent(&self.db, row.id, self.clock.now()).await?;
+                }
                 Err(e) => {
                     tracing::warn!(id = row.id, kind = %row.kind, permanent = e.permanent, error = %e.message, "email not delivered");
+                    if e.permanent {
+                        outbox::suppress(&self.db, &row.recipient, &e.message, self.clock.now())
+                            .await?;
+                    }
                     outbox::mark_attempt_failed(
                         &self.db,
                         row,

@@ -51,7 +51,8 @@ pub fn page_locale(req: &HttpRequest) -> Locale {
     }
 }
 
-fn render(
+/// Renders a page template with its status, remembering a `?lang=` choice in a cookie.
+pub fn render(
     req: &HttpRequest,
     status: actix_web::http::StatusCode,
     page: &impl Template,

@@ -3,7 +3,7 @@
 use actix_web::{HttpResponse, delete, get, patch, post, web};
 use utoipa_actix_web::service_config::ServiceConfig;
 
-use super::dto::{JoinRequest, ParticipationUpdate, ParticipationView};
+use super::dto::{JoinRequest, ParticipationUpdate, ParticipationView, SignatureInput};
 use super::service;
 use crate::app::AppState;
 use crate::auth::CurrentUser;
@@ -16,7 +16,8 @@ pub fn routes(cfg: &mut ServiceConfig) {
     cfg.service(join)
         .service(get_mine)
         .service(update_mine)
-        .service(withdraw);
+        .service(withdraw)
+        .service(sign);
 }
 
 /// Join a group with a signature of its current joint statement (verified users).
@@ -73,4 +74,19 @@ async fn withdraw(
 ) -> AppResult<HttpResponse> {
     service::withdraw(&state, &user, &slug).await?;
     Ok(HttpResponse::NoContent().finish())
+}
+
+/// Sign the group's current joint statement again, after it changed (pending or active
+/// participants); the earlier signatures are kept.
+#[utoipa::path(tag = "participation", security(("bearer" = [])), params(("slug" = String, Path)), request_body = SignatureInput, responses(
+    (status = 201, body = ParticipationView), (status = 404, body = Problem), (status = 409, body = Problem), (status = 422, body = Problem)))]
+#[post("/groups/{slug}/participation/sign")]
+async fn sign(
+    state: web::Data<AppState>,
+    user: CurrentUser,
+    slug: web::Path<String>,
+    body: ApiJson<SignatureInput>,
+) -> AppResult<HttpResponse> {
+    let view = super::sign::sign(&state, &user, &slug, body.0).await?;
+    Ok(HttpResponse::Created().json(view))
 }

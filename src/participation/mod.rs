@@ -4,5 +4,6 @@
 pub mod api;
 pub mod dto;
 pub mod service;
+pub mod sign;
 
 pub use api::routes;

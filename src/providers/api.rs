@@ -30,7 +30,7 @@ async fn list(
     }))
 }
 
-/// One provider with its public figures.
+/// One provider with its public figures and its scorecard in answering complaints.
 #[utoipa::path(tag = "providers", params(("slug" = String, Path)), responses(
     (status = 200, body = ProviderDetail), (status = 404, body = Problem)))]
 #[get("/providers/{slug}")]
@@ -38,7 +38,9 @@ async fn show(
     state: web::Data<AppState>,
     slug: web::Path<String>,
 ) -> AppResult<web::Json<ProviderDetail>> {
-    Ok(web::Json(service::detail(&state.db, &slug).await?))
+    Ok(web::Json(
+        service::detail(&state.db, &slug, state.now()).await?,
+    ))
 }
 
 /// Add a curated provider (administrators).

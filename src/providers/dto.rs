@@ -85,6 +85,8 @@ pub struct ProviderDetail {
     pub groups: i64,
     /// Active participants across those groups.
     pub participants: i64,
+    /// How the provider answers the complaints sent to it from those groups.
+    pub scorecard: crate::responses::dto::Scorecard,
 }
 
 /// `GET /providers` query.

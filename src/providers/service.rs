@@ -65,11 +65,15 @@ pub async fn search(
     Ok((items, total))
 }
 
-/// One provider with its public figures.
+/// One provider with its public figures and scorecard, read at `now`.
 ///
 /// # Errors
 /// 404 for an unknown slug.
-pub async fn detail(conn: &impl ConnectionTrait, slug: &str) -> AppResult<ProviderDetail> {
+pub async fn detail(
+    conn: &impl ConnectionTrait,
+    slug: &str,
+    now: DateTime<Utc>,
+) -> AppResult<ProviderDetail> {
     let provider = providers::Entity::find()
         .filter(providers::Column::Slug.eq(slug))
         .one(conn)
@@ -88,7 +92,9 @@ pub async fn detail(conn: &impl ConnectionTrait, slug: &str) -> AppResult<Provid
         .filter(participations::Column::Status.eq("active"))
         .count(conn)
         .await?;
+    let scorecard = crate::responses::scorecard::for_provider(conn, provider.id, now).await?;
     Ok(ProviderDetail {
+        scorecard,
         provider: provider.into(),
         groups: i64::try_from(group_count).unwrap_or(i64::MAX),
         participants: i64::try_from(participants).unwrap_or(i64::MAX),

@@ -109,7 +109,9 @@ async fn change_status(
     slug: web::Path<String>,
     body: ApiJson<StatusChange>,
 ) -> AppResult<web::Json<GroupView>> {
-    Ok(web::Json(status::change(&state, &user, &slug, body.0).await?))
+    Ok(web::Json(
+        status::change(&state, &user, &slug, body.0).await?,
+    ))
 }
 
 /// The holiday table working-day deadlines are counted on.

@@ -32,7 +32,10 @@ pub fn start_of_local_day(d: NaiveDate) -> DateTime<Utc> {
     CHINA
         .from_local_datetime(&d.and_time(chrono::NaiveTime::MIN))
         .single()
-        .map_or_else(|| d.and_time(chrono::NaiveTime::MIN).and_utc(), |t| t.with_timezone(&Utc))
+        .map_or_else(
+            || d.and_time(chrono::NaiveTime::MIN).and_utc(),
+            |t| t.with_timezone(&Utc),
+        )
 }
 
 /// Whether a period counts every day or working days only.
@@ -88,7 +91,9 @@ impl Calendar {
     /// Database failures.
     pub async fn load(conn: &impl ConnectionTrait) -> AppResult<Self> {
         let rows = holidays::Entity::find().all(conn).await?;
-        Ok(Self::from_days(rows.into_iter().map(|h| (h.day, h.is_workday))))
+        Ok(Self::from_days(
+            rows.into_iter().map(|h| (h.day, h.is_workday)),
+        ))
     }
 
     /// Whether people work on `d`.
@@ -300,9 +305,18 @@ mod tests {
                 .chain([(d("2026-10-10"), true)]),
         );
         // From Wednesday 30 September: 8 (Thu), 9 (Fri), 10 (Sat, worked), 12 (Mon).
-        assert_eq!(cal.add_days(d("2026-09-30"), 4, DueKind::Working), d("2026-10-12"));
-        assert_eq!(cal.days_between(d("2026-09-30"), d("2026-10-12"), DueKind::Working), 4);
-        assert_eq!(cal.add_days(d("2026-09-30"), 4, DueKind::Calendar), d("2026-10-04"));
+        assert_eq!(
+            cal.add_days(d("2026-09-30"), 4, DueKind::Working),
+            d("2026-10-12")
+        );
+        assert_eq!(
+            cal.days_between(d("2026-09-30"), d("2026-10-12"), DueKind::Working),
+            4
+        );
+        assert_eq!(
+            cal.add_days(d("2026-09-30"), 4, DueKind::Calendar),
+            d("2026-10-04")
+        );
     }
 
     #[test]
@@ -311,7 +325,12 @@ mod tests {
         // 10:00 in China on 2 November (Monday) + 1 calendar day → end of 3 November there.
         let sent = "2026-11-02T02:00:00Z".parse().expect("time");
         let due = cal.due_at(sent, 1, DueKind::Calendar);
-        assert_eq!(due, "2026-11-03T16:00:00Z".parse::<DateTime<Utc>>().expect("time"));
+        assert_eq!(
+            due,
+            "2026-11-03T16:00:00Z"
+                .parse::<DateTime<Utc>>()
+                .expect("time")
+        );
     }
 
     #[test]
@@ -324,7 +343,13 @@ mod tests {
         }
         assert_eq!(
             seen,
-            ["provider", "consumer_association", "regulator", "media", "court"]
+            [
+                "provider",
+                "consumer_association",
+                "regulator",
+                "media",
+                "court"
+            ]
         );
     }
 }

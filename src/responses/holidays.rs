@@ -10,11 +10,12 @@ use sea_orm::{
 };
 use serde_json::json;
 
+use super::deadlines::{Calendar, DueKind};
 use super::dto::{Holiday, HolidayYear};
 use crate::app::AppState;
 use crate::auth::CurrentUser;
 use crate::db;
-use crate::entities::{audit_log, holidays};
+use crate::entities::{audit_log, holidays, submissions};
 use crate::error::{AppError, AppResult, FieldErrors};
 
 fn year_bounds(year: i32) -> AppResult<(NaiveDate, NaiveDate)> {
@@ -46,8 +47,9 @@ pub async fn list(conn: &impl ConnectionTrait, year: Option<i32>) -> AppResult<V
         .collect())
 }
 
-/// Replaces one year of the table (administrators). Deadlines are read against the table at
-/// the time they are read, so open clocks follow the edit at once.
+/// Replaces one year of the table (administrators). Clocks are read against the table at the
+/// time they are read, so they follow the edit at once; the stored due dates of working-day
+/// submissions are brought in line in the same transaction.
 ///
 /// # Errors
 /// 403 unless an administrator; 422 for a day outside the year or listed twice.
@@ -91,6 +93,7 @@ pub async fn replace_year(
         .insert(&txn)
         .await?;
     }
+    resync_due_dates(&txn).await?;
     audit_log::ActiveModel {
         group_id: Set(None),
         actor_id: Set(Some(user.id)),
@@ -105,4 +108,28 @@ pub async fn replace_year(
     let out = list(&txn, Some(req.year)).await?;
     txn.commit().await?;
     Ok(out)
+}
+
+/// Recomputes the stored due date of every working-day submission against the current table.
+async fn resync_due_dates(conn: &impl ConnectionTrait) -> AppResult<()> {
+    let cal = Calendar::load(conn).await?;
+    let working = submissions::Entity::find()
+        .filter(submissions::Column::DueKind.eq(DueKind::Working.as_str()))
+        .all(conn)
+        .await?;
+    for s in working {
+        let due = cal.due_at(
+            s.submitted_at,
+            i64::from(s.due_days + s.extension_days),
+            DueKind::Working,
+        );
+        if due != s.due_at {
+            submissions::Entity::update_many()
+                .filter(submissions::Column::Id.eq(s.id))
+                .col_expr(submissions::Column::DueAt, due.into())
+                .exec(conn)
+                .await?;
+        }
+    }
+    Ok(())
 }

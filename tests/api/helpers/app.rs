@@ -65,6 +65,8 @@ pub struct TestApp {
     pub clock: ManualClock,
     /// A separate connection to the server's database, for assertions.
     pub db: DatabaseConnection,
+    /// The server's shared state (to run the scheduler or a mail worker by hand).
+    pub state: actix_web::web::Data<lianming::AppState>,
     /// The server's data directory.
     pub data_dir: tempfile::TempDir,
     pg: Option<(String, String)>,
@@ -123,6 +125,9 @@ impl TestApp {
             database_url: Some(database_url.clone()),
             smtp_url: Some(mail.url().into()),
             outbox_poll_ms: 50,
+            // Tests run the scheduler by hand (`scheduler::tick`), at the clock time they set.
+            scheduler_tick_ms: 3_600_000,
+            mail_per_second: 1000,
             login_per_minute: 10_000,
             register_per_hour: 10_000,
             reset_per_hour: 10_000,
@@ -141,11 +146,13 @@ impl TestApp {
             .await
             .expect("build app");
         let address = format!("http://127.0.0.1:{}", app.port());
+        let state = app.state();
         tokio::spawn(app.run_until_stopped());
         let db = lianming::db::connect(&database_url)
             .await
             .expect("test db connection");
         TestApp {
+            state,
             address,
             client: reqwest::Client::builder()
                 .redirect(reqwest::redirect::Policy::none())

@@ -1,0 +1,3 @@
+//! Placeholder; the dossier build benchmark is being written.
+
+fn main() {}

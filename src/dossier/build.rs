@@ -1,0 +1,420 @@
+//! Building one dossier version: read and pin what goes in ([`assembly`](super::assembly)),
+//! write `statement.txt`, the CSVs and `manifest.json`, typeset `letter.pdf` (it prints the
+//! manifest's hash), sign `manifest.jws`, and zip everything with the evidence streamed from
+//! the blob store. The CPU-bound work (typesetting, zipping, hashing) runs on blocking threads.
+//! Parts are written to a temporary directory renamed into place at the end, so an issued
+//! version's files are written once and never changed. On failure the row is marked `failed`
+//! with the reason, and the evidence it pinned is released.
+
+use std::io::{BufWriter, Read, Write};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use actix_web::web::Bytes;
+use anyhow::Context as _;
+use chrono::{Datelike as _, Timelike as _};
+use futures_util::StreamExt as _;
+use sea_orm::{ActiveModelTrait, ActiveValue::Set, EntityTrait};
+use sha2::{Digest, Sha256};
+use tokio::sync::mpsc;
+use zip::CompressionMethod;
+use zip::write::SimpleFileOptions;
+
+use super::assembly::{self, Assembly};
+use super::manifest::{
+    FORMAT, FileEntry, GroupRef, LETTER_NOTE, Manifest, ParticipantEntry, StatementRef,
+};
+use super::{Part, csv, jws, letter, version_dir};
+use crate::app::AppState;
+use crate::entities::dossiers;
+
+/// The hashes of a finished build.
+#[derive(Debug, Clone)]
+pub struct Built {
+    /// SHA-256 of `manifest.json`.
+    pub manifest_sha256: String,
+    /// SHA-256 of the zip.
+    pub bundle_sha256: String,
+    /// Bytes of the zip.
+    pub bundle_size: u64,
+    /// Participants included.
+    pub participants: usize,
+}
+
+/// Builds the dossier `dossier_id` (status `building`) and records the outcome on its row:
+/// `ready` with its hashes, or `failed` with the reason. Returns the updated row.
+///
+/// # Errors
+/// Only when the row cannot be read or written; a failed build is an `Ok` failed row.
+pub async fn run(state: &AppState, dossier_id: i64) -> anyhow::Result<dossiers::Model> {
+    let row = dossiers::Entity::find_by_id(dossier_id)
+        .one(&state.db)
+        .await?
+        .context("the dossier row is gone")?;
+    let result = build(state, &row).await;
+    let mut active: dossiers::ActiveModel = row.clone().into();
+    match result {
+        Ok(built) => {
+            tracing::info!(
+                group_id = row.group_id,
+                version = row.version,
+                participants = built.participants,
+                bytes = built.bundle_size,
+                "dossier built"
+            );
+            active.status = Set("ready".into());
+            active.manifest_sha256 = Set(Some(built.manifest_sha256));
+            active.bundle_sha256 = Set(Some(built.bundle_sha256));
+            active.bundle_size = Set(Some(i64::try_from(built.bundle_size).unwrap_or(i64::MAX)));
+            active.ready_at = Set(Some(state.now()));
+        }
+        Err(e) => {
+            tracing::error!(error = ?e, group_id = row.group_id, version = row.version, "dossier build failed");
+            if let Err(e) = assembly::unpin_evidence(&state.db, state.blobs.as_ref(), row.id).await
+            {
+                tracing::error!(error = ?e, "releasing the evidence of a failed dossier");
+            }
+            let reason: String = format!("{e:#}").chars().take(500).collect();
+            active.status = Set("failed".into());
+            active.failure_reason = Set(Some(reason));
+        }
+    }
+    Ok(active.update(&state.db).await?)
+}
+
+async fn build(state: &AppState, row: &dossiers::Model) -> anyhow::Result<Built> {
+    let mut a = assembly::gather(&state.db, row, &state.public_url).await?;
+    assembly::pin_evidence(&state.db, &mut a).await?;
+    let final_dir = version_dir(&state.settings.data_dir, row.group_id, row.version);
+    let parent = final_dir
+        .parent()
+        .context("the dossier directory has no parent")?
+        .to_path_buf();
+    let tmp = parent.join(format!(".{}-{}.tmp", row.version, uuid::Uuid::new_v4()));
+    let result = build_in(state, Arc::new(a), &tmp, &final_dir).await;
+    if result.is_err() {
+        let tmp = tmp.clone();
+        let _ = tokio::task::spawn_blocking(move || std::fs::remove_dir_all(tmp)).await;
+    }
+    result
+}
+
+fn sha_of(bytes: &[u8]) -> String {
+    hex::encode(Sha256::digest(bytes))
+}
+
+fn write_file(dir: &Path, name: &str, bytes: &[u8]) -> anyhow::Result<FileEntry> {
+    let path = dir.join(name);
+    std::fs::write(&path, bytes).with_context(|| format!("writing {}", path.display()))?;
+    Ok(FileEntry {
+        path: name.to_owned(),
+        sha256: sha_of(bytes),
+        size: bytes.len() as u64,
+    })
+}
+
+/// Writes `statement.txt`, the CSVs and `manifest.json`; returns the manifest's hash and the
+/// names written.
+fn write_parts(dir: &Path, a: &Assembly) -> anyhow::Result<(String, Vec<&'static str>)> {
+    std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    let mut names = vec!["statement.txt", Part::Roster.file_name()];
+    let mut files = vec![
+        write_file(dir, "statement.txt", a.statement.joint_statement.as_bytes())?,
+        write_file(dir, Part::Roster.file_name(), csv::roster(a).as_bytes())?,
+    ];
+    if a.tier.has_regulator_export() {
+        names.push(Part::RegulatorExport.file_name());
+        files.push(write_file(
+            dir,
+            Part::RegulatorExport.file_name(),
+            csv::regulator_export(a).as_bytes(),
+        )?);
+    }
+    for p in &a.participants {
+        files.extend(p.evidence.iter().map(|e| FileEntry {
+            path: e.path.clone(),
+            sha256: e.sha256.clone(),
+            size: e.size,
+        }));
+    }
+    let manifest = Manifest {
+        format: FORMAT.into(),
+        group: GroupRef {
+            slug: a.group.slug.clone(),
+            title: a.group.title.clone(),
+            category: a.group.category.clone(),
+            provider: a.provider.clone(),
+        },
+        version: a.dossier.version,
+        tier: a.tier.as_str().into(),
+        created_at: a.dossier.created_at,
+        author: a.author.clone().filter(|_| a.tier.shares_names()),
+        statement: StatementRef {
+            version: a.statement.version,
+            sha256: a.statement.sha256.clone(),
+        },
+        letter: LETTER_NOTE.into(),
+        files,
+        participants: a
+            .participants
+            .iter()
+            .map(|p| ParticipantEntry {
+                number: p.number,
+                name: p.name.clone(),
+                signature: p.signature.clone(),
+                evidence: p.evidence.iter().map(|e| e.path.clone()).collect(),
+            })
+            .collect(),
+        verify_url: format!("{}/verify", a.public_url),
+        jwks_url: format!("{}/.well-known/jwks.json", a.public_url),
+    };
+    let bytes = manifest.to_bytes()?;
+    let entry = write_file(dir, Part::ManifestJson.file_name(), &bytes)?;
+    Ok((entry.sha256, names))
+}
+
+async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> anyhow::Result<T> + Send + 'static,
+) -> anyhow::Result<T> {
+    tokio::task::spawn_blocking(f)
+        .await
+        .context("a build thread panicked")?
+}
+
+async fn build_in(
+    state: &AppState,
+    a: Arc<Assembly>,
+    tmp: &Path,
+    final_dir: &Path,
+) -> anyhow::Result<Built> {
+    let dir = tmp.to_path_buf();
+    let parts = {
+        let (a, dir) = (a.clone(), dir.clone());
+        blocking(move || write_parts(&dir, &a)).await?
+    };
+    let (manifest_sha256, mut names) = parts;
+
+    let fonts = state.pdf_fonts.clone();
+    let letter_entry = {
+        let (a, dir, sha) = (a.clone(), dir.clone(), manifest_sha256.clone());
+        blocking(move || {
+            let pdf = letter::render(&fonts, letter::letter_data(&a, &sha))?;
+            write_file(&dir, Part::Letter.file_name(), &pdf)
+        })
+        .await?
+    };
+
+    let keys = state.keys.clone();
+    {
+        let dir = dir.clone();
+        blocking(move || {
+            let manifest = std::fs::read(dir.join(Part::ManifestJson.file_name()))?;
+            let key = keys.current()?;
+            let letter_ref = jws::FileRef {
+                path: letter_entry.path,
+                sha256: letter_entry.sha256,
+                size: letter_entry.size,
+            };
+            let compact = jws::sign(&key.key, &key.kid, &letter_ref, &manifest)?;
+            write_file(&dir, Part::ManifestJws.file_name(), compact.as_bytes())?;
+            Ok(())
+        })
+        .await?;
+    }
+
+    let mut order = vec![
+        Part::ManifestJson.file_name(),
+        Part::ManifestJws.file_name(),
+        Part::Letter.file_name(),
+    ];
+    order.append(&mut names);
+    let (bundle_sha256, bundle_size) = zip_bundle(state, &a, &dir, order).await?;
+
+    let (from, to) = (dir, final_dir.to_path_buf());
+    blocking(move || publish(&from, &to)).await?;
+    Ok(Built {
+        manifest_sha256,
+        bundle_sha256,
+        bundle_size,
+        participants: a.participants.len(),
+    })
+}
+
+/// Renames the finished directory into place; an existing version directory is never touched.
+fn publish(from: &Path, to: &Path) -> anyhow::Result<()> {
+    anyhow::ensure!(
+        !to.exists(),
+        "{} already exists; issued versions are never rewritten",
+        to.display()
+    );
+    std::fs::rename(from, to).with_context(|| format!("moving the parts to {}", to.display()))?;
+    if let Some(parent) = to.parent()
+        && let Ok(d) = std::fs::File::open(parent)
+    {
+        let _ = d.sync_all();
+    }
+    Ok(())
+}
+
+enum ZipMsg {
+    Start {
+        path: String,
+        sha256: String,
+        size: u64,
+        compress: bool,
+    },
+    Chunk(Bytes),
+    End,
+}
+
+/// Streams the evidence from the blob store to the zip writer thread.
+async fn zip_bundle(
+    state: &AppState,
+    a: &Assembly,
+    dir: &Path,
+    parts: Vec<&'static str>,
+) -> anyhow::Result<(String, u64)> {
+    let (tx, rx) = mpsc::channel::<ZipMsg>(16);
+    let created = a.dossier.created_at;
+    let mtime = zip::DateTime::from_date_and_time(
+        u16::try_from(created.year()).unwrap_or(1980),
+        u8::try_from(created.month()).unwrap_or(1),
+        u8::try_from(created.day()).unwrap_or(1),
+        u8::try_from(created.hour()).unwrap_or(0),
+        u8::try_from(created.minute()).unwrap_or(0),
+        u8::try_from(created.second()).unwrap_or(0),
+    )
+    .unwrap_or_default();
+    let out_dir = dir.to_path_buf();
+    let writer = tokio::task::spawn_blocking(move || write_zip(&out_dir, &parts, rx, mtime));
+    let fed = feed(state, a, &tx).await;
+    drop(tx);
+    let written = writer.await.context("the zip thread panicked")?;
+    // A feeding failure explains a writer failure, so report it first.
+    fed?;
+    written
+}
+
+async fn feed(state: &AppState, a: &Assembly, tx: &mpsc::Sender<ZipMsg>) -> anyhow::Result<()> {
+    let closed = || anyhow::anyhow!("the zip writer stopped");
+    for e in a.participants.iter().flat_map(|p| p.evidence.iter()) {
+        tx.send(ZipMsg::Start {
+            path: e.path.clone(),
+            sha256: e.sha256.clone(),
+            size: e.size,
+            compress: e.content_type.starts_with("text/"),
+        })
+        .await
+        .map_err(|_| closed())?;
+        let mut stream = state
+            .blobs
+            .get(&e.sha256)
+            .await
+            .with_context(|| format!("reading the content of {}", e.path))?;
+        while let Some(chunk) = stream.next().await {
+            let chunk = chunk.with_context(|| format!("reading the content of {}", e.path))?;
+            tx.send(ZipMsg::Chunk(chunk)).await.map_err(|_| closed())?;
+        }
+        tx.send(ZipMsg::End).await.map_err(|_| closed())?;
+    }
+    Ok(())
+}
+
+struct Entry {
+    path: String,
+    sha256: String,
+    size: u64,
+    hasher: Sha256,
+    written: u64,
+}
+
+fn write_zip(
+    dir: &Path,
+    parts: &[&str],
+    mut rx: mpsc::Receiver<ZipMsg>,
+    mtime: zip::DateTime,
+) -> anyhow::Result<(String, u64)> {
+    let path = dir.join(Part::Bundle.file_name());
+    let file =
+        std::fs::File::create(&path).with_context(|| format!("creating {}", path.display()))?;
+    let mut zip = zip::ZipWriter::new(BufWriter::with_capacity(256 * 1024, file));
+    let base = SimpleFileOptions::default()
+        .last_modified_time(mtime)
+        .unix_permissions(0o644);
+    let deflated = base.compression_method(CompressionMethod::Deflated);
+    let stored = base.compression_method(CompressionMethod::Stored);
+    for name in parts {
+        let options = if name.ends_with(".pdf") {
+            stored
+        } else {
+            deflated
+        };
+        zip.start_file(*name, options)?;
+        let mut part = std::fs::File::open(dir.join(name))?;
+        std::io::copy(&mut part, &mut zip)?;
+    }
+    let mut current: Option<Entry> = None;
+    while let Some(msg) = rx.blocking_recv() {
+        match msg {
+            ZipMsg::Start {
+                path,
+                sha256,
+                size,
+                compress,
+            } => {
+                anyhow::ensure!(current.is_none(), "a file started inside another");
+                zip.start_file(path.as_str(), if compress { deflated } else { stored })?;
+                current = Some(Entry {
+                    path,
+                    sha256,
+                    size,
+                    hasher: Sha256::new(),
+                    written: 0,
+                });
+            }
+            ZipMsg::Chunk(bytes) => {
+                let e = current.as_mut().context("content outside a file")?;
+                e.hasher.update(&bytes);
+                e.written += bytes.len() as u64;
+                zip.write_all(&bytes)?;
+            }
+            ZipMsg::End => {
+                let e = current.take().context("the end of no file")?;
+                let got = hex::encode(e.hasher.finalize());
+                anyhow::ensure!(
+                    got == e.sha256 && e.written == e.size,
+                    "the stored content of {} does not match its SHA-256",
+                    e.path
+                );
+            }
+        }
+    }
+    anyhow::ensure!(current.is_none(), "the evidence stream stopped early");
+    let buffered = zip.finish()?;
+    let file = buffered
+        .into_inner()
+        .map_err(|e| anyhow::anyhow!("flushing the bundle: {}", e.error()))?;
+    file.sync_all()?;
+    drop(file);
+    hash_file(&path)
+}
+
+/// SHA-256 and size of a file, read in blocks.
+///
+/// # Errors
+/// When it cannot be read.
+pub fn hash_file(path: &PathBuf) -> anyhow::Result<(String, u64)> {
+    let mut file = std::fs::File::open(path)?;
+    let mut hasher = Sha256::new();
+    let mut buf = vec![0u8; 256 * 1024];
+    let mut size = 0u64;
+    loop {
+        let n = file.read(&mut buf)?;
+        if n == 0 {
+            break;
+        }
+        size += n as u64;
+        hasher.update(&buf[..n]);
+    }
+    Ok((hex::encode(hasher.finalize()), size))
+}

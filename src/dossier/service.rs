@@ -1,0 +1,397 @@
+//! Dossier rules: compiling a new version (organisers; one build per group at a time; version
+//! numbers never repeat or skip), who may see which version and part, recovery of builds a
+//! restart interrupted, and verification of uploaded bundles.
+
+use std::path::{Path, PathBuf};
+
+use actix_multipart::Multipart;
+use actix_web::web;
+use futures_util::StreamExt as _;
+use sea_orm::{
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, DbBackend, EntityTrait,
+    PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, Statement,
+};
+use serde_json::json;
+use tokio::io::AsyncWriteExt as _;
+
+use super::dto::{DossierView, Tier};
+use super::verify::Report;
+use super::{Part, assembly, build, version_dir};
+use crate::app::AppState;
+use crate::auth::CurrentUser;
+use crate::db;
+use crate::entities::{dossiers, groups, participations};
+use crate::error::{AppError, AppResult};
+use crate::groups::service::{audit, by_slug};
+use crate::groups::{Role, require_role};
+
+/// The API path of a group's dossiers.
+#[must_use]
+pub fn base_path(slug: &str) -> String {
+    format!("/api/v1/groups/{slug}/dossiers")
+}
+
+fn building_conflict() -> AppError {
+    AppError::conflict(
+        "dossier_building",
+        "a dossier of this group is being built; wait until it is ready or failed",
+    )
+}
+
+/// Takes the group's row lock on PostgreSQL, so concurrent compiles of one group queue up
+/// (SQLite's write transaction already excludes other writers).
+async fn lock_group(conn: &impl ConnectionTrait, id: i64) -> AppResult<()> {
+    if conn.get_database_backend() == DbBackend::Postgres {
+        conn.query_one_raw(Statement::from_sql_and_values(
+            DbBackend::Postgres,
+            "SELECT id FROM groups WHERE id = $1 FOR UPDATE",
+            [id.into()],
+        ))
+        .await?;
+    }
+    Ok(())
+}
+
+/// Participants a dossier of the group would hold.
+async fn signed_active(conn: &impl ConnectionTrait, group_id: i64) -> AppResult<u64> {
+    Ok(participations::Entity::find()
+        .filter(participations::Column::GroupId.eq(group_id))
+        .filter(participations::Column::Status.eq("active"))
+        .filter(participations::Column::SignedStatementVersion.is_not_null())
+        .count(conn)
+        .await?)
+}
+
+/// Compiles a new dossier version of the group `slug` for `tier` (organisers). Small groups are
+/// built inside the request (`true`); larger ones by a background task (`false`), the answer
+/// then being the row in `building`.
+///
+/// # Errors
+/// 403 unless an organiser; 404 unknown group; 409 while another build of the group runs;
+/// 503 `pdf_font_missing` when no CJK font is installed.
+pub async fn compile(
+    state: &web::Data<AppState>,
+    user: &CurrentUser,
+    slug: &str,
+    tier: Tier,
+) -> AppResult<(DossierView, bool)> {
+    if !state.pdf_fonts.available() {
+        return Err(AppError::ServiceUnavailable(
+            "pdf_font_missing",
+            "no CJK font is installed, so letter.pdf cannot be typeset; install fonts-noto-cjk \
+             or set LIANMING_PDF_FONT"
+                .into(),
+        ));
+    }
+    let now = state.now();
+    let txn = db::write_txn(&state.db).await?;
+    let group = by_slug(&txn, slug).await?;
+    let group = require_role(&txn, group, user.id, Role::Organiser)
+        .await?
+        .group;
+    lock_group(&txn, group.id).await?;
+    let busy = dossiers::Entity::find()
+        .filter(dossiers::Column::GroupId.eq(group.id))
+        .filter(dossiers::Column::Status.eq("building"))
+        .one(&txn)
+        .await?;
+    if busy.is_some() {
+        return Err(building_conflict());
+    }
+    let last: Option<Option<i32>> = dossiers::Entity::find()
+        .select_only()
+        .column_as(dossiers::Column::Version.max(), "v")
+        .filter(dossiers::Column::GroupId.eq(group.id))
+        .into_tuple()
+        .one(&txn)
+        .await?;
+    let version = last.flatten().unwrap_or(0) + 1;
+    let inserted = dossiers::ActiveModel {
+        group_id: Set(group.id),
+        version: Set(version),
+        tier: Set(tier.as_str().into()),
+        status: Set("building".into()),
+        statement_version: Set(group.statement_version),
+        author_id: Set(Some(user.id)),
+        created_at: Set(now),
+        ..Default::default()
+    }
+    .insert(&txn)
+    .await;
+    let row = match inserted {
+        Ok(r) => r,
+        Err(e) if db::is_unique_violation(&e) => return Err(building_conflict()),
+        Err(e) => return Err(e.into()),
+    };
+    let participants = signed_active(&txn, group.id).await?;
+    audit(
+        &txn,
+        group.id,
+        user.id,
+        "dossier.compile",
+        Some(format!("v{version}")),
+        json!({"version": version, "tier": tier.as_str(), "participants": participants}),
+        now,
+    )
+    .await?;
+    txn.commit().await?;
+    let base = base_path(&group.slug);
+    if participants <= u64::from(state.settings.dossier_inline_max) {
+        let row = build::run(state, row.id).await?;
+        return Ok((DossierView::new(row, &base), true));
+    }
+    let (bg_state, id) = (state.clone(), row.id);
+    // The build reads blobs through a `?Send` store, so it runs on this worker's local set.
+    actix_web::rt::spawn(async move {
+        if let Err(e) = build::run(&bg_state, id).await {
+            tracing::error!(error = ?e, dossier_id = id, "recording a dossier build");
+        }
+    });
+    Ok((DossierView::new(row, &base), false))
+}
+
+/// Whether `user` is on the group's team (any role).
+async fn on_team(
+    conn: &impl ConnectionTrait,
+    group: &groups::Model,
+    user: Option<&CurrentUser>,
+) -> AppResult<bool> {
+    let Some(user) = user else {
+        return Ok(false);
+    };
+    match require_role(conn, group.clone(), user.id, Role::Moderator).await {
+        Ok(_) => Ok(true),
+        Err(AppError::Forbidden(..)) => Ok(false),
+        Err(e) => Err(e),
+    }
+}
+
+fn publicly_visible(row: &dossiers::Model) -> bool {
+    row.tier == Tier::Public.as_str() && row.status == "ready"
+}
+
+/// The group's dossiers, newest first: all of them for its team, the ready public-tier ones
+/// for everyone else.
+///
+/// # Errors
+/// 404 unknown group.
+pub async fn list(
+    state: &AppState,
+    user: Option<&CurrentUser>,
+    slug: &str,
+) -> AppResult<Vec<DossierView>> {
+    let group = by_slug(&state.db, slug).await?;
+    let team = on_team(&state.db, &group, user).await?;
+    let rows = dossiers::Entity::find()
+        .filter(dossiers::Column::GroupId.eq(group.id))
+        .order_by_desc(dossiers::Column::Version)
+        .all(&state.db)
+        .await?;
+    let base = base_path(&group.slug);
+    Ok(rows
+        .into_iter()
+        .filter(|r| team || publicly_visible(r))
+        .map(|r| DossierView::new(r, &base))
+        .collect())
+}
+
+async fn visible(
+    state: &AppState,
+    user: Option<&CurrentUser>,
+    slug: &str,
+    version: i32,
+) -> AppResult<(groups::Model, dossiers::Model)> {
+    let group = by_slug(&state.db, slug).await?;
+    let row = dossiers::Entity::find()
+        .filter(dossiers::Column::GroupId.eq(group.id))
+        .filter(dossiers::Column::Version.eq(version))
+        .one(&state.db)
+        .await?
+        .ok_or(AppError::NotFound)?;
+    if publicly_visible(&row) || on_team(&state.db, &group, user).await? {
+        Ok((group, row))
+    } else {
+        Err(AppError::NotFound)
+    }
+}
+
+/// One dossier version (its team; anyone for a ready public-tier version).
+///
+/// # Errors
+/// 404 for versions the caller may not see.
+pub async fn get(
+    state: &AppState,
+    user: Option<&CurrentUser>,
+    slug: &str,
+    version: i32,
+) -> AppResult<DossierView> {
+    let (group, row) = visible(state, user, slug, version).await?;
+    Ok(DossierView::new(row, &base_path(&group.slug)))
+}
+
+/// A part ready for download.
+#[derive(Debug)]
+pub struct PartFile {
+    /// Where it is.
+    pub path: PathBuf,
+    /// The name to save it as.
+    pub download_name: String,
+    /// Its media type.
+    pub content_type: &'static str,
+}
+
+/// The file of one part of a ready version (its team; anyone for the public tier).
+///
+/// # Errors
+/// 404 for versions or parts the caller may not see; 409 `dossier_not_ready` while building
+/// or after a failure.
+pub async fn part(
+    state: &AppState,
+    user: Option<&CurrentUser>,
+    slug: &str,
+    version: i32,
+    part: Part,
+) -> AppResult<PartFile> {
+    let (group, row) = visible(state, user, slug, version).await?;
+    let tier = Tier::parse(&row.tier).unwrap_or(Tier::Public);
+    if !Part::all(tier).contains(&part) {
+        return Err(AppError::NotFound);
+    }
+    if row.status != "ready" {
+        return Err(AppError::conflict(
+            "dossier_not_ready",
+            format!("version {version} is {}", row.status),
+        ));
+    }
+    let stem = format!("lianming-{}-v{version}", group.slug);
+    let download_name = match part {
+        Part::Bundle => format!("{stem}.zip"),
+        other => format!("{stem}-{}", other.file_name()),
+    };
+    Ok(PartFile {
+        path: version_dir(&state.settings.data_dir, group.id, version).join(part.file_name()),
+        download_name,
+        content_type: part.content_type(),
+    })
+}
+
+/// Marks builds a stop interrupted as failed, releases what they pinned, and removes their
+/// temporary directories. Runs at start-up.
+///
+/// # Errors
+/// Database failures.
+pub async fn recover_interrupted(state: &AppState) -> anyhow::Result<u64> {
+    let stale = dossiers::Entity::find()
+        .filter(dossiers::Column::Status.eq("building"))
+        .all(&state.db)
+        .await?;
+    let n = stale.len() as u64;
+    for row in stale {
+        assembly::unpin_evidence(&state.db, state.blobs.as_ref(), row.id).await?;
+        let mut active: dossiers::ActiveModel = row.into();
+        active.status = Set("failed".into());
+        active.failure_reason = Set(Some("interrupted".into()));
+        active.update(&state.db).await?;
+    }
+    let root = state.settings.data_dir.join("dossiers");
+    tokio::task::spawn_blocking(move || remove_temporaries(&root)).await?;
+    if n > 0 {
+        tracing::warn!(
+            count = n,
+            "dossier builds interrupted by a stop were marked failed"
+        );
+    }
+    Ok(n)
+}
+
+fn remove_temporaries(root: &Path) {
+    let Ok(groups) = std::fs::read_dir(root) else {
+        return;
+    };
+    for g in groups.flatten() {
+        let Ok(entries) = std::fs::read_dir(g.path()) else {
+            continue;
+        };
+        for e in entries.flatten() {
+            let name = e.file_name().to_string_lossy().into_owned();
+            if name.starts_with('.') && name.ends_with(".tmp") {
+                let _ = std::fs::remove_dir_all(e.path());
+            }
+        }
+    }
+}
+
+/// A file removed when dropped.
+struct TempFile(PathBuf);
+
+impl Drop for TempFile {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.0);
+    }
+}
+
+/// Verifies an uploaded bundle (multipart field `bundle`) against the published keys. The
+/// upload is streamed to a temporary file, at most `dossier_verify_max_bytes`.
+///
+/// # Errors
+/// 413 over the limit; 422 without a `bundle` field; 400 for an unreadable form.
+pub async fn verify_upload(state: &AppState, mut form: Multipart) -> AppResult<Report> {
+    let limit = state.settings.dossier_verify_max_bytes;
+    let dir = state.settings.data_dir.join("tmp");
+    tokio::fs::create_dir_all(&dir)
+        .await
+        .map_err(anyhow::Error::from)?;
+    let mut saved: Option<TempFile> = None;
+    while let Some(field) = form.next().await {
+        let mut field = field.map_err(|e| AppError::BadRequest {
+            code: "multipart_unreadable",
+            detail: e.to_string(),
+        })?;
+        if field.name() != Some("bundle") || saved.is_some() {
+            // Other fields are drained and ignored.
+            while let Some(chunk) = field.next().await {
+                chunk.map_err(|e| AppError::BadRequest {
+                    code: "multipart_unreadable",
+                    detail: e.to_string(),
+                })?;
+            }
+            continue;
+        }
+        let tmp = TempFile(dir.join(format!("verify-{}.zip", uuid::Uuid::new_v4())));
+        let mut file = tokio::fs::File::create(&tmp.0)
+            .await
+            .map_err(anyhow::Error::from)?;
+        let mut size = 0u64;
+        while let Some(chunk) = field.next().await {
+            let chunk = chunk.map_err(|e| AppError::BadRequest {
+                code: "multipart_unreadable",
+                detail: e.to_string(),
+            })?;
+            size += chunk.len() as u64;
+            if size > limit {
+                return Err(AppError::PayloadTooLarge(format!(
+                    "the bundle is larger than {} MiB",
+                    limit / (1024 * 1024)
+                )));
+            }
+            file.write_all(&chunk).await.map_err(anyhow::Error::from)?;
+        }
+        file.flush().await.map_err(anyhow::Error::from)?;
+        saved = Some(tmp);
+    }
+    let tmp = saved.ok_or_else(|| AppError::field("bundle", "is required"))?;
+    let keys = state.keys.clone();
+    let report = tokio::task::spawn_blocking(move || -> anyhow::Result<Report> {
+        let jwks = keys.jwks()?;
+        let file = std::fs::File::open(&tmp.0)?;
+        // Decompressing is bounded too: a small upload must not inflate without end.
+        Ok(super::verify::verify(
+            std::io::BufReader::new(file),
+            &jwks,
+            Some(limit.saturating_mul(8)),
+        ))
+    })
+    .await
+    .map_err(anyhow::Error::from)??;
+    Ok(report)
+}

@@ -1,0 +1,288 @@
+//! Figures of a group: the organisers' dashboard (everything, for the team only) and the public
+//! subset shown on the group's page, where no breakdown cell shows fewer than
+//! [`MIN_CELL`] people.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+
+use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
+
+use super::access::{Role, require_role};
+use super::dto::{CountCell, ProviderClaim};
+use super::service::{MIN_CELL, by_slug};
+use super::team_dto::{
+    ContactFigures, CurrencyFigures, Dashboard, DayCount, EvidenceCoverage, KindCoverage,
+};
+use crate::app::AppState;
+use crate::auth::CurrentUser;
+use crate::entities::{evidence, interactions, participations, updates};
+use crate::error::AppResult;
+use crate::responses::deadlines::local_date;
+use crate::responses::dto::UpdateVisibility;
+use crate::responses::scorecard::{median, share};
+use crate::responses::submissions::views_for_group;
+
+/// Own outcomes a participant may report, in display order.
+const OUTCOMES: [&str; 3] = ["unresolved", "partially_resolved", "resolved"];
+
+/// Merges cells of fewer than [`MIN_CELL`] people into `other`, keeping the given order. When
+/// `other` itself would be under the minimum the smallest shown cells join it, and an `other`
+/// still under the minimum is left out, so no shown cell (nor a difference of shown cells)
+/// singles out fewer than [`MIN_CELL`] people.
+#[must_use]
+pub fn merge_small_cells(cells: Vec<(String, i64)>) -> Vec<CountCell> {
+    let mut kept: Vec<(usize, String, i64)> = Vec::new();
+    let mut other = 0;
+    for (i, (key, n)) in cells.into_iter().enumerate() {
+        if n >= MIN_CELL {
+            kept.push((i, key, n));
+        } else {
+            other += n;
+        }
+    }
+    kept.sort_by_key(|(i, _, n)| (*n, *i));
+    while other > 0 && other < MIN_CELL && !kept.is_empty() {
+        other += kept.remove(0).2;
+    }
+    kept.sort_by_key(|(i, _, _)| *i);
+    let mut out: Vec<CountCell> = kept
+        .into_iter()
+        .map(|(_, key, participants)| CountCell { key, participants })
+        .collect();
+    if other >= MIN_CELL {
+        out.push(CountCell {
+            key: "other".into(),
+            participants: other,
+        });
+    }
+    out
+}
+
+/// The public subset of a group's figures.
+#[derive(Debug)]
+pub struct PublicFigures {
+    /// Active participants by own outcome, small cells merged.
+    pub outcomes: Vec<CountCell>,
+    /// Active participants confirming their own case resolved, when that cell is shown.
+    pub confirmed_resolved: Option<i64>,
+    /// The provider's latest public answer.
+    pub provider_claim: Option<ProviderClaim>,
+}
+
+/// The public figures of the group `group_id`.
+///
+/// # Errors
+/// Database failures.
+pub async fn public_figures(
+    conn: &impl ConnectionTrait,
+    group_id: i64,
+) -> AppResult<PublicFigures> {
+    let rows: Vec<(String, i64)> = participations::Entity::find()
+        .select_only()
+        .column(participations::Column::Outcome)
+        .column_as(participations::Column::Id.count(), "n")
+        .filter(participations::Column::GroupId.eq(group_id))
+        .filter(participations::Column::Status.eq("active"))
+        .group_by(participations::Column::Outcome)
+        .into_tuple()
+        .all(conn)
+        .await?;
+    let counts: HashMap<String, i64> = rows.into_iter().collect();
+    let outcomes = merge_small_cells(
+        OUTCOMES
+            .iter()
+            .map(|o| ((*o).to_owned(), counts.get(*o).copied().unwrap_or(0)))
+            .collect(),
+    );
+    let confirmed_resolved = outcomes
+        .iter()
+        .find(|c| c.key == "resolved")
+        .map(|c| c.participants);
+    let provider_claim = updates::Entity::find()
+        .filter(updates::Column::GroupId.eq(group_id))
+        .filter(updates::Column::Visibility.eq(UpdateVisibility::Public.as_str()))
+        .filter(updates::Column::ResponseClass.is_not_null())
+        .order_by_desc(updates::Column::OccurredAt)
+        .order_by_desc(updates::Column::Id)
+        .one(conn)
+        .await?
+        .and_then(|u| {
+            Some(ProviderClaim {
+                response_class: u.response_class?,
+                kind: u.kind,
+                title: u.title,
+                occurred_at: u.occurred_at,
+            })
+        });
+    Ok(PublicFigures {
+        outcomes,
+        confirmed_resolved,
+        provider_claim,
+    })
+}
+
+fn count_i64(n: usize) -> i64 {
+    i64::try_from(n).unwrap_or(i64::MAX)
+}
+
+/// The organisers' dashboard of the group `slug` (any team member).
+///
+/// # Errors
+/// 403 outside the team; 404 unknown group.
+pub async fn dashboard(state: &AppState, user: &CurrentUser, slug: &str) -> AppResult<Dashboard> {
+    let conn = &state.db;
+    let now = state.now();
+    let group = by_slug(conn, slug).await?;
+    let group = require_role(conn, group, user.id, Role::Moderator)
+        .await?
+        .group;
+    let all = participations::Entity::find()
+        .filter(participations::Column::GroupId.eq(group.id))
+        .all(conn)
+        .await?;
+    let mut joins: BTreeMap<chrono::NaiveDate, i64> = BTreeMap::new();
+    let mut by_status: BTreeMap<String, i64> = ["pending", "active", "rejected", "withdrawn"]
+        .into_iter()
+        .map(|s| (s.to_owned(), 0))
+        .collect();
+    for p in &all {
+        *joins.entry(local_date(p.created_at)).or_default() += 1;
+        *by_status.entry(p.status.clone()).or_default() += 1;
+    }
+    let active: Vec<&participations::Model> = all.iter().filter(|p| p.status == "active").collect();
+    let active_ids: HashSet<i64> = active.iter().map(|p| p.id).collect();
+    let n_active = count_i64(active.len());
+
+    let mut money: BTreeMap<String, Vec<i64>> = BTreeMap::new();
+    let mut outcomes: BTreeMap<String, i64> =
+        OUTCOMES.iter().map(|o| ((*o).to_owned(), 0)).collect();
+    for p in &active {
+        money
+            .entry(p.currency.clone())
+            .or_default()
+            .push(p.amount_minor);
+        *outcomes.entry(p.outcome.clone()).or_default() += 1;
+    }
+    let disputed = money
+        .into_iter()
+        .map(|(currency, amounts)| CurrencyFigures {
+            participants: count_i64(amounts.len()),
+            total_minor: amounts.iter().sum(),
+            median_minor: median(amounts.iter().map(|a| *a as f64).collect()).unwrap_or(0.0),
+            currency,
+        })
+        .collect();
+
+    let items = evidence::Entity::find()
+        .filter(evidence::Column::GroupId.eq(group.id))
+        .filter(evidence::Column::Status.eq("active"))
+        .all(conn)
+        .await?;
+    let mut with_any = HashSet::new();
+    let mut kinds: BTreeMap<String, (HashSet<i64>, i64)> = BTreeMap::new();
+    for e in items
+        .iter()
+        .filter(|e| active_ids.contains(&e.participation_id))
+    {
+        with_any.insert(e.participation_id);
+        let entry = kinds.entry(e.kind.clone()).or_default();
+        entry.0.insert(e.participation_id);
+        entry.1 += 1;
+    }
+    let evidence = EvidenceCoverage {
+        participants_with_evidence: count_i64(with_any.len()),
+        share: share(count_i64(with_any.len()), n_active),
+        by_kind: kinds
+            .into_iter()
+            .map(|(kind, (people, items))| {
+                let participants = count_i64(people.len());
+                (
+                    kind,
+                    KindCoverage {
+                        participants,
+                        share: share(participants, n_active),
+                        items,
+                    },
+                )
+            })
+            .collect(),
+    };
+
+    let logged = interactions::Entity::find()
+        .inner_join(participations::Entity)
+        .filter(participations::Column::GroupId.eq(group.id))
+        .filter(participations::Column::Status.eq("active"))
+        .all(conn)
+        .await?;
+    let mut per_person: HashMap<i64, i64> = active_ids.iter().map(|id| (*id, 0)).collect();
+    let mut by_channel: BTreeMap<String, i64> = BTreeMap::new();
+    for i in &logged {
+        *per_person.entry(i.participation_id).or_default() += 1;
+        *by_channel.entry(i.channel.clone()).or_default() += 1;
+    }
+    let contacts = ContactFigures {
+        total: count_i64(logged.len()),
+        median_per_participant: median(per_person.values().map(|n| *n as f64).collect()),
+        by_channel,
+    };
+
+    let signed_current = count_i64(
+        active
+            .iter()
+            .filter(|p| p.signed_statement_version == Some(group.statement_version))
+            .count(),
+    );
+    Ok(Dashboard {
+        submissions: views_for_group(conn, group.id, now).await?,
+        status: group.status,
+        outcome: group.outcome,
+        statement_version: group.statement_version,
+        signed_current,
+        joins_per_day: joins
+            .into_iter()
+            .map(|(day, joins)| DayCount { day, joins })
+            .collect(),
+        participants_by_status: by_status,
+        disputed,
+        evidence,
+        contacts,
+        outcomes,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::merge_small_cells;
+
+    fn cells(v: &[(&str, i64)]) -> Vec<(String, i64)> {
+        v.iter().map(|(k, n)| ((*k).to_owned(), *n)).collect()
+    }
+
+    fn shown(v: &[(&str, i64)]) -> Vec<(String, i64)> {
+        merge_small_cells(cells(v))
+            .into_iter()
+            .map(|c| (c.key, c.participants))
+            .collect()
+    }
+
+    #[test]
+    fn no_shown_cell_is_under_five() {
+        assert_eq!(
+            shown(&[("a", 7), ("b", 6), ("c", 0)]),
+            cells(&[("a", 7), ("b", 6)])
+        );
+        assert_eq!(
+            shown(&[("a", 7), ("b", 3), ("c", 2)]),
+            cells(&[("a", 7), ("other", 5)])
+        );
+        // One small cell alone would be exposed as `other`: the smallest shown cell joins it.
+        assert_eq!(
+            shown(&[("a", 9), ("b", 6), ("c", 1)]),
+            cells(&[("a", 9), ("other", 7)])
+        );
+        assert_eq!(shown(&[("a", 2), ("b", 1)]), cells(&[]));
+        assert_eq!(
+            shown(&[("a", 3), ("b", 1), ("c", 5)]),
+            cells(&[("other", 9)])
+        );
+    }
+}

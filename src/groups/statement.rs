@@ -1,0 +1,184 @@
+//! The joint statement and demands, versioned. An edit before anyone signed the current
+//! version changes it in place; after a signature it makes a new version, and every active
+//! participant is asked by email to re-confirm. Each signature keeps the version it signed.
+
+use sea_orm::{
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait,
+    QueryFilter,
+};
+use serde_json::json;
+
+use super::access::{Role, require_role};
+use super::dto::Demand;
+use super::service::{audit, by_slug, current_statement};
+use super::team_dto::{StatementUpdate, StatementView};
+use crate::app::AppState;
+use crate::auth::CurrentUser;
+use crate::auth::tokens::sha256_hex;
+use crate::db;
+use crate::entities::{groups, participations, signatures, statement_versions, users};
+use crate::error::AppResult;
+use crate::i18n::Locale;
+use crate::mail::EmailContent;
+use crate::mail::outbox::{NewEmail, enqueue};
+
+/// Whether anyone signed version `version` of the group's statement.
+async fn signed_by_anyone(
+    conn: &impl ConnectionTrait,
+    group_id: i64,
+    version: i32,
+) -> AppResult<bool> {
+    Ok(signatures::Entity::find()
+        .inner_join(participations::Entity)
+        .filter(participations::Column::GroupId.eq(group_id))
+        .filter(signatures::Column::StatementVersion.eq(version))
+        .count(conn)
+        .await?
+        > 0)
+}
+
+/// Edits the joint statement and demands (organisers).
+///
+/// # Errors
+/// 403 unless an organiser; 404 unknown group.
+pub async fn edit(
+    state: &AppState,
+    user: &CurrentUser,
+    slug: &str,
+    req: StatementUpdate,
+) -> AppResult<StatementView> {
+    let now = state.now();
+    let demands: Vec<Demand> = req.demands.into_iter().map(|d| d.into_demand()).collect();
+    let demands_json = serde_json::to_string(&demands).map_err(anyhow::Error::from)?;
+    let text = req.joint_statement.trim().to_owned();
+    let sha256 = sha256_hex(text.as_bytes());
+    let txn = db::write_txn(&state.db).await?;
+    let group = by_slug(&txn, slug).await?;
+    let group = require_role(&txn, group, user.id, Role::Organiser)
+        .await?
+        .group;
+    let current = current_statement(&txn, &group).await?;
+    if current.sha256 == sha256 && current.demands == demands_json {
+        return Ok(StatementView {
+            version: current.version,
+            joint_statement: current.joint_statement,
+            demands,
+            sha256,
+            new_version: false,
+            reconfirm_requested: 0,
+        });
+    }
+    let new_version = signed_by_anyone(&txn, group.id, current.version).await?;
+    let version = if new_version {
+        current.version + 1
+    } else {
+        current.version
+    };
+    if new_version {
+        statement_versions::ActiveModel {
+            group_id: Set(group.id),
+            version: Set(version),
+            joint_statement: Set(text.clone()),
+            demands: Set(demands_json.clone()),
+            sha256: Set(sha256.clone()),
+            created_by: Set(Some(user.id)),
+            created_at: Set(now),
+            ..Default::default()
+        }
+        .insert(&txn)
+        .await?;
+    } else {
+        let mut row: statement_versions::ActiveModel = current.into();
+        row.joint_statement = Set(text.clone());
+        row.demands = Set(demands_json.clone());
+        row.sha256 = Set(sha256.clone());
+        row.update(&txn).await?;
+    }
+    let group_id = group.id;
+    let mut active: groups::ActiveModel = group.into();
+    active.statement_version = Set(version);
+    active.demands = Set(demands_json);
+    active.updated_at = Set(now);
+    let group = active.update(&txn).await?;
+    let reconfirm_requested = if new_version {
+        queue_reconfirm(state, &txn, &group, &text, now).await?
+    } else {
+        0
+    };
+    audit(
+        &txn,
+        group_id,
+        user.id,
+        if new_version {
+            "statement.new_version"
+        } else {
+            "statement.edit"
+        },
+        Some(version.to_string()),
+        json!({"version": version, "sha256": sha256, "reconfirm_requested": reconfirm_requested}),
+        now,
+    )
+    .await?;
+    txn.commit().await?;
+    if reconfirm_requested > 0 {
+        state.mail_wake.notify_one();
+    }
+    Ok(StatementView {
+        version,
+        joint_statement: text,
+        demands,
+        sha256,
+        new_version,
+        reconfirm_requested,
+    })
+}
+
+/// Asks every active participant to read and sign the new version.
+async fn queue_reconfirm(
+    state: &AppState,
+    txn: &impl ConnectionTrait,
+    group: &groups::Model,
+    text: &str,
+    now: chrono::DateTime<chrono::Utc>,
+) -> AppResult<u64> {
+    let rows = participations::Entity::find()
+        .filter(participations::Column::GroupId.eq(group.id))
+        .filter(participations::Column::Status.eq("active"))
+        .find_also_related(users::Entity)
+        .all(txn)
+        .await?;
+    let version = group.statement_version.to_string();
+    let mut queued = 0;
+    for (p, u) in rows {
+        let Some(u) = u else { continue };
+        let locale = Locale::parse_lenient(&u.locale);
+        let args = [
+            ("title", group.title.as_str()),
+            ("version", version.as_str()),
+        ];
+        let content = EmailContent::new(
+            locale,
+            locale.tf("email.reconfirm.subject", &args),
+            &u.display_name,
+        )
+        .paragraph(locale.tf("email.reconfirm.body", &args))
+        .paragraph(text.to_owned())
+        .paragraph(locale.t("email.reconfirm.why"))
+        .action(
+            locale.t("email.reconfirm.action"),
+            format!("{}/groups/{}", state.public_url, group.slug),
+        );
+        let email = NewEmail {
+            kind: "reconfirm",
+            recipient: u.email.clone(),
+            user_id: Some(u.id),
+            content,
+            idempotency_key: format!("reconfirm:{}:{}", p.id, group.statement_version),
+            headers: Vec::new(),
+        };
+        if enqueue(txn, email, now, &state.mail_domain).await? {
+            queued += 1;
+        }
+    }
+    Ok(queued)
+}

@@ -1,0 +1,336 @@
+//! Handlers: notification settings (JSON), the admin's view of failed mail (JSON), and the
+//! pages behind email links — one-click unsubscribe and outcome answers — which need no login.
+
+use actix_web::{HttpRequest, HttpResponse, get, put, web};
+use askama::Template;
+use sea_orm::{
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter,
+    QueryOrder, QuerySelect,
+};
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+use utoipa_actix_web::service_config::ServiceConfig;
+use validator::Validate;
+
+use super::prefs::{self, NotificationSettings};
+use crate::app::AppState;
+use crate::auth::CurrentUser;
+use crate::db;
+use crate::entities::{outbox, participations, updates};
+use crate::error::{AppError, AppResult, Problem};
+use crate::i18n::Locale;
+use crate::json::{ApiJson, ApiQuery};
+use crate::pages::{page_locale, render};
+
+/// Registers the JSON routes of this module.
+pub fn routes(cfg: &mut ServiceConfig) {
+    cfg.service(get_settings)
+        .service(put_settings)
+        .service(failed_mail);
+}
+
+/// Registers the pages behind email links.
+pub fn page_routes(cfg: &mut web::ServiceConfig) {
+    cfg.route("/unsubscribe/{token}", web::get().to(unsubscribe_form))
+        .route("/unsubscribe/{token}", web::post().to(unsubscribe_submit))
+        .route("/outcome/{token}", web::get().to(outcome_form))
+        .route("/outcome/{token}", web::post().to(outcome_submit));
+}
+
+/// Your notification settings.
+#[utoipa::path(tag = "notifications", security(("bearer" = [])), responses((status = 200, body = NotificationSettings)))]
+#[get("/me/notifications")]
+async fn get_settings(
+    state: web::Data<AppState>,
+    user: CurrentUser,
+) -> AppResult<web::Json<NotificationSettings>> {
+    Ok(web::Json(prefs::get(&state, &user).await?))
+}
+
+/// Replace your notification settings.
+#[utoipa::path(tag = "notifications", security(("bearer" = [])), request_body = NotificationSettings,
+    responses((status = 200, body = NotificationSettings), (status = 422, body = Problem)))]
+#[put("/me/notifications")]
+async fn put_settings(
+    state: web::Data<AppState>,
+    user: CurrentUser,
+    body: ApiJson<NotificationSettings>,
+) -> AppResult<web::Json<NotificationSettings>> {
+    Ok(web::Json(prefs::put(&state, &user, body.0).await?))
+}
+
+/// `GET /admin/outbox` query.
+#[derive(Debug, Deserialize, Validate, IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct OutboxQuery {
+    /// pending, sent or failed (default failed).
+    #[validate(length(max = 16, message = "must be at most 16 characters"))]
+    pub status: Option<String>,
+    /// Page number, from 1.
+    #[validate(range(min = 1, max = 10000, message = "must be 1 to 10000"))]
+    pub page: Option<u64>,
+}
+
+/// An outbox row as an administrator sees it.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct OutboxRow {
+    /// Row id.
+    pub id: i64,
+    /// Email kind.
+    pub kind: String,
+    /// Recipient.
+    pub recipient: String,
+    /// pending, sent or failed.
+    pub status: String,
+    /// Attempts made.
+    pub attempts: i32,
+    /// The last error.
+    pub last_error: Option<String>,
+    /// Message-ID.
+    pub message_id: String,
+    /// Queued at.
+    pub created_at: chrono::DateTime<chrono::Utc>,
+}
+
+/// A page of outbox rows.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct OutboxPage {
+    /// Rows, newest first.
+    pub items: Vec<OutboxRow>,
+    /// All matching rows.
+    pub total: u64,
+}
+
+/// Mail that could not be delivered (administrators).
+#[utoipa::path(tag = "admin", security(("bearer" = [])), params(OutboxQuery),
+    responses((status = 200, body = OutboxPage), (status = 403, body = Problem)))]
+#[get("/admin/outbox")]
+async fn failed_mail(
+    state: web::Data<AppState>,
+    user: CurrentUser,
+    q: ApiQuery<OutboxQuery>,
+) -> AppResult<web::Json<OutboxPage>> {
+    user.require_admin()?;
+    let status = q.0.status.unwrap_or_else(|| "failed".into());
+    let query = outbox::Entity::find().filter(outbox::Column::Status.eq(status));
+    let total = query.clone().count(&state.db).await?;
+    let rows = query
+        .order_by_desc(outbox::Column::Id)
+        .offset((q.0.page.unwrap_or(1) - 1) * 50)
+        .limit(50)
+        .all(&state.db)
+        .await?;
+    Ok(web::Json(OutboxPage {
+        total,
+        items: rows
+            .into_iter()
+            .map(|r| OutboxRow {
+                id: r.id,
+                kind: r.kind,
+                recipient: r.recipient,
+                status: r.status,
+                attempts: r.attempts,
+                last_error: r.last_error,
+                message_id: r.message_id,
+                created_at: r.created_at,
+            })
+            .collect(),
+    }))
+}
+
+#[derive(Template)]
+#[template(path = "pages/confirm.html")]
+struct ConfirmPage<'a> {
+    l: Locale,
+    title: &'a str,
+    intro: String,
+    action: String,
+    fields: Vec<(&'a str, String)>,
+    button: &'a str,
+}
+
+#[derive(Template)]
+#[template(path = "pages/message.html")]
+struct Message<'a> {
+    l: Locale,
+    title: &'a str,
+    message: String,
+    ok: bool,
+}
+
+fn message(req: &HttpRequest, l: Locale, title: &str, text: &str, ok: bool) -> HttpResponse {
+    let status = if ok {
+        actix_web::http::StatusCode::OK
+    } else {
+        actix_web::http::StatusCode::NOT_FOUND
+    };
+    render(
+        req,
+        status,
+        &Message {
+            l,
+            title: l.t(title),
+            message: l.t(text).into(),
+            ok,
+        },
+    )
+}
+
+async fn unsubscribe_form(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    token: web::Path<String>,
+) -> HttpResponse {
+    let l = page_locale(&req);
+    if state.links.check_unsubscribe(&token).is_none() {
+        return message(
+            &req,
+            l,
+            "page.unsubscribe.title",
+            "page.unsubscribe.invalid",
+            false,
+        );
+    }
+    let page = ConfirmPage {
+        l,
+        title: l.t("page.unsubscribe.title"),
+        intro: l.t("page.unsubscribe.intro").into(),
+        action: format!("/unsubscribe/{token}"),
+        fields: vec![("List-Unsubscribe", "One-Click".into())],
+        button: l.t("page.unsubscribe.button"),
+    };
+    render(&req, actix_web::http::StatusCode::OK, &page)
+}
+
+/// RFC 8058 one-click: a POST with no cookie and no login unsubscribes.
+async fn unsubscribe_submit(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    token: web::Path<String>,
+) -> HttpResponse {
+    let l = page_locale(&req);
+    let Some(user_id) = state.links.check_unsubscribe(&token) else {
+        return message(
+            &req,
+            l,
+            "page.unsubscribe.title",
+            "page.unsubscribe.invalid",
+            false,
+        );
+    };
+    match prefs::unsubscribe(&state, user_id).await {
+        Ok(()) => message(
+            &req,
+            l,
+            "page.unsubscribe.title",
+            "page.unsubscribe.done",
+            true,
+        ),
+        Err(AppError::NotFound) => message(
+            &req,
+            l,
+            "page.unsubscribe.title",
+            "page.unsubscribe.invalid",
+            false,
+        ),
+        Err(e) => {
+            tracing::error!(error = %e, "unsubscribe failed");
+            HttpResponse::InternalServerError().finish()
+        }
+    }
+}
+
+#[derive(Deserialize)]
+struct Answer {
+    answer: Option<String>,
+}
+
+fn parse_answer(a: Option<&str>) -> Option<&'static str> {
+    match a? {
+        "resolved" => Some("resolved"),
+        "partially_resolved" => Some("partially_resolved"),
+        "unresolved" => Some("unresolved"),
+        _ => None,
+    }
+}
+
+/// Shows the answer to confirm; answering on GET would let mail scanners answer for people.
+async fn outcome_form(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    token: web::Path<String>,
+    q: web::Query<Answer>,
+) -> HttpResponse {
+    let l = page_locale(&req);
+    let (Some(_), Some(answer)) = (
+        state.links.check_outcome(&token),
+        parse_answer(q.answer.as_deref()),
+    ) else {
+        return message(&req, l, "page.outcome.title", "page.outcome.invalid", false);
+    };
+    let page = ConfirmPage {
+        l,
+        title: l.t("page.outcome.title"),
+        intro: format!(
+            "{} {}",
+            l.t("page.outcome.intro"),
+            l.t(&format!("notify.outcome_{answer}"))
+        ),
+        action: format!("/outcome/{token}"),
+        fields: vec![("answer", answer.into())],
+        button: l.t("page.outcome.button"),
+    };
+    render(&req, actix_web::http::StatusCode::OK, &page)
+}
+
+async fn outcome_submit(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    token: web::Path<String>,
+    form: web::Form<Answer>,
+) -> HttpResponse {
+    let l = page_locale(&req);
+    let (Some((participation_id, update_id)), Some(answer)) = (
+        state.links.check_outcome(&token),
+        parse_answer(form.answer.as_deref()),
+    ) else {
+        return message(&req, l, "page.outcome.title", "page.outcome.invalid", false);
+    };
+    match record_outcome(&state, participation_id, update_id, answer).await {
+        Ok(()) => message(&req, l, "page.outcome.title", "page.outcome.done", true),
+        Err(AppError::NotFound) => {
+            message(&req, l, "page.outcome.title", "page.outcome.invalid", false)
+        }
+        Err(e) => {
+            tracing::error!(error = %e, "recording an outcome failed");
+            HttpResponse::InternalServerError().finish()
+        }
+    }
+}
+
+/// Sets a participation's own outcome from a signed outcome-check link.
+async fn record_outcome(
+    state: &AppState,
+    participation_id: i64,
+    update_id: i64,
+    answer: &str,
+) -> AppResult<()> {
+    let txn = db::write_txn(&state.db).await?;
+    let p = participations::Entity::find_by_id(participation_id)
+        .one(&txn)
+        .await?
+        .ok_or(AppError::NotFound)?;
+    let update = updates::Entity::find_by_id(update_id)
+        .one(&txn)
+        .await?
+        .ok_or(AppError::NotFound)?;
+    if update.group_id != p.group_id || p.status != "active" {
+        return Err(AppError::NotFound);
+    }
+    let mut active: participations::ActiveModel = p.into();
+    active.outcome = Set(answer.into());
+    active.updated_at = Set(state.now());
+    active.update(&txn).await?;
+    txn.commit().await?;
+    Ok(())
+}

@@ -1,0 +1,301 @@
+//! Notification preferences: how often a user hears about their groups, when, in which time
+//! zone and language, with per-group overrides.
+
+use chrono::{DateTime, Utc};
+use chrono_tz::Tz;
+use sea_orm::sea_query::OnConflict;
+use sea_orm::{ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+use validator::Validate;
+
+use crate::app::AppState;
+use crate::auth::CurrentUser;
+use crate::db;
+use crate::entities::{groups, notification_overrides, notification_prefs, users};
+use crate::error::{AppError, AppResult};
+use crate::i18n::Locale;
+
+/// The default time zone of users who never chose one.
+pub const DEFAULT_TZ: &str = "Asia/Shanghai";
+
+/// How often a user hears about a group.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum DigestMode {
+    /// An alert per update, as it happens.
+    Immediate,
+    /// One email a day with what is new.
+    Daily,
+    /// One email a week with what is new.
+    Weekly,
+    /// No bulk email.
+    Off,
+}
+
+impl DigestMode {
+    /// The stored value.
+    #[must_use]
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Immediate => "immediate",
+            Self::Daily => "daily",
+            Self::Weekly => "weekly",
+            Self::Off => "off",
+        }
+    }
+
+    /// Reads a stored value; anything unknown is the default, daily.
+    #[must_use]
+    pub fn parse(s: &str) -> Self {
+        match s {
+            "immediate" => Self::Immediate,
+            "weekly" => Self::Weekly,
+            "off" => Self::Off,
+            _ => Self::Daily,
+        }
+    }
+}
+
+/// A choice for one group.
+#[derive(Debug, Clone, Serialize, Deserialize, Validate, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct GroupOverride {
+    /// The group's slug.
+    #[validate(length(min = 1, max = 100, message = "must be 1 to 100 characters"))]
+    pub group: String,
+    /// How often for this group.
+    pub digest: DigestMode,
+}
+
+/// `GET|PUT /me/notifications`.
+#[derive(Debug, Clone, Serialize, Deserialize, Validate, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NotificationSettings {
+    /// immediate, daily (default), weekly or off.
+    pub digest: DigestMode,
+    /// Day of the weekly digest, 1 = Monday … 7 = Sunday (default 1).
+    #[validate(range(min = 1, max = 7, message = "must be 1 (Monday) to 7 (Sunday)"))]
+    #[serde(default = "default_weekday")]
+    pub weekday: i32,
+    /// Local hour digests are sent at, 0–23 (default 9).
+    #[validate(range(min = 0, max = 23, message = "must be 0 to 23"))]
+    #[serde(default = "default_hour")]
+    pub send_hour: i32,
+    /// IANA time zone (default Asia/Shanghai).
+    #[validate(custom(function = "valid_tz"))]
+    #[serde(default = "default_tz")]
+    pub time_zone: String,
+    /// Language of emails (and the account); unchanged when absent.
+    #[serde(default)]
+    pub language: Option<Locale>,
+    /// Per-group choices (replaces the earlier list).
+    #[validate(length(max = 500, message = "at most 500 groups"), nested)]
+    #[serde(default)]
+    pub groups: Vec<GroupOverride>,
+}
+
+fn default_weekday() -> i32 {
+    1
+}
+fn default_hour() -> i32 {
+    9
+}
+fn default_tz() -> String {
+    DEFAULT_TZ.into()
+}
+
+fn valid_tz(tz: &str) -> Result<(), validator::ValidationError> {
+    tz.parse::<Tz>().map(|_| ()).map_err(|_| {
+        validator::ValidationError::new("time_zone")
+            .with_message("must be an IANA time zone such as Asia/Shanghai".into())
+    })
+}
+
+/// A user's stored preferences, or the defaults.
+///
+/// # Errors
+/// Database failures.
+pub async fn load(
+    conn: &impl ConnectionTrait,
+    user_id: i64,
+    now: DateTime<Utc>,
+) -> AppResult<notification_prefs::Model> {
+    Ok(notification_prefs::Entity::find_by_id(user_id)
+        .one(conn)
+        .await?
+        .unwrap_or_else(|| defaults(user_id, now)))
+}
+
+/// The preferences of a user who never chose.
+#[must_use]
+pub fn defaults(user_id: i64, now: DateTime<Utc>) -> notification_prefs::Model {
+    notification_prefs::Model {
+        user_id,
+        digest: DigestMode::Daily.as_str().into(),
+        weekday: 1,
+        send_hour: 9,
+        time_zone: DEFAULT_TZ.into(),
+        last_daily_on: None,
+        last_weekly_on: None,
+        last_daily_update_id: 0,
+        last_weekly_update_id: 0,
+        updated_at: now,
+    }
+}
+
+/// Writes a preferences row (insert or replace all fields).
+///
+/// # Errors
+/// Database failures.
+pub async fn save(conn: &impl ConnectionTrait, m: notification_prefs::Model) -> AppResult<()> {
+    use notification_prefs::Column as C;
+    let active = notification_prefs::ActiveModel {
+        user_id: Set(m.user_id),
+        digest: Set(m.digest),
+        weekday: Set(m.weekday),
+        send_hour: Set(m.send_hour),
+        time_zone: Set(m.time_zone),
+        last_daily_on: Set(m.last_daily_on),
+        last_weekly_on: Set(m.last_weekly_on),
+        last_daily_update_id: Set(m.last_daily_update_id),
+        last_weekly_update_id: Set(m.last_weekly_update_id),
+        updated_at: Set(m.updated_at),
+    };
+    notification_prefs::Entity::insert(active)
+        .on_conflict(
+            OnConflict::column(C::UserId)
+                .update_columns([
+                    C::Digest,
+                    C::Weekday,
+                    C::SendHour,
+                    C::TimeZone,
+                    C::LastDailyOn,
+                    C::LastWeeklyOn,
+                    C::LastDailyUpdateId,
+                    C::LastWeeklyUpdateId,
+                    C::UpdatedAt,
+                ])
+                .to_owned(),
+        )
+        .exec_without_returning(conn)
+        .await?;
+    Ok(())
+}
+
+/// The caller's settings.
+///
+/// # Errors
+/// Database failures.
+pub async fn get(state: &AppState, user: &CurrentUser) -> AppResult<NotificationSettings> {
+    let prefs = load(&state.db, user.id, state.now()).await?;
+    let overrides = notification_overrides::Entity::find()
+        .filter(notification_overrides::Column::UserId.eq(user.id))
+        .find_also_related(groups::Entity)
+        .all(&state.db)
+        .await?;
+    Ok(NotificationSettings {
+        digest: DigestMode::parse(&prefs.digest),
+        weekday: prefs.weekday,
+        send_hour: prefs.send_hour,
+        time_zone: prefs.time_zone,
+        language: Some(Locale::parse_lenient(&user.locale)),
+        groups: overrides
+            .into_iter()
+            .filter_map(|(o, g)| {
+                Some(GroupOverride {
+                    group: g?.slug,
+                    digest: DigestMode::parse(&o.digest),
+                })
+            })
+            .collect(),
+    })
+}
+
+/// Replaces the caller's settings.
+///
+/// # Errors
+/// 422 naming an unknown group.
+pub async fn put(
+    state: &AppState,
+    user: &CurrentUser,
+    s: NotificationSettings,
+) -> AppResult<NotificationSettings> {
+    let now = state.now();
+    let txn = db::write_txn(&state.db).await?;
+    let mut prefs = load(&txn, user.id, now).await?;
+    prefs.digest = s.digest.as_str().into();
+    prefs.weekday = s.weekday;
+    prefs.send_hour = s.send_hour;
+    prefs.time_zone = s.time_zone.clone();
+    prefs.updated_at = now;
+    save(&txn, prefs).await?;
+    notification_overrides::Entity::delete_many()
+        .filter(notification_overrides::Column::UserId.eq(user.id))
+        .exec(&txn)
+        .await?;
+    for (i, o) in s.groups.iter().enumerate() {
+        let group = groups::Entity::find()
+            .filter(groups::Column::Slug.eq(o.group.as_str()))
+            .one(&txn)
+            .await?
+            .ok_or_else(|| {
+                AppError::field(format!("groups[{i}].group"), "no group has this slug")
+            })?;
+        notification_overrides::Entity::insert(notification_overrides::ActiveModel {
+            user_id: Set(user.id),
+            group_id: Set(group.id),
+            digest: Set(o.digest.as_str().into()),
+            ..Default::default()
+        })
+        .on_conflict(
+            OnConflict::columns([
+                notification_overrides::Column::UserId,
+                notification_overrides::Column::GroupId,
+            ])
+            .update_column(notification_overrides::Column::Digest)
+            .to_owned(),
+        )
+        .exec_without_returning(&txn)
+        .await?;
+    }
+    if let Some(lang) = s.language {
+        users::Entity::update_many()
+            .filter(users::Column::Id.eq(user.id))
+            .col_expr(users::Column::Locale, lang.as_str().into())
+            .exec(&txn)
+            .await?;
+    }
+    txn.commit().await?;
+    let mut user = user.clone();
+    if let Some(lang) = s.language {
+        user.locale = lang.as_str().into();
+    }
+    get(state, &user).await
+}
+
+/// Stops all bulk email to a user (one-click unsubscribe).
+///
+/// # Errors
+/// Database failures.
+pub async fn unsubscribe(state: &AppState, user_id: i64) -> AppResult<()> {
+    let now = state.now();
+    let txn = db::write_txn(&state.db).await?;
+    if users::Entity::find_by_id(user_id)
+        .one(&txn)
+        .await?
+        .is_none()
+    {
+        return Err(AppError::NotFound);
+    }
+    let mut prefs = load(&txn, user_id, now).await?;
+    prefs.digest = DigestMode::Off.as_str().into();
+    prefs.updated_at = now;
+    save(&txn, prefs).await?;
+    notification_overrides::Entity::delete_many()
+        .filter(notification_overrides::Column::UserId.eq(user_id))
+        .exec(&txn)
+        .await?;
+    txn.commit().await?;
+    Ok(())
+}
