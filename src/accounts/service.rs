@@ -278,6 +278,25 @@ pub async fn login(
     password: String,
     client: &str,
 ) -> AppResult<TokenResponse> {
+    let user = authenticate(state, email, password, client).await?;
+    let now = state.now();
+    let txn = db::write_txn(&state.db).await?;
+    let tokens = issue_session(state, &txn, user.id, uuid::Uuid::new_v4().to_string(), now).await?;
+    txn.commit().await?;
+    Ok(tokens)
+}
+
+/// Checks email and password (rate limited like login) without opening a session; for pages
+/// that act once on the user's behalf.
+///
+/// # Errors
+/// 401 `invalid_credentials` for an unknown address or a wrong password alike; 429.
+pub async fn authenticate(
+    state: &AppState,
+    email: &str,
+    password: String,
+    client: &str,
+) -> AppResult<users::Model> {
     let normalized = normalize_email(email);
     state.limits.check(Bucket::Login, client)?;
     state
@@ -288,15 +307,10 @@ pub async fn login(
         .one(&state.db)
         .await?;
     let ok = password::verify(password, user.as_ref().map(|u| u.password_hash.clone())).await?;
-    let user = match user {
-        Some(u) if ok && u.status == "active" => u,
-        _ => return Err(invalid_credentials()),
-    };
-    let now = state.now();
-    let txn = db::write_txn(&state.db).await?;
-    let tokens = issue_session(state, &txn, user.id, uuid::Uuid::new_v4().to_string(), now).await?;
-    txn.commit().await?;
-    Ok(tokens)
+    match user {
+        Some(u) if ok && u.status == "active" => Ok(u),
+        _ => Err(invalid_credentials()),
+    }
 }
 
 async fn revoke_family(

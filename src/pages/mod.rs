@@ -1,6 +1,6 @@
 //! Server-rendered pages (askama templates in `frontend/templates/pages`): the home search, the
-//! public group page, and the targets of the links in account emails. Every form works without
-//! JavaScript; pages call the same services as the API.
+//! public group page, the targets of the links in account emails, and dossier verification.
+//! Every form works without JavaScript; pages call the same services as the API.
 
 use actix_web::cookie::{Cookie, SameSite};
 use actix_web::http::header;
@@ -26,6 +26,10 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .route("/reset-password", web::get().to(reset_form))
         .route("/reset-password", web::post().to(reset_submit))
         .route("/reset-password/request", web::post().to(reset_request))
+        .route("/invites/accept", web::get().to(invite_form))
+        .route("/invites/accept", web::post().to(invite_submit))
+        .route("/verify", web::get().to(dossier_verify_form))
+        .route("/verify", web::post().to(dossier_verify_submit))
         .route("/static/site.css", web::get().to(stylesheet));
 }
 
@@ -328,6 +332,94 @@ async fn reset_request(
             l,
             "page.reset.title",
             l.t("page.reset.requested").into(),
+            true,
+        ),
+        Err(e) => error_page(&req, l, &e),
+    }
+}
+
+#[derive(Template)]
+#[template(path = "pages/dossier_verify.html")]
+struct DossierVerifyPage {
+    l: Locale,
+    report: Option<crate::dossier::verify::Report>,
+}
+
+async fn dossier_verify_form(req: HttpRequest) -> HttpResponse {
+    let l = page_locale(&req);
+    render(
+        &req,
+        actix_web::http::StatusCode::OK,
+        &DossierVerifyPage { l, report: None },
+    )
+}
+
+/// The same verification as `POST /api/v1/dossiers/verify`, shown as a page.
+async fn dossier_verify_submit(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    payload: web::Payload,
+) -> HttpResponse {
+    let l = page_locale(&req);
+    let form = actix_multipart::Multipart::new(req.headers(), payload);
+    match crate::dossier::service::verify_upload(&state, form).await {
+        Ok(report) => render(
+            &req,
+            actix_web::http::StatusCode::OK,
+            &DossierVerifyPage {
+                l,
+                report: Some(report),
+            },
+        ),
+        Err(e) => error_page(&req, l, &e),
+    }
+}
+
+#[derive(Template)]
+#[template(path = "pages/invite.html")]
+struct InvitePage {
+    l: Locale,
+    token: String,
+}
+
+async fn invite_form(req: HttpRequest, q: web::Query<TokenQuery>) -> HttpResponse {
+    let l = page_locale(&req);
+    match q.into_inner().token {
+        Some(token) => render(
+            &req,
+            actix_web::http::StatusCode::OK,
+            &InvitePage { l, token },
+        ),
+        None => error_page(&req, l, &AppError::field("token", "is required")),
+    }
+}
+
+#[derive(Deserialize)]
+struct InviteForm {
+    token: String,
+    email: String,
+    password: String,
+}
+
+/// Logs in for this one action (pages keep no session) and accepts the invitation.
+async fn invite_submit(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    form: web::Form<InviteForm>,
+) -> HttpResponse {
+    let l = page_locale(&req);
+    let form = form.into_inner();
+    let client = state.limits.client_key(&req);
+    let accepted = async {
+        let user = accounts::authenticate(&state, &form.email, form.password, &client).await?;
+        crate::groups::organisers::accept(&state, &user.into(), &form.token).await
+    };
+    match accepted.await {
+        Ok(_) => message(
+            &req,
+            l,
+            "page.invite.title",
+            l.t("page.invite.done").into(),
             true,
         ),
         Err(e) => error_page(&req, l, &e),

@@ -5,6 +5,8 @@ mod auth;
 mod cli;
 mod concurrency;
 mod dashboard;
+mod dossier;
+mod dossier_verify;
 mod evidence;
 mod helpers;
 mod journey;

@@ -67,6 +67,26 @@ const ROUTES: &[(&str, &str)] = &[
     ("get", "/api/v1/me/notifications"),
     ("put", "/api/v1/me/notifications"),
     ("get", "/api/v1/admin/outbox"),
+    ("post", "/api/v1/groups/{slug}/dossiers"),
+    ("get", "/api/v1/groups/{slug}/dossiers"),
+    ("get", "/api/v1/groups/{slug}/dossiers/{version}"),
+    ("get", "/api/v1/groups/{slug}/dossiers/{version}/bundle"),
+    ("get", "/api/v1/groups/{slug}/dossiers/{version}/letter.pdf"),
+    ("get", "/api/v1/groups/{slug}/dossiers/{version}/roster.csv"),
+    (
+        "get",
+        "/api/v1/groups/{slug}/dossiers/{version}/regulator_export.csv",
+    ),
+    (
+        "get",
+        "/api/v1/groups/{slug}/dossiers/{version}/manifest.json",
+    ),
+    (
+        "get",
+        "/api/v1/groups/{slug}/dossiers/{version}/manifest.jws",
+    ),
+    ("post", "/api/v1/dossiers/verify"),
+    ("get", "/.well-known/jwks.json"),
     ("get", "/healthz"),
     ("get", "/readyz"),
 ];

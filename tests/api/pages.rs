@@ -184,3 +184,74 @@ async fn the_home_page_searches_and_the_group_page_shows_no_personal_data() {
         .expect("404");
     assert_eq!(missing.status(), StatusCode::NOT_FOUND);
 }
+
+#[tokio::test]
+async fn the_invitation_link_opens_a_form_that_logs_in_and_accepts() {
+    let app = TestApp::spawn().await;
+    let owner = app.verified_user("owner@example.com", "发起人").await;
+    let helper = app.verified_user("helper@example.com", "帮手").await;
+    let slug = app.create_group(&owner, json!({})).await["slug"]
+        .as_str()
+        .expect("slug")
+        .to_owned();
+    let res = app
+        .post(
+            &format!("/groups/{slug}/organisers"),
+            Some(&owner.access_token),
+            json!({"email": helper.email, "role": "moderator"}),
+        )
+        .await;
+    assert!(res.status().is_success(), "{}", res.status());
+    let mail = app
+        .mail
+        .wait_for_count(3, Duration::from_secs(10))
+        .await
+        .pop()
+        .expect("invitation");
+    let link = link_in(&mail.text, "/invites/accept?token=");
+    let form = app.client.get(&link).send().await.expect("form");
+    assert_eq!(form.status(), StatusCode::OK);
+    assert!(
+        form.text()
+            .await
+            .expect("html")
+            .contains("name=\"password\"")
+    );
+    let token = mail.find_link_token("token").expect("token");
+
+    let wrong = app
+        .client
+        .post(format!("{}/invites/accept", app.address))
+        .form(&[
+            ("token", token.as_str()),
+            ("email", helper.email.as_str()),
+            ("password", "wrong password"),
+        ])
+        .send()
+        .await
+        .expect("post");
+    assert_eq!(wrong.status(), StatusCode::UNAUTHORIZED);
+    let done = app
+        .client
+        .post(format!("{}/invites/accept", app.address))
+        .form(&[
+            ("token", token.as_str()),
+            ("email", helper.email.as_str()),
+            ("password", helper.password.as_str()),
+        ])
+        .send()
+        .await
+        .expect("post");
+    assert_eq!(done.status(), StatusCode::OK);
+    let roster = app
+        .get(
+            &format!("/groups/{slug}/roster"),
+            Some(&helper.access_token),
+        )
+        .await;
+    assert_eq!(
+        roster.status(),
+        StatusCode::OK,
+        "the moderator reads the roster now"
+    );
+}

@@ -1,3 +1,4 @@
 pub mod app;
+pub mod dossier;
 pub mod smtp;
 pub mod team;
