@@ -107,19 +107,25 @@ fn update_line(u: &updates::Model, l: Locale) -> String {
     )
 }
 
-/// Marks a flag column of an update true; false when another instance got there first.
+/// Marks a flag column of an update true and returns its group; `None` when another
+/// instance got there first.
 async fn claim(
     conn: &impl ConnectionTrait,
-    update_id: i64,
+    update: &updates::Model,
     column: updates::Column,
-) -> AppResult<bool> {
+) -> AppResult<Option<groups::Model>> {
     let res = updates::Entity::update_many()
-        .filter(updates::Column::Id.eq(update_id))
+        .filter(updates::Column::Id.eq(update.id))
         .filter(column.eq(false))
         .col_expr(column, Expr::value(true))
         .exec(conn)
         .await?;
-    Ok(res.rows_affected == 1)
+    if res.rows_affected != 1 {
+        return Ok(None);
+    }
+    Ok(groups::Entity::find_by_id(update.group_id)
+        .one(conn)
+        .await?)
 }
 
 async fn alerts(state: &AppState) -> AppResult<usize> {
@@ -133,13 +139,7 @@ async fn alerts(state: &AppState) -> AppResult<usize> {
     let mut queued = 0;
     for update in pending {
         let txn = db::write_txn(&state.db).await?;
-        if !claim(&txn, update.id, updates::Column::AlertsQueued).await? {
-            continue;
-        }
-        let Some(group) = groups::Entity::find_by_id(update.group_id)
-            .one(&txn)
-            .await?
-        else {
+        let Some(group) = claim(&txn, &update, updates::Column::AlertsQueued).await? else {
             continue;
         };
         for m in of_group(&txn, group.id, now).await? {
@@ -643,13 +643,7 @@ async fn outcome_checks(state: &AppState) -> AppResult<usize> {
     let mut queued = 0;
     for update in resolved {
         let txn = db::write_txn(&state.db).await?;
-        if !claim(&txn, update.id, updates::Column::OutcomeChecksQueued).await? {
-            continue;
-        }
-        let Some(group) = groups::Entity::find_by_id(update.group_id)
-            .one(&txn)
-            .await?
-        else {
+        let Some(group) = claim(&txn, &update, updates::Column::OutcomeChecksQueued).await? else {
             continue;
         };
         for m in of_group(&txn, group.id, now).await? {

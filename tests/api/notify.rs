@@ -512,17 +512,17 @@ on_both_databases!(
 );
 
 /// Queues `n` emails to `recipients` in turn.
-async fn queue(app: &TestApp, n: usize, recipients: &[&str]) {
+async fn queue(app: &TestApp, prefix: &str, n: usize, recipients: &[&str]) {
     let now = lianming::clock::Clock::now(&app.clock);
     for i in 0..n {
-        let content =
-            EmailContent::new(Locale::ZhCn, format!("测试邮件 {i}"), "测试").paragraph("正文");
+        let content = EmailContent::new(Locale::ZhCn, format!("测试邮件 {prefix} {i}"), "测试")
+            .paragraph("正文");
         let email = NewEmail {
             kind: "test",
             recipient: recipients[i % recipients.len()].to_owned(),
             user_id: None,
             content,
-            idempotency_key: format!("test:{i}"),
+            idempotency_key: format!("{prefix}:{i}"),
             headers: Vec::new(),
         };
         assert!(
@@ -541,6 +541,7 @@ async fn two_workers_deliver_each_of_500_emails_exactly_once(backend: Backend) {
     let app = no_app_worker(backend).await;
     queue(
         &app,
+        "test",
         500,
         &["a@example.com", "b@example.com", "c@example.com"],
     )
@@ -576,7 +577,7 @@ async fn a_relay_that_is_down_loses_nothing_and_a_refused_address_blocks_no_one(
     let app = no_app_worker(Backend::Sqlite).await;
     let worker = lianming::app::mail_worker(&app.state).expect("worker");
     app.mail.set_down(true);
-    queue(&app, 6, &["x@example.com", "y@example.com"]).await;
+    queue(&app, "test", 6, &["x@example.com", "y@example.com"]).await;
     worker.run_once().await.expect("round");
     assert!(app.mail.messages().is_empty());
     // Nothing is lost: the rows wait for their retry.
@@ -589,28 +590,19 @@ async fn a_relay_that_is_down_loses_nothing_and_a_refused_address_blocks_no_one(
     // A 5xx for one address: that row fails for good, the others go.
     app.mail.reject_recipient("gone@example.com");
     let before = app.mail.messages().len();
+    queue(
+        &app,
+        "refuse",
+        4,
+        &[
+            "gone@example.com",
+            "ok1@example.com",
+            "ok2@example.com",
+            "gone@example.com",
+        ],
+    )
+    .await;
     let now = lianming::clock::Clock::now(&app.clock);
-    for (i, to) in [
-        "gone@example.com",
-        "ok1@example.com",
-        "ok2@example.com",
-        "gone@example.com",
-    ]
-    .iter()
-    .enumerate()
-    {
-        let email = NewEmail {
-            kind: "test",
-            recipient: (*to).into(),
-            user_id: None,
-            content: EmailContent::new(Locale::En, format!("m{i}"), "t"),
-            idempotency_key: format!("refuse:{i}"),
-            headers: Vec::new(),
-        };
-        enqueue(&app.db, email, now, "test.invalid")
-            .await
-            .expect("enqueue");
-    }
     while worker.run_once().await.expect("round") > 0 {}
     let delivered: Vec<_> = app.mail.messages().into_iter().skip(before).collect();
     assert_eq!(delivered.len(), 2);
@@ -661,7 +653,7 @@ async fn a_relay_that_is_down_loses_nothing_and_a_refused_address_blocks_no_one(
 #[tokio::test]
 async fn a_crash_between_delivery_and_commit_resends_once_with_the_same_message_id() {
     let app = no_app_worker(Backend::Sqlite).await;
-    queue(&app, 1, &["crash@example.com"]).await;
+    queue(&app, "test", 1, &["crash@example.com"]).await;
     let crashed = Arc::new(AtomicBool::new(false));
     let mut dying = lianming::app::mail_worker(&app.state).expect("worker");
     let flag = crashed.clone();
