@@ -432,9 +432,40 @@ async fn withdrawal_between_versions_and_key_rotation_keep_issued_versions_verif
         )
         .await;
     assert!(res.status().is_success(), "withdraw: {}", res.status());
+    // 王芳 deletes one of the items v1 holds: it is kept (withdrawn) and its content stays.
+    let mine = json_body(
+        app.get(
+            &format!("/groups/{}/participation/evidence", f.slug),
+            Some(&f.wang.access_token),
+        )
+        .await,
+    )
+    .await;
+    let item = &mine[0];
+    let res = app
+        .delete(
+            &format!("/evidence/{}", item["id"]),
+            Some(&f.wang.access_token),
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::NO_CONTENT);
+    let sha = item["sha256"].as_str().expect("sha256");
+    let blob = app
+        .data_dir
+        .path()
+        .join("blobs")
+        .join(&sha[..2])
+        .join(&sha[2..4])
+        .join(sha);
+    assert!(blob.exists(), "the content an issued dossier holds is kept");
     compile(&app, &f.owner, &f.slug, "provider").await;
     let v2 = download(&app, token, &f.slug, 2, "bundle").await;
     let m2 = manifest_of(&entries(&v2));
+    assert_eq!(
+        m2["participants"][0]["evidence"].as_array().map(Vec::len),
+        Some(1),
+        "the deleted item is not in later versions: {m2}"
+    );
     let numbers: Vec<i64> = m2["participants"]
         .as_array()
         .expect("participants")
@@ -510,20 +541,41 @@ async fn withdrawal_between_versions_and_key_rotation_keep_issued_versions_verif
             out.status.success() && text.starts_with("VALID"),
             "{name}: {text}"
         );
-        // Against the JWKS file, too.
-        let out = lianming(app.data_dir.path())
-            .arg("verify")
-            .arg(&path)
-            .arg("--jwks")
-            .arg(&jwks_path)
-            .output()
-            .expect("lianming verify --jwks");
-        assert!(
-            out.status.success(),
-            "{name}: {}",
-            String::from_utf8_lossy(&out.stdout)
-        );
+        // Against the JWKS as a file and as the server publishes it.
+        let url = format!("{}/.well-known/jwks.json", app.address);
+        for source in [jwks_path.to_string_lossy().into_owned(), url] {
+            let out = lianming(app.data_dir.path())
+                .arg("verify")
+                .arg(&path)
+                .arg("--jwks")
+                .arg(&source)
+                .output()
+                .expect("lianming verify --jwks");
+            assert!(
+                out.status.success(),
+                "{name} with {source}: {}{}",
+                String::from_utf8_lossy(&out.stdout),
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
     }
+    // A tampered bundle fails with exit status 1 and names the file.
+    let mut altered = entries(&v1);
+    let roster = altered.get_mut("roster.csv").expect("roster");
+    roster[5] ^= 0x01;
+    let path = dir.path().join("tampered.zip");
+    std::fs::write(&path, crate::helpers::dossier::rezip(&altered)).expect("write");
+    let out = lianming(app.data_dir.path())
+        .arg("verify")
+        .arg(&path)
+        .output()
+        .expect("lianming verify");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{text}");
+    assert!(
+        text.starts_with("INVALID") && text.contains("roster.csv: hash_mismatch"),
+        "{text}"
+    );
 }
 
 fn jws_kid(compact: &str) -> String {
@@ -537,3 +589,72 @@ fn jws_kid(compact: &str) -> String {
 }
 
 on_both_databases!(withdrawal_between_versions_and_key_rotation_keep_issued_versions_verifiable);
+
+#[tokio::test]
+async fn a_build_a_stop_interrupted_is_marked_failed_at_start_up() {
+    let app = TestApp::spawn().await;
+    let f = fixture(&app).await;
+    let group_id: i64 = <lianming::entities::groups::Entity as sea_orm::EntityTrait>::find()
+        .one(&app.db)
+        .await
+        .expect("query")
+        .expect("group")
+        .id;
+    let now = chrono::Utc::now();
+    sea_orm::ActiveModelTrait::insert(
+        lianming::entities::dossiers::ActiveModel {
+            group_id: sea_orm::ActiveValue::Set(group_id),
+            version: sea_orm::ActiveValue::Set(1),
+            tier: sea_orm::ActiveValue::Set("provider".into()),
+            status: sea_orm::ActiveValue::Set("building".into()),
+            statement_version: sea_orm::ActiveValue::Set(1),
+            created_at: sea_orm::ActiveValue::Set(now),
+            ..Default::default()
+        },
+        &app.db,
+    )
+    .await
+    .expect("insert");
+    let path = format!("/groups/{}/dossiers", f.slug);
+    let res = app
+        .post(
+            &path,
+            Some(&f.owner.access_token),
+            json!({"tier": "provider"}),
+        )
+        .await;
+    expect_problem(res, StatusCode::CONFLICT, "dossier_building").await;
+
+    // What a restart does, on the same data directory and database.
+    let settings = lianming::Settings {
+        data_dir: app.data_dir.path().to_path_buf(),
+        database_url: Some(format!(
+            "sqlite://{}?mode=rwc",
+            app.data_dir.path().join("test.db").display()
+        )),
+        ..lianming::Settings::default()
+    };
+    let db = lianming::db::connect(&settings.database_url())
+        .await
+        .expect("db");
+    let state = lianming::app::build_state(
+        settings,
+        std::sync::Arc::new(lianming::clock::SystemClock),
+        db,
+        "127.0.0.1:0".parse().expect("addr"),
+    )
+    .expect("state");
+    let n = lianming::dossier::service::recover_interrupted(&state)
+        .await
+        .expect("recover");
+    assert_eq!(n, 1);
+    let v1 = json_body(
+        app.get(&format!("{path}/1"), Some(&f.owner.access_token))
+            .await,
+    )
+    .await;
+    assert_eq!(v1["status"], "failed");
+    assert_eq!(v1["failure_reason"], "interrupted");
+    let v2 = compile(&app, &f.owner, &f.slug, "provider").await;
+    assert_eq!(v2["version"], 2, "the interrupted build keeps its number");
+}
