@@ -256,7 +256,8 @@ async fn disputed_totals(
             other += n;
         }
     }
-    if other > 0 {
+    // A merged cell is itself a cell: shown only when it holds enough people.
+    if other >= MIN_CELL {
         out.push(DisputedTotal {
             currency: "other".into(),
             amount_minor: None,
