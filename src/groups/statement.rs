@@ -17,6 +17,7 @@ use crate::auth::CurrentUser;
 use crate::auth::tokens::sha256_hex;
 use crate::db;
 use crate::entities::{groups, participations, signatures, statement_versions, users};
+use crate::error::AppError;
 use crate::error::AppResult;
 use crate::i18n::Locale;
 use crate::mail::EmailContent;
@@ -57,6 +58,12 @@ pub async fn edit(
     let group = require_role(&txn, group, user.id, Role::Organiser)
         .await?
         .group;
+    if group.status == "closed" {
+        return Err(AppError::conflict(
+            "group_closed",
+            "the group is closed; its statement can no longer change",
+        ));
+    }
     let current = current_statement(&txn, &group).await?;
     if current.sha256 == sha256 && current.demands == demands_json {
         return Ok(StatementView {

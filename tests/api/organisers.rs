@@ -308,6 +308,16 @@ async fn an_organiser_runs_a_complaint_from_invite_to_close(backend: Backend) {
         (closed["status"].clone(), closed["outcome"].clone()),
         (json!("closed"), json!("resolved_monetary"))
     );
+    // A closed group's statement no longer changes.
+    let res = app
+        .send(
+            reqwest::Method::PUT,
+            &format!("/groups/{slug}/statement"),
+            Some(&co.access_token),
+            Some(json!({"joint_statement": "关闭之后试图修改联合声明的文本，应当被拒绝。", "demands": ["refund"]})),
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::CONFLICT);
 
     // The public sees the claim and the public timeline, not the participants-only note.
     let view = json_body(app.get(&format!("/groups/{slug}"), None).await).await;
