@@ -2,6 +2,7 @@
 
 mod access;
 mod auth;
+mod browser;
 mod cli;
 mod concurrency;
 mod dashboard;
