@@ -21,7 +21,6 @@ use crate::blob::{ByteStream, StageError, Staged, refs};
 use crate::db;
 use crate::entities::{dossier_evidence, evidence, participations};
 use crate::error::{AppError, AppResult};
-use crate::groups::service::by_slug;
 use crate::groups::{Role, access::role_of};
 use crate::participation::service::require_mine;
 
@@ -63,8 +62,7 @@ pub async fn require_open_participation(
     slug: &str,
 ) -> AppResult<participations::Model> {
     user.require_verified()?;
-    let group = by_slug(conn, slug).await?;
-    let p = require_mine(conn, group.id, user.id).await?;
+    let (_, p) = require_mine(conn, slug, user.id).await?;
     if !matches!(p.status.as_str(), "active" | "pending") {
         return Err(AppError::conflict(
             "participation_inactive",
@@ -332,8 +330,7 @@ pub async fn list_mine(
     user: &CurrentUser,
     slug: &str,
 ) -> AppResult<Vec<evidence::Model>> {
-    let group = by_slug(&state.db, slug).await?;
-    let p = require_mine(&state.db, group.id, user.id).await?;
+    let (_, p) = require_mine(&state.db, slug, user.id).await?;
     Ok(evidence::Entity::find()
         .filter(evidence::Column::ParticipationId.eq(p.id))
         .order_by_asc(evidence::Column::Id)

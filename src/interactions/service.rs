@@ -13,7 +13,6 @@ use crate::db;
 use crate::entities::interactions;
 use crate::error::{AppError, AppResult};
 use crate::evidence::service::require_open_participation;
-use crate::groups::service::by_slug;
 use crate::participation::service::require_mine;
 
 fn check_when(at: DateTime<Utc>, now: DateTime<Utc>) -> AppResult<()> {
@@ -77,8 +76,7 @@ pub async fn list_mine(
     user: &CurrentUser,
     slug: &str,
 ) -> AppResult<Vec<interactions::Model>> {
-    let group = by_slug(&state.db, slug).await?;
-    let p = require_mine(&state.db, group.id, user.id).await?;
+    let (_, p) = require_mine(&state.db, slug, user.id).await?;
     Ok(interactions::Entity::find()
         .filter(interactions::Column::ParticipationId.eq(p.id))
         .order_by_asc(interactions::Column::OccurredAt)
@@ -93,8 +91,7 @@ async fn require_entry(
     slug: &str,
     id: i64,
 ) -> AppResult<interactions::Model> {
-    let group = by_slug(txn, slug).await?;
-    let p = require_mine(txn, group.id, user.id).await?;
+    let (_, p) = require_mine(txn, slug, user.id).await?;
     interactions::Entity::find_by_id(id)
         .filter(interactions::Column::ParticipationId.eq(p.id))
         .one(txn)

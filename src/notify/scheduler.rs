@@ -211,8 +211,28 @@ async fn members_without_prefs(conn: &impl ConnectionTrait) -> AppResult<Vec<i64
         .collect())
 }
 
+/// What every digest of one tick shares, read once.
+struct DigestRun {
+    now: DateTime<Utc>,
+    /// The newest timeline entry when the tick began; later ones wait for the next digest.
+    newest: i64,
+    cal: Calendar,
+}
+
 async fn digests(state: &AppState) -> AppResult<usize> {
     let now = state.now();
+    let newest: Option<i64> = updates::Entity::find()
+        .select_only()
+        .column_as(updates::Column::Id.max(), "m")
+        .into_tuple::<Option<i64>>()
+        .one(&state.db)
+        .await?
+        .flatten();
+    let run = DigestRun {
+        now,
+        newest: newest.unwrap_or(0),
+        cal: Calendar::load(&state.db).await?,
+    };
     let mut queued = 0;
     for zone in time_zones(&state.db).await? {
         let Ok(tz) = zone.parse::<Tz>() else { continue };
@@ -241,10 +261,10 @@ async fn digests(state: &AppState) -> AppResult<usize> {
         for prefs in due {
             queued += digest_for(
                 state,
+                &run,
                 prefs,
                 today,
                 local.weekday().number_from_monday(),
-                now,
             )
             .await?;
         }
@@ -252,30 +272,13 @@ async fn digests(state: &AppState) -> AppResult<usize> {
     Ok(queued)
 }
 
-/// The groups a user belongs to, with membership, for one user.
+/// The groups a user belongs to, each with their membership and chosen mode; `default` is
+/// the user's own digest choice. Empty for unverified or inactive accounts.
 async fn memberships(
     conn: &impl ConnectionTrait,
     user_id: i64,
+    default: DigestMode,
 ) -> AppResult<Vec<(groups::Model, Member)>> {
-    let group_ids: Vec<i64> = participations::Entity::find()
-        .select_only()
-        .column(participations::Column::GroupId)
-        .filter(participations::Column::UserId.eq(user_id))
-        .filter(participations::Column::Status.is_in(["active", "pending"]))
-        .into_tuple::<i64>()
-        .all(conn)
-        .await?
-        .into_iter()
-        .chain(
-            group_roles::Entity::find()
-                .select_only()
-                .column(group_roles::Column::GroupId)
-                .filter(group_roles::Column::UserId.eq(user_id))
-                .into_tuple::<i64>()
-                .all(conn)
-                .await?,
-        )
-        .collect();
     let Some(user) = users::Entity::find_by_id(user_id)
         .filter(users::Column::EmailVerifiedAt.is_not_null())
         .filter(users::Column::Status.eq("active"))
@@ -284,10 +287,21 @@ async fn memberships(
     else {
         return Ok(Vec::new());
     };
-    let prefs = notification_prefs::Entity::find_by_id(user_id)
-        .one(conn)
-        .await?;
-    let default = DigestMode::parse(prefs.as_ref().map_or("daily", |p| p.digest.as_str()));
+    let mut parts: HashMap<i64, participations::Model> = participations::Entity::find()
+        .filter(participations::Column::UserId.eq(user_id))
+        .filter(participations::Column::Status.is_in(["active", "pending"]))
+        .all(conn)
+        .await?
+        .into_iter()
+        .map(|p| (p.group_id, p))
+        .collect();
+    let mut roles: HashMap<i64, String> = group_roles::Entity::find()
+        .filter(group_roles::Column::UserId.eq(user_id))
+        .all(conn)
+        .await?
+        .into_iter()
+        .map(|r| (r.group_id, r.role))
+        .collect();
     let overrides: HashMap<i64, String> = notification_overrides::Entity::find()
         .filter(notification_overrides::Column::UserId.eq(user_id))
         .all(conn)
@@ -295,46 +309,36 @@ async fn memberships(
         .into_iter()
         .map(|o| (o.group_id, o.digest))
         .collect();
-    let mut out = Vec::new();
+    let group_ids: Vec<i64> = parts.keys().chain(roles.keys()).copied().collect();
     let groups = groups::Entity::find()
         .filter(groups::Column::Id.is_in(group_ids))
         .all(conn)
         .await?;
-    for g in groups {
-        let participation = participations::Entity::find()
-            .filter(participations::Column::GroupId.eq(g.id))
-            .filter(participations::Column::UserId.eq(user_id))
-            .one(conn)
-            .await?;
-        let role = group_roles::Entity::find()
-            .filter(group_roles::Column::GroupId.eq(g.id))
-            .filter(group_roles::Column::UserId.eq(user_id))
-            .one(conn)
-            .await?
-            .map(|r| r.role);
-        let mode = overrides
-            .get(&g.id)
-            .map_or(default, |m| DigestMode::parse(m));
-        out.push((
-            g,
-            Member {
+    Ok(groups
+        .into_iter()
+        .map(|g| {
+            let mode = overrides
+                .get(&g.id)
+                .map_or(default, |m| DigestMode::parse(m));
+            let member = Member {
                 user: user.clone(),
-                participation,
-                role,
+                participation: parts.remove(&g.id),
+                role: roles.remove(&g.id),
                 mode,
-            },
-        ));
-    }
-    Ok(out)
+            };
+            (g, member)
+        })
+        .collect())
 }
 
 async fn digest_for(
     state: &AppState,
+    run: &DigestRun,
     mut prefs: notification_prefs::Model,
     today: NaiveDate,
     weekday: u32,
-    now: DateTime<Utc>,
 ) -> AppResult<usize> {
+    let (now, newest, cal) = (run.now, run.newest, &run.cal);
     let txn = db::write_txn(&state.db).await?;
     // Another instance may have handled this user since the query.
     if let Some(current) = notification_prefs::Entity::find_by_id(prefs.user_id)
@@ -346,20 +350,11 @@ async fn digest_for(
         }
         prefs = current;
     }
-    let newest: Option<i64> = updates::Entity::find()
-        .select_only()
-        .column_as(updates::Column::Id.max(), "m")
-        .into_tuple::<Option<i64>>()
-        .one(&txn)
-        .await?
-        .flatten();
-    let newest = newest.unwrap_or(0);
-    let joined = memberships(&txn, prefs.user_id).await?;
+    let joined = memberships(&txn, prefs.user_id, DigestMode::parse(&prefs.digest)).await?;
     let weekly_due = i64::from(weekday) == i64::from(prefs.weekday)
         && prefs.last_weekly_on.is_none_or(|d| d < today);
     let mut queued = 0;
     if let Some((_, member)) = joined.first() {
-        let cal = Calendar::load(&txn).await?;
         let daily: Vec<_> = joined
             .iter()
             .filter(|(_, m)| m.mode == DigestMode::Daily)
@@ -368,7 +363,7 @@ async fn digest_for(
         queued += send_digest(
             state,
             &txn,
-            &cal,
+            cal,
             member,
             &daily,
             prefs.last_daily_update_id,
@@ -393,7 +388,7 @@ async fn digest_for(
             queued += send_digest(
                 state,
                 &txn,
-                &cal,
+                cal,
                 member,
                 &weekly,
                 prefs.last_weekly_update_id,

@@ -47,19 +47,21 @@ pub async fn find_mine(
         .await?)
 }
 
-/// The caller's participation in `group` — the one place that grants a participant access to
-/// their own record; anyone else gets 404.
+/// The caller's participation in the group `slug`, with the group — the one place that grants
+/// a participant access to their own record; anyone else gets 404.
 ///
 /// # Errors
-/// 404 when the caller has none.
+/// 404 when the group is unknown or the caller has not joined.
 pub async fn require_mine(
     conn: &impl ConnectionTrait,
-    group_id: i64,
+    slug: &str,
     user_id: i64,
-) -> AppResult<participations::Model> {
-    find_mine(conn, group_id, user_id)
+) -> AppResult<(groups::Model, participations::Model)> {
+    let group = by_slug(conn, slug).await?;
+    let p = find_mine(conn, group.id, user_id)
         .await?
-        .ok_or(AppError::NotFound)
+        .ok_or(AppError::NotFound)?;
+    Ok((group, p))
 }
 
 /// Joins a group with a signature of its current statement. One per user per group: a second
@@ -279,8 +281,7 @@ pub async fn get_mine(
     user: &CurrentUser,
     slug: &str,
 ) -> AppResult<ParticipationView> {
-    let group = by_slug(&state.db, slug).await?;
-    let p = require_mine(&state.db, group.id, user.id).await?;
+    let (group, p) = require_mine(&state.db, slug, user.id).await?;
     view(&state.db, &group, p).await
 }
 
@@ -299,8 +300,7 @@ pub async fn update_mine(
         check_incident_date(d, now)?;
     }
     let txn = db::write_txn(&state.db).await?;
-    let group = by_slug(&txn, slug).await?;
-    let p = require_mine(&txn, group.id, user.id).await?;
+    let (group, p) = require_mine(&txn, slug, user.id).await?;
     if matches!(p.status.as_str(), "withdrawn" | "rejected") {
         return Err(AppError::conflict(
             "participation_inactive",
@@ -345,8 +345,7 @@ pub async fn update_mine(
 pub async fn withdraw(state: &AppState, user: &CurrentUser, slug: &str) -> AppResult<()> {
     let now = state.now();
     let txn = db::write_txn(&state.db).await?;
-    let group = by_slug(&txn, slug).await?;
-    let p = require_mine(&txn, group.id, user.id).await?;
+    let (_, p) = require_mine(&txn, slug, user.id).await?;
     if p.status == "withdrawn" {
         return Err(AppError::NotFound);
     }

@@ -10,7 +10,7 @@ use crate::auth::CurrentUser;
 use crate::db;
 use crate::entities::{participations, signatures};
 use crate::error::{AppError, AppResult};
-use crate::groups::service::{by_slug, current_statement};
+use crate::groups::service::current_statement;
 
 /// Signs the group's current statement again (pending or active participants).
 ///
@@ -25,8 +25,7 @@ pub async fn sign(
 ) -> AppResult<ParticipationView> {
     let now = state.now();
     let txn = db::write_txn(&state.db).await?;
-    let group = by_slug(&txn, slug).await?;
-    let p = require_mine(&txn, group.id, user.id).await?;
+    let (group, p) = require_mine(&txn, slug, user.id).await?;
     if !matches!(p.status.as_str(), "pending" | "active") {
         return Err(AppError::conflict(
             "participation_inactive",

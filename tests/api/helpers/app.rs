@@ -156,6 +156,9 @@ impl TestApp {
             address,
             client: reqwest::Client::builder()
                 .redirect(reqwest::redirect::Policy::none())
+                // Drop idle connections before the server's 5 s keep-alive does, so a request
+                // never goes out on a connection the server is just closing.
+                .pool_idle_timeout(Duration::from_secs(2))
                 .build()
                 .expect("client"),
             mail,
