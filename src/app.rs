@@ -1,187 +1,25 @@
-//! Application assembly: state, routes, the HTTP server and its background tasks. Shared by
-//! `main` and the integration tests.
+//! Application assembly: the HTTP server and its background tasks, built from the state and
+//! the router. Shared by `main` and the integration tests.
 
 use std::net::TcpListener;
 use std::sync::Arc;
 use std::time::Duration;
 
 use actix_web::dev::Server;
-use actix_web::middleware::DefaultHeaders;
-use actix_web::{App, HttpResponse, HttpServer, web};
+use actix_web::{HttpServer, web};
 use anyhow::Context as _;
 use lettre::message::Mailbox;
 use migration::{Migrator, MigratorTrait};
-use sea_orm::DatabaseConnection;
 use secrecy::ExposeSecret;
 use tokio_util::sync::CancellationToken;
-use utoipa::OpenApi;
-use utoipa_actix_web::AppExt;
-use utoipa_swagger_ui::SwaggerUi;
 
-use crate::auth::tokens::TokenService;
-use crate::blob::BlobStore;
-use crate::blob::local::LocalStore;
-use crate::clock::SharedClock;
 use crate::config::Settings;
-use crate::error::AppError;
-use crate::json::JsonLimit;
+use crate::clock::SharedClock;
+use crate::db;
 use crate::mail::transport::Transport;
 use crate::mail::worker::MailWorker;
-use crate::ratelimit::RateLimits;
-use crate::{
-    accounts, db, evidence, groups, interactions, ops, pages, participation, providers, responses,
-    secrets,
-};
-
-/// Everything a request handler may need.
-#[derive(Debug)]
-pub struct AppState {
-    /// The database pool.
-    pub db: DatabaseConnection,
-    /// The validated settings.
-    pub settings: Arc<Settings>,
-    /// The application clock.
-    pub clock: SharedClock,
-    /// Access-token issuer and checker.
-    pub tokens: TokenService,
-    /// Rate limiters.
-    pub limits: RateLimits,
-    /// Base URL for links, without trailing slash.
-    pub public_url: String,
-    /// Domain used in Message-IDs.
-    pub mail_domain: String,
-    /// Wakes the outbox worker after mail was queued.
-    pub mail_wake: Arc<tokio::sync::Notify>,
-    /// Where evidence files are kept.
-    pub blobs: Arc<dyn BlobStore>,
-    /// Signs and checks the tokens in email links.
-    pub links: crate::notify::tokens::LinkSigner,
-    /// The keys that sign dossiers.
-    pub keys: crate::dossier::keys::KeySource,
-    /// The CJK fonts of `letter.pdf`.
-    pub pdf_fonts: crate::dossier::letter::PdfFonts,
-}
-
-impl AppState {
-    /// The current time from the application clock.
-    #[must_use]
-    pub fn now(&self) -> chrono::DateTime<chrono::Utc> {
-        self.clock.now()
-    }
-}
-
-#[derive(OpenApi)]
-#[openapi(
-    info(
-        title = "Lianming API",
-        description = "Collective complaints: find and join groups, bring evidence, sign jointly.",
-        version = "1"
-    ),
-    components(schemas(crate::error::Problem)),
-    modifiers(&BearerAuth)
-)]
-struct ApiDoc;
-
-struct BearerAuth;
-
-impl utoipa::Modify for BearerAuth {
-    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
-        use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
-        let components = openapi.components.get_or_insert_with(Default::default);
-        components.add_security_scheme(
-            "bearer",
-            SecurityScheme::Http(
-                HttpBuilder::new()
-                    .scheme(HttpAuthScheme::Bearer)
-                    .bearer_format("JWT")
-                    .build(),
-            ),
-        );
-    }
-}
-
-/// The OpenAPI document as JSON, computed once at start-up and served from inside the API scope.
-#[derive(Debug, Default)]
-pub struct OpenApiJson(String);
-
-async fn openapi_json(spec: web::Data<OpenApiJson>) -> HttpResponse {
-    HttpResponse::Ok()
-        .content_type("application/json")
-        .body(spec.0.clone())
-}
-
-/// Registers every route and returns the app with the OpenAPI document collected from them.
-fn routes(
-    state: web::Data<AppState>,
-    spec: web::Data<OpenApiJson>,
-) -> (
-    App<
-        impl actix_web::dev::ServiceFactory<
-            actix_web::dev::ServiceRequest,
-            Config = (),
-            Response = actix_web::dev::ServiceResponse<impl actix_web::body::MessageBody>,
-            Error = actix_web::Error,
-            InitError = (),
-        >,
-    >,
-    utoipa::openapi::OpenApi,
-) {
-    let json_limit = JsonLimit(state.settings.json_limit_bytes);
-    let (app, api) = App::new()
-        .into_utoipa_app()
-        .openapi(ApiDoc::openapi())
-        .app_data(state)
-        .app_data(spec)
-        .app_data(json_limit)
-        .app_data(
-            web::PathConfig::default()
-                .error_handler(|e, _| AppError::field("path", e.to_string()).into()),
-        )
-        .service(
-            utoipa_actix_web::scope::scope("/api/v1")
-                .route("/openapi.json", web::get().to(openapi_json))
-                .configure(accounts::routes)
-                .configure(providers::routes)
-                .configure(groups::routes)
-                .configure(participation::routes)
-                .configure(evidence::routes)
-                .configure(interactions::routes)
-                .configure(crate::notify::routes)
-                .configure(groups::team_routes)
-                .configure(responses::routes)
-                .configure(crate::dossier::routes),
-        )
-        .configure(ops::routes)
-        .configure(crate::dossier::well_known_routes)
-        .split_for_parts();
-    let app = app
-        .configure(pages::routes)
-        .configure(crate::notify::api::page_routes);
-    let app = app
-        .service(
-            SwaggerUi::new("/docs/{_:.*}")
-                .config(utoipa_swagger_ui::Config::from("/api/v1/openapi.json")),
-        )
-        .route(
-            "/docs",
-            web::get().to(|| async {
-                HttpResponse::Found()
-                    .insert_header(("Location", "/docs/"))
-                    .finish()
-            }),
-        )
-        .default_service(web::to(|| async {
-            Err::<HttpResponse, _>(AppError::NotFound)
-        }))
-        .wrap(
-            DefaultHeaders::new()
-                .add(("X-Content-Type-Options", "nosniff"))
-                .add(("Referrer-Policy", "same-origin"))
-                .add(("X-Frame-Options", "DENY")),
-        )
-        .wrap(tracing_actix_web::TracingLogger::default());
-    (app, api)
-}
+use crate::router::{OpenApiJson, routes};
+use crate::state::{AppState, build_state};
 
 /// A built server, bound and ready to run.
 pub struct Application {
@@ -227,10 +65,10 @@ impl Application {
 
         let stop = CancellationToken::new();
         let mut tasks = Vec::new();
-        if state.settings.run_worker {
+        if state.ctx.settings.run_worker {
             let worker = mail_worker(&state)?;
             tasks.push(tokio::spawn(worker.run(stop.child_token())));
-            let every = Duration::from_millis(state.settings.scheduler_tick_ms);
+            let every = Duration::from_millis(state.ctx.settings.scheduler_tick_ms);
             tasks.push(tokio::spawn(crate::notify::scheduler::run(
                 state.clone(),
                 every,
@@ -244,7 +82,7 @@ impl Application {
         Ok(Self {
             server,
             port: local.port(),
-            public_url: state.public_url.clone(),
+            public_url: state.ctx.public_url.clone(),
             state,
             stop,
             tasks,
@@ -283,67 +121,12 @@ impl Application {
     }
 }
 
-/// Builds the shared state from settings and an open database.
-///
-/// # Errors
-/// When the secrets cannot be loaded.
-pub fn build_state(
-    settings: Settings,
-    clock: SharedClock,
-    db: DatabaseConnection,
-    local: std::net::SocketAddr,
-) -> anyhow::Result<AppState> {
-    let secret = secrets::load_or_create(
-        &settings.data_dir,
-        "jwt.key",
-        settings.jwt_secret.as_ref().map(|s| s.expose_secret()),
-    )?;
-    let public_url = settings.public_url(local);
-    let mail_domain = url::Url::parse(&public_url)
-        .ok()
-        .and_then(|u| u.host_str().map(str::to_owned))
-        .unwrap_or_else(|| "lianming.localhost".into());
-    let tokens = TokenService::new(
-        &secret,
-        public_url.clone(),
-        chrono::Duration::minutes(settings.access_token_minutes),
-    );
-    let blobs: Arc<dyn BlobStore> = Arc::new(LocalStore::new(settings.data_dir.join("blobs")));
-    let keys =
-        crate::dossier::keys::KeySource::new(&settings.data_dir, settings.signing_key_file.clone());
-    keys.ensure(clock.now())
-        .context("loading or creating the dossier signing key")?;
-    let pdf_fonts = crate::dossier::letter::PdfFonts::discover(settings.pdf_font.as_deref());
-    if pdf_fonts.available() {
-        tracing::debug!(fonts = ?pdf_fonts.paths(), "CJK fonts for dossier letters");
-    } else {
-        tracing::warn!(
-            "no CJK font found (install fonts-noto-cjk or set LIANMING_PDF_FONT): compiling \
-             dossiers will answer 503 pdf_font_missing"
-        );
-    }
-    Ok(AppState {
-        links: crate::notify::tokens::LinkSigner::new(&secret),
-        keys,
-        pdf_fonts,
-        blobs,
-        db,
-        limits: RateLimits::new(&settings),
-        settings: Arc::new(settings),
-        clock,
-        tokens,
-        public_url,
-        mail_domain,
-        mail_wake: Arc::new(tokio::sync::Notify::new()),
-    })
-}
-
 /// The outbox worker for these settings.
 ///
 /// # Errors
 /// When the SMTP URL or the sender address is unusable.
 pub fn mail_worker(state: &AppState) -> anyhow::Result<MailWorker> {
-    let s = &state.settings;
+    let s = &state.ctx.settings;
     let transport = match &s.smtp_url {
         Some(url) => Transport::smtp(url.expose_secret(), s.smtp_pool_size)?,
         None => Transport::Files(s.data_dir.join("mail")),
@@ -353,7 +136,7 @@ pub fn mail_worker(state: &AppState) -> anyhow::Result<MailWorker> {
         db: state.db.clone(),
         transport,
         from,
-        clock: state.clock.clone(),
+        clock: state.ctx.clock.clone(),
         poll: Duration::from_millis(s.outbox_poll_ms),
         batch: 50,
         wake: state.mail_wake.clone(),

@@ -6,7 +6,7 @@ use chrono::{DateTime, Duration, Utc};
 use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter};
 
 use crate::accounts::service::create_user_cli;
-use crate::app::AppState;
+use crate::state::AppState;
 use crate::auth::CurrentUser;
 use crate::entities::{outbox, providers, users};
 use crate::groups::dto::{Category, DemandInput, DemandKind, GroupCreate};
@@ -197,10 +197,7 @@ pub async fn load(state: &AppState) -> anyhow::Result<String> {
                     (now - Duration::days(10 + i64::try_from(p).unwrap_or(0)))
                         .format("%Y年%m月%d日")
                 ),
-                amount_disputed: Money {
-                    amount_minor: amount,
-                    currency: g.currency.into(),
-                },
+                amount_disputed: Money::from_stored(amount, g.currency),
                 incident_date: (now - Duration::days(10 + i64::try_from(p).unwrap_or(0)))
                     .date_naive(),
                 transaction_refs: vec![format!("DEMO{:04}{:04}", gi, p)],

@@ -50,7 +50,14 @@ MVR MWK MXN MYR MZN NAD NGN NIO NOK NPR NZD OMR PAB PEN PGK PHP PKR PLN PYG QAR 
 SAR SBD SCR SDG SEK SGD SHP SLE SOS SRD SSP STN SYP SZL THB TJS TMT TND TOP TRY TTD TWD TZS UAH \
 UGX USD UYU UZS VES VND VUV WST XAF XCD XOF XPF YER ZAR ZMW ZWG";
 
-/// An ISO 4217 currency code.
+/// Currencies whose minor unit is not the hundredth (ISO 4217): no decimals, or three.
+const EXPONENT_0: &[&str] = &[
+    "BIF", "CLP", "DJF", "GNF", "ISK", "JPY", "KMF", "KRW", "PYG", "RWF", "UGX", "VND", "VUV",
+    "XAF", "XOF", "XPF",
+];
+const EXPONENT_3: &[&str] = &["BHD", "IQD", "JOD", "KWD", "LYD", "OMR", "TND"];
+
+/// An ISO 4217 currency code, parsed once at the edge.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct Currency([u8; 3]);
 
@@ -72,16 +79,98 @@ impl Currency {
         }
     }
 
+    /// A code read back from the database (written after [`Currency::parse`]); anything else
+    /// becomes `XXX`, ISO 4217's "no currency".
+    #[must_use]
+    pub fn from_stored(code: &str) -> Self {
+        Self::parse(code).unwrap_or(Self(*b"XXX"))
+    }
+
     /// The code as text.
     #[must_use]
     pub fn as_str(&self) -> &str {
         std::str::from_utf8(&self.0).unwrap_or("XXX")
+    }
+
+    /// Digits after the decimal point of the currency's minor unit.
+    #[must_use]
+    pub fn exponent(self) -> u32 {
+        let code = self.as_str();
+        if EXPONENT_0.contains(&code) {
+            0
+        } else if EXPONENT_3.contains(&code) {
+            3
+        } else {
+            2
+        }
     }
 }
 
 impl fmt::Display for Currency {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.as_str())
+    }
+}
+
+impl serde::Serialize for Currency {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.as_str())
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for Currency {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let code = String::deserialize(d)?;
+        Self::parse(&code).map_err(serde::de::Error::custom)
+    }
+}
+
+/// Money as integer minor units of an ISO 4217 currency.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize, validator::Validate,
+    utoipa::ToSchema,
+)]
+#[serde(deny_unknown_fields)]
+pub struct Money {
+    /// Amount in minor units (fen for CNY): 12800 is ¥128.00.
+    #[validate(range(
+        min = 0,
+        max = 100_000_000_000_i64,
+        message = "must be between 0 and 100000000000"
+    ))]
+    pub amount_minor: i64,
+    /// ISO 4217 code, e.g. CNY.
+    #[schema(value_type = String, example = "CNY")]
+    pub currency: Currency,
+}
+
+impl Money {
+    /// Money from stored columns.
+    #[must_use]
+    pub fn from_stored(amount_minor: i64, currency: &str) -> Self {
+        Self {
+            amount_minor,
+            currency: Currency::from_stored(currency),
+        }
+    }
+
+    /// The amount in major units with the currency's decimals: `12800` CNY → `128.00`.
+    #[must_use]
+    pub fn decimal(&self) -> String {
+        let exp = self.currency.exponent();
+        let minor = self.amount_minor;
+        if exp == 0 {
+            return minor.to_string();
+        }
+        let sign = if minor < 0 { "-" } else { "" };
+        let abs = minor.unsigned_abs();
+        let unit = 10_u64.pow(exp);
+        format!(
+            "{sign}{}.{:0width$}",
+            abs / unit,
+            abs % unit,
+            width = exp as usize
+        )
     }
 }
 
@@ -142,6 +231,16 @@ mod tests {
         assert!(Currency::parse("RMB").is_err());
         assert!(Currency::parse("cny").is_err());
         assert!(Currency::parse("XYZ").is_err());
+    }
+
+    #[test]
+    fn amounts_use_the_currency_minor_unit() {
+        let m = |n, c| Money::from_stored(n, c).decimal();
+        assert_eq!(m(12800, "CNY"), "128.00");
+        assert_eq!(m(5, "USD"), "0.05");
+        assert_eq!(m(-150, "EUR"), "-1.50");
+        assert_eq!(m(1200, "JPY"), "1200");
+        assert_eq!(m(1234, "KWD"), "1.234");
     }
 
     #[test]

@@ -53,8 +53,8 @@ impl Locale {
 
     /// The translation of `prefix.key`, for enumerated values (`page.category`, `refund_delay`).
     #[must_use]
-    pub fn tk(self, prefix: &str, key: &str) -> &'static str {
-        self.t(&format!("{prefix}.{key}"))
+    pub fn tk(self, prefix: &str, key: impl AsRef<str>) -> &'static str {
+        self.t(&format!("{prefix}.{}", key.as_ref()))
     }
 
     /// The translation of `key` with `{name}` placeholders filled from `args`.

@@ -26,8 +26,11 @@ pub mod participation;
 pub mod providers;
 pub mod ratelimit;
 pub mod responses;
+pub mod router;
 pub mod secrets;
+pub mod state;
 pub mod telemetry;
 
-pub use app::{AppState, Application};
+pub use app::Application;
+pub use state::AppState;
 pub use config::Settings;

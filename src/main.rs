@@ -166,7 +166,7 @@ async fn run(command: Command, settings: Settings) -> anyhow::Result<()> {
             let local = settings.bind_addr()?;
             let every = std::time::Duration::from_millis(settings.scheduler_tick_ms);
             let state =
-                actix_web::web::Data::new(lianming::app::build_state(settings, clock, db, local)?);
+                actix_web::web::Data::new(lianming::state::build_state(settings, clock, db, local)?);
             let worker = lianming::app::mail_worker(&state)?;
             let stop = CancellationToken::new();
             let sender = tokio::spawn(worker.run(stop.clone()));
@@ -217,7 +217,7 @@ async fn run(command: Command, settings: Settings) -> anyhow::Result<()> {
             let db = lianming::db::connect(&settings.database_url()).await?;
             Migrator::up(&db, None).await?;
             let local = settings.bind_addr()?;
-            let state = lianming::app::build_state(settings, clock, db, local)?;
+            let state = lianming::state::build_state(settings, clock, db, local)?;
             println!("{}", lianming::demo::load(&state).await?);
         }
         Command::Keys {

@@ -4,7 +4,7 @@ use actix_web::{HttpResponse, get, web};
 use sea_orm::ConnectionTrait;
 use utoipa_actix_web::service_config::ServiceConfig;
 
-use crate::app::AppState;
+use crate::state::AppState;
 
 /// Registers the routes of this module.
 pub fn routes(cfg: &mut ServiceConfig) {

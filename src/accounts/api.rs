@@ -8,7 +8,7 @@ use super::dto::{
     ResetConfirmRequest, ResetRequest, TokenRequest, TokenResponse,
 };
 use super::service;
-use crate::app::AppState;
+use crate::state::AppState;
 use crate::auth::CurrentUser;
 use crate::entities::users;
 use crate::error::{AppResult, Problem};

@@ -9,7 +9,8 @@ use sea_orm::{
 use serde_json::json;
 
 use super::dto::{MeUpdate, RegisterRequest, TokenResponse};
-use crate::app::AppState;
+use crate::entities::enums::{ParticipationStatus, UserStatus, TokenPurpose, Role};
+use crate::state::AppState;
 use crate::auth::CurrentUser;
 use crate::auth::password;
 use crate::auth::tokens::{random_token, sha256_hex};
@@ -27,8 +28,6 @@ use crate::ratelimit::Bucket;
 
 const VERIFY_TTL_HOURS: i64 = 48;
 const RESET_TTL_MINUTES: i64 = 60;
-const PURPOSE_VERIFY: &str = "verify_email";
-const PURPOSE_RESET: &str = "password_reset";
 
 fn invalid_credentials() -> AppError {
     AppError::Unauthorized(
@@ -69,7 +68,7 @@ pub async fn register(state: &AppState, req: RegisterRequest, client: &str) -> A
         .paragraph(user_locale.t("email.ignore"))
         .action(
             user_locale.t("email.account_exists.action"),
-            format!("{}/reset-password", state.public_url),
+            format!("{}/reset-password", state.ctx.public_url),
         );
         let email = NewEmail {
             kind: "account_exists",
@@ -79,7 +78,7 @@ pub async fn register(state: &AppState, req: RegisterRequest, client: &str) -> A
             idempotency_key: format!("account_exists:{}:{hour}", user.id),
             headers: Vec::new(),
         };
-        enqueue(&txn, email, now, &state.mail_domain).await?;
+        enqueue(&txn, email, now, &state.ctx.mail_domain).await?;
         txn.commit().await?;
         state.mail_wake.notify_one();
         return Ok(());
@@ -89,9 +88,9 @@ pub async fn register(state: &AppState, req: RegisterRequest, client: &str) -> A
         email_normalized: Set(normalized),
         display_name: Set(req.display_name.trim().to_owned()),
         password_hash: Set(hash),
-        locale: Set(locale.as_str().to_owned()),
+        locale: Set(locale.as_str().into()),
         is_admin: Set(false),
-        status: Set("active".into()),
+        status: Set(UserStatus::Active),
         created_at: Set(now),
         updated_at: Set(now),
         ..Default::default()
@@ -111,14 +110,14 @@ pub async fn register(state: &AppState, req: RegisterRequest, client: &str) -> A
 async fn create_email_token(
     txn: &impl ConnectionTrait,
     user_id: i64,
-    purpose: &str,
+    purpose: TokenPurpose,
     expires_at: DateTime<Utc>,
     now: DateTime<Utc>,
 ) -> AppResult<String> {
     let (plain, hash) = random_token();
     email_tokens::ActiveModel {
         user_id: Set(user_id),
-        purpose: Set(purpose.to_owned()),
+        purpose: Set(purpose),
         token_hash: Set(hash),
         expires_at: Set(expires_at),
         created_at: Set(now),
@@ -138,13 +137,13 @@ async fn queue_verification(
     let token = create_email_token(
         txn,
         user.id,
-        PURPOSE_VERIFY,
+        TokenPurpose::VerifyEmail,
         now + Duration::hours(VERIFY_TTL_HOURS),
         now,
     )
     .await?;
     let locale = Locale::parse_lenient(&user.locale);
-    let link = format!("{}/verify-email?token={token}", state.public_url);
+    let link = format!("{}/verify-email?token={token}", state.ctx.public_url);
     let content = EmailContent::new(
         locale,
         locale.t("email.verify_email.subject").into(),
@@ -164,7 +163,7 @@ async fn queue_verification(
         idempotency_key: format!("verify_email:{}:{}", user.id, sha256_hex(token.as_bytes())),
         headers: Vec::new(),
     };
-    enqueue(txn, email, now, &state.mail_domain).await?;
+    enqueue(txn, email, now, &state.ctx.mail_domain).await?;
     Ok(())
 }
 
@@ -172,7 +171,7 @@ async fn queue_verification(
 async fn consume_email_token(
     txn: &impl ConnectionTrait,
     token: &str,
-    purpose: &str,
+    purpose: TokenPurpose,
     now: DateTime<Utc>,
 ) -> AppResult<i64> {
     let invalid = || AppError::field("token", "is invalid or has expired");
@@ -204,7 +203,7 @@ async fn consume_email_token(
 pub async fn verify_email(state: &AppState, token: &str) -> AppResult<()> {
     let now = state.now();
     let txn = db::write_txn(&state.db).await?;
-    let user_id = consume_email_token(&txn, token, PURPOSE_VERIFY, now).await?;
+    let user_id = consume_email_token(&txn, token, TokenPurpose::VerifyEmail, now).await?;
     users::Entity::update_many()
         .filter(users::Column::Id.eq(user_id))
         .filter(users::Column::EmailVerifiedAt.is_null())
@@ -254,7 +253,7 @@ async fn issue_session(
         user_id: Set(user_id),
         family_id: Set(family),
         token_hash: Set(hash),
-        expires_at: Set(now + Duration::days(state.settings.refresh_token_days)),
+        expires_at: Set(now + Duration::days(state.ctx.settings.refresh_token_days)),
         created_at: Set(now),
         ..Default::default()
     }
@@ -308,7 +307,7 @@ pub async fn authenticate(
         .await?;
     let ok = password::verify(password, user.as_ref().map(|u| u.password_hash.clone())).await?;
     match user {
-        Some(u) if ok && u.status == "active" => Ok(u),
+        Some(u) if ok && u.status == UserStatus::Active => Ok(u),
         _ => Err(invalid_credentials()),
     }
 }
@@ -370,7 +369,7 @@ pub async fn refresh(state: &AppState, token: &str) -> AppResult<TokenResponse> 
     let active = users::Entity::find_by_id(row.user_id)
         .one(&txn)
         .await?
-        .is_some_and(|u| u.status == "active");
+        .is_some_and(|u| u.status == UserStatus::Active);
     if !active {
         return Err(invalid());
     }
@@ -411,20 +410,20 @@ pub async fn request_password_reset(state: &AppState, email: &str, client: &str)
     let txn = db::write_txn(&state.db).await?;
     let user = users::Entity::find()
         .filter(users::Column::EmailNormalized.eq(&normalized))
-        .filter(users::Column::Status.eq("active"))
+        .filter(users::Column::Status.eq(UserStatus::Active))
         .one(&txn)
         .await?;
     if let Some(user) = user {
         let token = create_email_token(
             &txn,
             user.id,
-            PURPOSE_RESET,
+            TokenPurpose::PasswordReset,
             now + Duration::minutes(RESET_TTL_MINUTES),
             now,
         )
         .await?;
         let locale = Locale::parse_lenient(&user.locale);
-        let link = format!("{}/reset-password?token={token}", state.public_url);
+        let link = format!("{}/reset-password?token={token}", state.ctx.public_url);
         let content = EmailContent::new(
             locale,
             locale.t("email.password_reset.subject").into(),
@@ -448,7 +447,7 @@ pub async fn request_password_reset(state: &AppState, email: &str, client: &str)
             ),
             headers: Vec::new(),
         };
-        enqueue(&txn, email, now, &state.mail_domain).await?;
+        enqueue(&txn, email, now, &state.ctx.mail_domain).await?;
     }
     txn.commit().await?;
     state.mail_wake.notify_one();
@@ -468,7 +467,7 @@ pub async fn confirm_password_reset(
     let hash = password::hash(new_password).await?;
     let now = state.now();
     let txn = db::write_txn(&state.db).await?;
-    let user_id = consume_email_token(&txn, token, PURPOSE_RESET, now).await?;
+    let user_id = consume_email_token(&txn, token, TokenPurpose::PasswordReset, now).await?;
     let user = users::Entity::find_by_id(user_id)
         .one(&txn)
         .await?
@@ -519,7 +518,7 @@ pub async fn update_me(
         active.display_name = Set(name.trim().to_owned());
     }
     if let Some(locale) = update.locale {
-        active.locale = Set(locale.as_str().to_owned());
+        active.locale = Set(locale.as_str().into());
     }
     active.updated_at = Set(state.now());
     let model = active.update(&txn).await?;
@@ -600,14 +599,14 @@ pub async fn delete_me(state: &AppState, user: &CurrentUser, password: String) -
     let txn = db::write_txn(&state.db).await?;
     let owned = group_roles::Entity::find()
         .filter(group_roles::Column::UserId.eq(user.id))
-        .filter(group_roles::Column::Role.eq("owner"))
+        .filter(group_roles::Column::Role.eq(Role::Owner))
         .all(&txn)
         .await?;
     for role in &owned {
         let others = participations::Entity::find()
             .filter(participations::Column::GroupId.eq(role.group_id))
             .filter(participations::Column::UserId.ne(user.id))
-            .filter(participations::Column::Status.is_in(["active", "pending"]))
+            .filter(participations::Column::Status.is_in([ParticipationStatus::Active, ParticipationStatus::Pending]))
             .one(&txn)
             .await?;
         if others.is_some() {
@@ -648,7 +647,7 @@ pub async fn create_user_cli(
         password_hash: Set(hash),
         locale: Set(Locale::ZhCn.as_str().to_owned()),
         is_admin: Set(admin),
-        status: Set("active".into()),
+        status: Set(UserStatus::Active),
         email_verified_at: Set(Some(now)),
         created_at: Set(now),
         updated_at: Set(now),

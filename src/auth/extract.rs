@@ -9,7 +9,8 @@ use actix_web::http::header;
 use actix_web::{FromRequest, HttpRequest, web};
 use sea_orm::EntityTrait;
 
-use crate::app::AppState;
+use crate::entities::enums::UserStatus;
+use crate::state::AppState;
 use crate::entities::users;
 use crate::error::AppError;
 
@@ -95,11 +96,11 @@ impl FromRequest for CurrentUser {
                     "send an access token as `Authorization: Bearer …`".into(),
                 )
             })?;
-            let user_id = state.tokens.verify(&token, state.clock.now())?;
+            let user_id = state.tokens.verify(&token, state.ctx.clock.now())?;
             let user = users::Entity::find_by_id(user_id)
                 .one(&state.db)
                 .await?
-                .filter(|u| u.status == "active")
+                .filter(|u| u.status == UserStatus::Active)
                 .ok_or_else(|| {
                     AppError::Unauthorized("invalid_token", "the account no longer exists".into())
                 })?;

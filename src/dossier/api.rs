@@ -11,7 +11,7 @@ use super::dto::{CompileRequest, DossierView};
 use super::keys::Jwks;
 use super::service::{self, PartFile};
 use super::verify::Report;
-use crate::app::AppState;
+use crate::state::AppState;
 use crate::auth::CurrentUser;
 use crate::error::{AppError, AppResult, Problem};
 use crate::json::ApiJson;
@@ -202,10 +202,10 @@ async fn verify(
         .get(header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<u64>().ok());
-    if declared.is_some_and(|n| n > state.settings.dossier_verify_max_bytes + 64 * 1024) {
+    if declared.is_some_and(|n| n > state.ctx.settings.dossier_verify_max_bytes + 64 * 1024) {
         return Err(AppError::PayloadTooLarge(format!(
             "the bundle is larger than {} MiB",
-            state.settings.dossier_verify_max_bytes / (1024 * 1024)
+            state.ctx.settings.dossier_verify_max_bytes / (1024 * 1024)
         )));
     }
     let form = Multipart::new(req.headers(), payload);

@@ -13,6 +13,7 @@ use sea_orm::{
 
 use super::dto::Tier;
 use super::manifest::{ProviderNames, SignatureRecord};
+use crate::entities::enums::{ParticipationStatus, EvidenceStatus};
 use crate::blob::{BlobStore, refs};
 use crate::db;
 use crate::entities::{
@@ -134,7 +135,7 @@ pub async fn gather(
     d: &dossiers::Model,
     public_url: &str,
 ) -> anyhow::Result<Assembly> {
-    let tier = Tier::parse(&d.tier).ok_or_else(|| anyhow::anyhow!("unknown tier {}", d.tier))?;
+    let tier = Some(d.tier).ok_or_else(|| anyhow::anyhow!("unknown tier {}", d.tier))?;
     let group = groups::Entity::find_by_id(d.group_id)
         .one(conn)
         .await?
@@ -169,7 +170,7 @@ pub async fn gather(
         .collect();
     let rows = participations::Entity::find()
         .filter(participations::Column::GroupId.eq(group.id))
-        .filter(participations::Column::Status.eq("active"))
+        .filter(participations::Column::Status.eq(ParticipationStatus::Active))
         .filter(participations::Column::SignedStatementVersion.is_not_null())
         .order_by_asc(participations::Column::Id)
         .all(conn)
@@ -195,7 +196,7 @@ pub async fn gather(
             .await?;
         for i in logged {
             *contact_counts.entry(i.participation_id).or_default() += 1;
-            *contacts.by_channel.entry(i.channel.clone()).or_default() += 1;
+            *contacts.by_channel.entry(i.channel.to_string()).or_default() += 1;
             contacts.total += 1;
             contacts.first = Some(
                 contacts
@@ -294,7 +295,7 @@ pub async fn pin_evidence(db_conn: &DatabaseConnection, a: &mut Assembly) -> any
     for chunk in ids.chunks(CHUNK) {
         let items = evidence::Entity::find()
             .filter(evidence::Column::ParticipationId.is_in(chunk.iter().copied()))
-            .filter(evidence::Column::Status.eq("active"))
+            .filter(evidence::Column::Status.eq(EvidenceStatus::Active))
             .order_by_asc(evidence::Column::Id)
             .all(&txn)
             .await?;
@@ -319,7 +320,7 @@ pub async fn pin_evidence(db_conn: &DatabaseConnection, a: &mut Assembly) -> any
                 path,
                 sha256: item.sha256,
                 size: u64::try_from(item.size).unwrap_or(0),
-                kind: item.kind,
+                kind: item.kind.to_string(),
                 content_type: item.content_type,
             });
         }

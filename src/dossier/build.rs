@@ -25,7 +25,8 @@ use super::manifest::{
     FORMAT, FileEntry, GroupRef, LETTER_NOTE, Manifest, ParticipantEntry, StatementRef,
 };
 use super::{Part, csv, jws, letter, version_dir};
-use crate::app::AppState;
+use crate::entities::enums::DossierStatus;
+use crate::state::AppState;
 use crate::entities::dossiers;
 
 /// The hashes of a finished build.
@@ -62,7 +63,7 @@ pub async fn run(state: &AppState, dossier_id: i64) -> anyhow::Result<dossiers::
                 bytes = built.bundle_size,
                 "dossier built"
             );
-            active.status = Set("ready".into());
+            active.status = Set(DossierStatus::Ready);
             active.manifest_sha256 = Set(Some(built.manifest_sha256));
             active.bundle_sha256 = Set(Some(built.bundle_sha256));
             active.bundle_size = Set(Some(i64::try_from(built.bundle_size).unwrap_or(i64::MAX)));
@@ -75,7 +76,7 @@ pub async fn run(state: &AppState, dossier_id: i64) -> anyhow::Result<dossiers::
                 tracing::error!(error = ?e, "releasing the evidence of a failed dossier");
             }
             let reason: String = format!("{e:#}").chars().take(500).collect();
-            active.status = Set("failed".into());
+            active.status = Set(DossierStatus::Failed);
             active.failure_reason = Set(Some(reason));
         }
     }
@@ -83,9 +84,9 @@ pub async fn run(state: &AppState, dossier_id: i64) -> anyhow::Result<dossiers::
 }
 
 async fn build(state: &AppState, row: &dossiers::Model) -> anyhow::Result<Built> {
-    let mut a = assembly::gather(&state.db, row, &state.public_url).await?;
+    let mut a = assembly::gather(&state.db, row, &state.ctx.public_url).await?;
     assembly::pin_evidence(&state.db, &mut a).await?;
-    let final_dir = version_dir(&state.settings.data_dir, row.group_id, row.version);
+    let final_dir = version_dir(&state.ctx.settings.data_dir, row.group_id, row.version);
     let parent = final_dir
         .parent()
         .context("the dossier directory has no parent")?
@@ -142,7 +143,7 @@ fn write_parts(dir: &Path, a: &Assembly) -> anyhow::Result<(String, Vec<&'static
         group: GroupRef {
             slug: a.group.slug.clone(),
             title: a.group.title.clone(),
-            category: a.group.category.clone(),
+            category: a.group.category.to_string(),
             provider: a.provider.clone(),
         },
         version: a.dossier.version,

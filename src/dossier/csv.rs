@@ -19,32 +19,10 @@ fn time(t: DateTime<Utc>) -> String {
     t.to_rfc3339_opts(SecondsFormat::Secs, true)
 }
 
-/// Digits after the decimal point of a currency's minor unit (ISO 4217).
-fn exponent(currency: &str) -> u32 {
-    match currency {
-        "JPY" | "KRW" | "VND" | "CLP" | "ISK" | "UGX" | "XAF" | "XOF" | "PYG" | "RWF" => 0,
-        "BHD" | "KWD" | "OMR" | "JOD" | "TND" | "LYD" | "IQD" => 3,
-        _ => 2,
-    }
-}
-
 /// `12800` CNY → `128.00`.
 #[must_use]
 pub fn amount(minor: i64, currency: &str) -> String {
-    let exp = exponent(currency);
-    if exp == 0 {
-        return minor.to_string();
-    }
-    let unit = 10_i64.pow(exp);
-    let sign = if minor < 0 { "-" } else { "" };
-    let abs = minor.unsigned_abs();
-    let unit_u = unit.unsigned_abs();
-    format!(
-        "{sign}{}.{:0width$}",
-        abs / unit_u,
-        abs % unit_u,
-        width = exp as usize
-    )
+    crate::domain::Money::from_stored(minor, currency).decimal()
 }
 
 fn evidence_paths(p: &Participant) -> String {

@@ -7,49 +7,9 @@ use validator::Validate;
 
 use crate::entities::dossiers;
 
-/// Who a dossier is for; decides what personal data it carries.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum Tier {
-    /// The provider: names of participants who consented, no contact details.
-    Provider,
-    /// A consumer association: as the provider.
-    ConsumerAssociation,
-    /// A regulator: names, and email addresses of participants who consented to be contacted.
-    Regulator,
-    /// A court: as the regulator.
-    Court,
-    /// Anyone: nothing personal; participant numbers, aggregates, no evidence.
-    Public,
-}
+pub use crate::entities::enums::Tier;
 
 impl Tier {
-    /// The stored value.
-    #[must_use]
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Provider => "provider",
-            Self::ConsumerAssociation => "consumer_association",
-            Self::Regulator => "regulator",
-            Self::Court => "court",
-            Self::Public => "public",
-        }
-    }
-
-    /// Reads a stored value.
-    #[must_use]
-    pub fn parse(s: &str) -> Option<Self> {
-        [
-            Self::Provider,
-            Self::ConsumerAssociation,
-            Self::Regulator,
-            Self::Court,
-            Self::Public,
-        ]
-        .into_iter()
-        .find(|t| t.as_str() == s)
-    }
-
     /// Whether names of consenting participants are shown.
     #[must_use]
     pub fn shares_names(self) -> bool {
@@ -95,17 +55,7 @@ pub struct CompileRequest {
     pub tier: Tier,
 }
 
-/// Where a dossier build stands.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum DossierStatus {
-    /// Being built in the background.
-    Building,
-    /// Built; its parts can be downloaded.
-    Ready,
-    /// The build failed; see `failure_reason`.
-    Failed,
-}
+pub use crate::entities::enums::DossierStatus;
 
 /// A dossier version.
 #[derive(Debug, Clone, Serialize, ToSchema)]
@@ -144,12 +94,8 @@ impl DossierView {
     /// The view of a row, with links under `base` (`/api/v1/groups/{slug}/dossiers`).
     #[must_use]
     pub fn new(row: dossiers::Model, base: &str) -> Self {
-        let status = match row.status.as_str() {
-            "ready" => DossierStatus::Ready,
-            "failed" => DossierStatus::Failed,
-            _ => DossierStatus::Building,
-        };
-        let tier = Tier::parse(&row.tier).unwrap_or(Tier::Public);
+        let status = row.status;
+        let tier = row.tier;
         let links = if status == DossierStatus::Ready {
             super::Part::all(tier)
                 .into_iter()

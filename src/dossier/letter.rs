@@ -17,7 +17,7 @@ use typst_layout::PagedDocument;
 use super::assembly::Assembly;
 use super::csv::{amount, demands_text, provider_text};
 use super::dto::Tier;
-use crate::groups::service::MIN_CELL;
+use crate::groups::cells::merge_small_cells;
 use crate::i18n::Locale;
 
 const TEMPLATE: &str = include_str!("letter.typ");
@@ -334,17 +334,21 @@ fn totals(a: &Assembly) -> String {
         e.0 += p.amount_minor;
         e.1 += 1;
     }
-    let mut parts = Vec::new();
-    let mut other = 0;
-    for (currency, (sum, n)) in per {
-        // The public version shows no currency fewer than MIN_CELL people share.
-        if a.tier == Tier::Public && n < MIN_CELL {
-            other += n;
-            continue;
-        }
-        parts.push(format!("{currency} {}（{n} 人）", amount(sum, currency)));
-    }
-    if other > 0 {
+    let cells: Vec<((&str, i64), i64)> = per
+        .into_iter()
+        .map(|(currency, (sum, n))| ((currency, sum), n))
+        .collect();
+    // The public version follows the small-cell rule of every public figure.
+    let (shown, other) = if a.tier == Tier::Public {
+        merge_small_cells(cells)
+    } else {
+        (cells, None)
+    };
+    let mut parts: Vec<String> = shown
+        .into_iter()
+        .map(|((currency, sum), n)| format!("{currency} {}（{n} 人）", amount(sum, currency)))
+        .collect();
+    if let Some(other) = other {
         parts.push(format!("其他币种（{other} 人）"));
     }
     if parts.is_empty() {

@@ -17,13 +17,14 @@ use tokio::io::AsyncWriteExt as _;
 use super::dto::{DossierView, Tier};
 use super::verify::Report;
 use super::{Part, assembly, build, version_dir};
-use crate::app::AppState;
+use crate::entities::enums::{ParticipationStatus, DossierStatus};
+use crate::state::AppState;
 use crate::auth::CurrentUser;
 use crate::db;
 use crate::entities::{dossiers, groups, participations};
 use crate::error::{AppError, AppResult};
 use crate::groups::service::{audit, by_slug};
-use crate::groups::{Role, require_role};
+use crate::groups::access::{Role, Viewer, require_role};
 
 /// The API path of a group's dossiers.
 #[must_use]
@@ -56,7 +57,7 @@ async fn lock_group(conn: &impl ConnectionTrait, id: i64) -> AppResult<()> {
 async fn signed_active(conn: &impl ConnectionTrait, group_id: i64) -> AppResult<u64> {
     Ok(participations::Entity::find()
         .filter(participations::Column::GroupId.eq(group_id))
-        .filter(participations::Column::Status.eq("active"))
+        .filter(participations::Column::Status.eq(ParticipationStatus::Active))
         .filter(participations::Column::SignedStatementVersion.is_not_null())
         .count(conn)
         .await?)
@@ -88,11 +89,11 @@ pub async fn compile(
     let group = by_slug(&txn, slug).await?;
     let group = require_role(&txn, group, user.id, Role::Organiser)
         .await?
-        .group;
+        .into_group();
     lock_group(&txn, group.id).await?;
     let busy = dossiers::Entity::find()
         .filter(dossiers::Column::GroupId.eq(group.id))
-        .filter(dossiers::Column::Status.eq("building"))
+        .filter(dossiers::Column::Status.eq(DossierStatus::Building))
         .one(&txn)
         .await?;
     if busy.is_some() {
@@ -109,8 +110,8 @@ pub async fn compile(
     let inserted = dossiers::ActiveModel {
         group_id: Set(group.id),
         version: Set(version),
-        tier: Set(tier.as_str().into()),
-        status: Set("building".into()),
+        tier: Set(tier),
+        status: Set(DossierStatus::Building),
         statement_version: Set(group.statement_version),
         author_id: Set(Some(user.id)),
         created_at: Set(now),
@@ -136,7 +137,7 @@ pub async fn compile(
     .await?;
     txn.commit().await?;
     let base = base_path(&group.slug);
-    if participants <= u64::from(state.settings.dossier_inline_max) {
+    if participants <= u64::from(state.ctx.settings.dossier_inline_max) {
         let row = build::run(state, row.id).await?;
         return Ok((DossierView::new(row, &base), true));
     }
@@ -150,24 +151,8 @@ pub async fn compile(
     Ok((DossierView::new(row, &base), false))
 }
 
-/// Whether `user` is on the group's team (any role).
-async fn on_team(
-    conn: &impl ConnectionTrait,
-    group: &groups::Model,
-    user: Option<&CurrentUser>,
-) -> AppResult<bool> {
-    let Some(user) = user else {
-        return Ok(false);
-    };
-    match require_role(conn, group.clone(), user.id, Role::Moderator).await {
-        Ok(_) => Ok(true),
-        Err(AppError::Forbidden(..)) => Ok(false),
-        Err(e) => Err(e),
-    }
-}
-
 fn publicly_visible(row: &dossiers::Model) -> bool {
-    row.tier == Tier::Public.as_str() && row.status == "ready"
+    row.tier == Tier::Public && row.status == DossierStatus::Ready
 }
 
 /// The group's dossiers, newest first: all of them for its team, the ready public-tier ones
@@ -181,7 +166,7 @@ pub async fn list(
     slug: &str,
 ) -> AppResult<Vec<DossierView>> {
     let group = by_slug(&state.db, slug).await?;
-    let team = on_team(&state.db, &group, user).await?;
+    let team = Viewer::of(&state.db, group.id, user).await?.is_team();
     let rows = dossiers::Entity::find()
         .filter(dossiers::Column::GroupId.eq(group.id))
         .order_by_desc(dossiers::Column::Version)
@@ -208,7 +193,7 @@ async fn visible(
         .one(&state.db)
         .await?
         .ok_or(AppError::NotFound)?;
-    if publicly_visible(&row) || on_team(&state.db, &group, user).await? {
+    if publicly_visible(&row) || Viewer::of(&state.db, group.id, user).await?.is_team() {
         Ok((group, row))
     } else {
         Err(AppError::NotFound)
@@ -253,11 +238,11 @@ pub async fn part(
     part: Part,
 ) -> AppResult<PartFile> {
     let (group, row) = visible(state, user, slug, version).await?;
-    let tier = Tier::parse(&row.tier).unwrap_or(Tier::Public);
+    let tier = Some(row.tier).unwrap_or(Tier::Public);
     if !Part::all(tier).contains(&part) {
         return Err(AppError::NotFound);
     }
-    if row.status != "ready" {
+    if row.status != DossierStatus::Ready {
         return Err(AppError::conflict(
             "dossier_not_ready",
             format!("version {version} is {}", row.status),
@@ -269,7 +254,7 @@ pub async fn part(
         other => format!("{stem}-{}", other.file_name()),
     };
     Ok(PartFile {
-        path: version_dir(&state.settings.data_dir, group.id, version).join(part.file_name()),
+        path: version_dir(&state.ctx.settings.data_dir, group.id, version).join(part.file_name()),
         download_name,
         content_type: part.content_type(),
     })
@@ -282,18 +267,18 @@ pub async fn part(
 /// Database failures.
 pub async fn recover_interrupted(state: &AppState) -> anyhow::Result<u64> {
     let stale = dossiers::Entity::find()
-        .filter(dossiers::Column::Status.eq("building"))
+        .filter(dossiers::Column::Status.eq(DossierStatus::Building))
         .all(&state.db)
         .await?;
     let n = stale.len() as u64;
     for row in stale {
         assembly::unpin_evidence(&state.db, state.blobs.as_ref(), row.id).await?;
         let mut active: dossiers::ActiveModel = row.into();
-        active.status = Set("failed".into());
+        active.status = Set(DossierStatus::Failed);
         active.failure_reason = Set(Some("interrupted".into()));
         active.update(&state.db).await?;
     }
-    let root = state.settings.data_dir.join("dossiers");
+    let root = state.ctx.settings.data_dir.join("dossiers");
     tokio::task::spawn_blocking(move || remove_temporaries(&root)).await?;
     if n > 0 {
         tracing::warn!(
@@ -336,8 +321,8 @@ impl Drop for TempFile {
 /// # Errors
 /// 413 over the limit; 422 without a `bundle` field; 400 for an unreadable form.
 pub async fn verify_upload(state: &AppState, mut form: Multipart) -> AppResult<Report> {
-    let limit = state.settings.dossier_verify_max_bytes;
-    let dir = state.settings.data_dir.join("tmp");
+    let limit = state.ctx.settings.dossier_verify_max_bytes;
+    let dir = state.ctx.settings.data_dir.join("tmp");
     tokio::fs::create_dir_all(&dir)
         .await
         .map_err(anyhow::Error::from)?;

@@ -3,6 +3,8 @@
 
 use sea_orm::entity::prelude::*;
 
+use super::enums::{DossierStatus, Tier};
+
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel, serde::Serialize, serde::Deserialize)]
 #[sea_orm(table_name = "dossiers")]
 pub struct Model {
@@ -13,9 +15,9 @@ pub struct Model {
     #[sea_orm(unique_key = "group_version")]
     pub version: i32,
     #[sea_orm(column_type = "String(StringLen::N(32))")]
-    pub tier: String,
+    pub tier: Tier,
     #[sea_orm(column_type = "String(StringLen::N(16))")]
-    pub status: String,
+    pub status: DossierStatus,
     #[sea_orm(column_type = "Text")]
     pub failure_reason: Option<String>,
     pub statement_version: i32,

@@ -3,6 +3,8 @@
 
 use sea_orm::entity::prelude::*;
 
+use super::enums::{TokenPurpose};
+
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel, serde::Serialize, serde::Deserialize)]
 #[sea_orm(table_name = "email_tokens")]
 pub struct Model {
@@ -10,7 +12,7 @@ pub struct Model {
     pub id: i64,
     pub user_id: i64,
     #[sea_orm(column_type = "String(StringLen::N(32))")]
-    pub purpose: String,
+    pub purpose: TokenPurpose,
     #[sea_orm(column_type = "String(StringLen::N(64))", unique)]
     pub token_hash: String,
     pub expires_at: DateTimeUtc,

@@ -3,6 +3,8 @@
 
 use sea_orm::entity::prelude::*;
 
+use super::enums::{EvidenceKind, EvidenceStatus};
+
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel, serde::Serialize, serde::Deserialize)]
 #[sea_orm(table_name = "evidence")]
 pub struct Model {
@@ -17,14 +19,14 @@ pub struct Model {
     #[sea_orm(column_type = "Text")]
     pub content_type: String,
     #[sea_orm(column_type = "String(StringLen::N(32))")]
-    pub kind: String,
+    pub kind: EvidenceKind,
     #[sea_orm(column_type = "Text")]
     pub description: String,
     #[sea_orm(column_type = "Text")]
     pub original_name: String,
     pub captured_at: Option<DateTimeUtc>,
     #[sea_orm(column_type = "String(StringLen::N(16))")]
-    pub status: String,
+    pub status: EvidenceStatus,
     pub created_at: DateTimeUtc,
     pub withdrawn_at: Option<DateTimeUtc>,
 }

@@ -3,6 +3,8 @@
 
 use sea_orm::entity::prelude::*;
 
+use super::enums::{Role};
+
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel, serde::Serialize, serde::Deserialize)]
 #[sea_orm(table_name = "group_invites")]
 pub struct Model {
@@ -14,7 +16,7 @@ pub struct Model {
     #[sea_orm(column_type = "Text")]
     pub email_normalized: String,
     #[sea_orm(column_type = "String(StringLen::N(16))")]
-    pub role: String,
+    pub role: Role,
     #[sea_orm(column_type = "String(StringLen::N(64))", unique)]
     pub token_hash: String,
     pub invited_by: Option<i64>,

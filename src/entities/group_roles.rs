@@ -3,6 +3,8 @@
 
 use sea_orm::entity::prelude::*;
 
+use super::enums::{Role};
+
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel, serde::Serialize, serde::Deserialize)]
 #[sea_orm(table_name = "group_roles")]
 pub struct Model {
@@ -13,7 +15,7 @@ pub struct Model {
     #[sea_orm(unique_key = "group_user")]
     pub user_id: i64,
     #[sea_orm(column_type = "String(StringLen::N(16))")]
-    pub role: String,
+    pub role: Role,
     pub created_at: DateTimeUtc,
 }
 

@@ -3,6 +3,8 @@
 
 use sea_orm::entity::prelude::*;
 
+use super::enums::{Category, GroupOutcome, GroupStatus, Visibility};
+
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel, serde::Serialize, serde::Deserialize)]
 #[sea_orm(table_name = "groups")]
 pub struct Model {
@@ -16,17 +18,17 @@ pub struct Model {
     #[sea_orm(column_type = "Text")]
     pub summary: String,
     #[sea_orm(column_type = "String(StringLen::N(32))")]
-    pub category: String,
+    pub category: Category,
     #[sea_orm(column_type = "Text")]
     pub demands: String,
     pub incident_from: Option<Date>,
     pub incident_to: Option<Date>,
     #[sea_orm(column_type = "String(StringLen::N(16))")]
-    pub status: String,
+    pub status: GroupStatus,
     #[sea_orm(column_type = "String(StringLen::N(32))")]
-    pub outcome: Option<String>,
+    pub outcome: Option<GroupOutcome>,
     #[sea_orm(column_type = "String(StringLen::N(16))")]
-    pub visibility: String,
+    pub visibility: Visibility,
     pub requires_moderation: bool,
     pub statement_version: i32,
     #[sea_orm(column_type = "Text")]

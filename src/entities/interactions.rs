@@ -2,6 +2,8 @@
 
 use sea_orm::entity::prelude::*;
 
+use super::enums::{ContactChannel, ContactOutcome};
+
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel, serde::Serialize, serde::Deserialize)]
 #[sea_orm(table_name = "interactions")]
 pub struct Model {
@@ -10,7 +12,7 @@ pub struct Model {
     pub participation_id: i64,
     pub occurred_at: DateTimeUtc,
     #[sea_orm(column_type = "String(StringLen::N(16))")]
-    pub channel: String,
+    pub channel: ContactChannel,
     #[sea_orm(column_type = "Text")]
     pub agent: String,
     #[sea_orm(column_type = "Text")]
@@ -18,7 +20,7 @@ pub struct Model {
     #[sea_orm(column_type = "Text")]
     pub summary: String,
     #[sea_orm(column_type = "String(StringLen::N(16))")]
-    pub outcome: String,
+    pub outcome: ContactOutcome,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,
 }

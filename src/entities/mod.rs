@@ -1,6 +1,7 @@
 //! Generated-shape sea-orm entities, one module per table.
 
 pub mod audit_log;
+pub mod enums;
 pub mod blobs;
 pub mod dossier_evidence;
 pub mod dossiers;

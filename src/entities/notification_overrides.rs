@@ -2,6 +2,8 @@
 
 use sea_orm::entity::prelude::*;
 
+use super::enums::DigestMode;
+
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel, serde::Serialize, serde::Deserialize)]
 #[sea_orm(table_name = "notification_overrides")]
 pub struct Model {
@@ -10,7 +12,7 @@ pub struct Model {
     pub user_id: i64,
     pub group_id: i64,
     /// immediate | daily | weekly | off
-    pub digest: String,
+    pub digest: DigestMode,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -3,13 +3,15 @@
 
 use sea_orm::entity::prelude::*;
 
+use super::enums::DigestMode;
+
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel, serde::Serialize, serde::Deserialize)]
 #[sea_orm(table_name = "notification_prefs")]
 pub struct Model {
     #[sea_orm(primary_key, auto_increment = false)]
     pub user_id: i64,
     /// immediate | daily | weekly | off
-    pub digest: String,
+    pub digest: DigestMode,
     /// ISO weekday of the weekly digest, 1 = Monday.
     pub weekday: i32,
     /// Local hour (0–23) digests are sent at.

@@ -3,6 +3,8 @@
 
 use sea_orm::entity::prelude::*;
 
+use super::enums::{OutboxStatus};
+
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel, serde::Serialize, serde::Deserialize)]
 #[sea_orm(table_name = "outbox")]
 pub struct Model {
@@ -26,7 +28,7 @@ pub struct Model {
     #[sea_orm(column_type = "Text")]
     pub message_id: String,
     #[sea_orm(column_type = "String(StringLen::N(16))")]
-    pub status: String,
+    pub status: OutboxStatus,
     pub attempts: i32,
     pub next_attempt_at: DateTimeUtc,
     pub lease_until: Option<DateTimeUtc>,

@@ -4,6 +4,8 @@
 
 use sea_orm::entity::prelude::*;
 
+use super::enums::{ParticipantOutcome, ParticipationStatus};
+
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel, serde::Serialize, serde::Deserialize)]
 #[sea_orm(table_name = "participations")]
 pub struct Model {
@@ -14,7 +16,7 @@ pub struct Model {
     #[sea_orm(unique_key = "group_user")]
     pub user_id: i64,
     #[sea_orm(column_type = "String(StringLen::N(16))")]
-    pub status: String,
+    pub status: ParticipationStatus,
     #[sea_orm(column_type = "Text")]
     pub statement: String,
     pub amount_minor: i64,
@@ -27,7 +29,7 @@ pub struct Model {
     pub consent_contact: bool,
     pub signed_statement_version: Option<i32>,
     #[sea_orm(column_type = "String(StringLen::N(24))")]
-    pub outcome: String,
+    pub outcome: ParticipantOutcome,
     #[sea_orm(column_type = "Text")]
     pub rejection_reason: Option<String>,
     pub duplicate_of: Option<i64>,

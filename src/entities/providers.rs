@@ -3,6 +3,8 @@
 
 use sea_orm::entity::prelude::*;
 
+use super::enums::{ProviderKind};
+
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel, serde::Serialize, serde::Deserialize)]
 #[sea_orm(table_name = "providers")]
 pub struct Model {
@@ -17,7 +19,7 @@ pub struct Model {
     #[sea_orm(column_type = "Text")]
     pub aliases: String,
     #[sea_orm(column_type = "String(StringLen::N(32))")]
-    pub kind: String,
+    pub kind: ProviderKind,
     #[sea_orm(column_type = "Text")]
     pub website: Option<String>,
     #[sea_orm(column_type = "Text")]

@@ -3,6 +3,8 @@
 
 use sea_orm::entity::prelude::*;
 
+use super::enums::{Channel, DueKind};
+
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel, serde::Serialize, serde::Deserialize)]
 #[sea_orm(table_name = "submissions")]
 pub struct Model {
@@ -11,13 +13,13 @@ pub struct Model {
     pub group_id: i64,
     pub dossier_version: Option<i32>,
     #[sea_orm(column_type = "String(StringLen::N(32))")]
-    pub channel: String,
+    pub channel: Channel,
     #[sea_orm(column_type = "Text")]
     pub recipient: String,
     pub submitted_at: DateTimeUtc,
     pub due_days: i32,
     #[sea_orm(column_type = "String(StringLen::N(16))")]
-    pub due_kind: String,
+    pub due_kind: DueKind,
     pub due_at: DateTimeUtc,
     pub extension_days: i32,
     #[sea_orm(column_type = "Text")]

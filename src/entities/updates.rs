@@ -2,6 +2,8 @@
 
 use sea_orm::entity::prelude::*;
 
+use super::enums::{ResponseClass, UpdateKind, UpdateVisibility};
+
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel, serde::Serialize, serde::Deserialize)]
 #[sea_orm(table_name = "updates")]
 pub struct Model {
@@ -10,15 +12,15 @@ pub struct Model {
     pub group_id: i64,
     pub submission_id: Option<i64>,
     #[sea_orm(column_type = "String(StringLen::N(24))")]
-    pub kind: String,
+    pub kind: UpdateKind,
     #[sea_orm(column_type = "String(StringLen::N(32))")]
-    pub response_class: Option<String>,
+    pub response_class: Option<ResponseClass>,
     #[sea_orm(column_type = "Text")]
     pub title: String,
     #[sea_orm(column_type = "Text")]
     pub body: String,
     #[sea_orm(column_type = "String(StringLen::N(16))")]
-    pub visibility: String,
+    pub visibility: UpdateVisibility,
     pub author_id: Option<i64>,
     pub occurred_at: DateTimeUtc,
     pub created_at: DateTimeUtc,

@@ -2,6 +2,8 @@
 
 use sea_orm::entity::prelude::*;
 
+use super::enums::{UserStatus};
+
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel, serde::Serialize, serde::Deserialize)]
 #[sea_orm(table_name = "users")]
 pub struct Model {
@@ -20,7 +22,7 @@ pub struct Model {
     pub is_admin: bool,
     pub email_verified_at: Option<DateTimeUtc>,
     #[sea_orm(column_type = "String(StringLen::N(16))")]
-    pub status: String,
+    pub status: UserStatus,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,
 }

@@ -1,50 +1,19 @@
 //! Request and response bodies of the evidence routes.
 
 use chrono::{DateTime, Utc};
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 use utoipa::ToSchema;
 
+use crate::entities::enums::EvidenceStatus;
 use crate::entities::evidence;
 
-/// What a piece of evidence is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum EvidenceKind {
-    /// Bill, statement or transaction detail.
-    TransactionRecord,
-    /// Screenshot of the app or a message.
-    Screenshot,
-    /// Export or capture of a customer-service chat.
-    ChatLog,
-    /// Recording or log of a phone call.
-    CallRecord,
-    /// Receipt or invoice.
-    Receipt,
-    /// Letters or emails exchanged with the provider.
-    Correspondence,
-    /// Anything else.
-    Other,
-}
+pub use crate::entities::enums::EvidenceKind;
 
 impl EvidenceKind {
     /// Parses a form value.
     #[must_use]
     pub fn parse(s: &str) -> Option<Self> {
         serde_json::from_value(serde_json::Value::String(s.trim().to_owned())).ok()
-    }
-
-    /// The stored value.
-    #[must_use]
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::TransactionRecord => "transaction_record",
-            Self::Screenshot => "screenshot",
-            Self::ChatLog => "chat_log",
-            Self::CallRecord => "call_record",
-            Self::Receipt => "receipt",
-            Self::Correspondence => "correspondence",
-            Self::Other => "other",
-        }
     }
 }
 
@@ -75,7 +44,7 @@ pub struct EvidenceView {
     /// Type judged from the content.
     pub content_type: String,
     /// What it is.
-    pub kind: String,
+    pub kind: EvidenceKind,
     /// What it shows.
     pub description: String,
     /// The uploaded file name, made safe.
@@ -83,7 +52,7 @@ pub struct EvidenceView {
     /// When it was captured.
     pub captured_at: Option<DateTime<Utc>>,
     /// active, or withdrawn (kept because an issued dossier holds it).
-    pub status: String,
+    pub status: EvidenceStatus,
     /// Uploaded at.
     pub created_at: DateTime<Utc>,
     /// Where the bytes are.

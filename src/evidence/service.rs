@@ -15,13 +15,14 @@ use sea_orm::{
 
 use super::dto::EvidenceKind;
 use super::sniff::{SNIFF_LEN, decide, sanitize_file_name};
-use crate::app::AppState;
+use crate::entities::enums::{ParticipationStatus, EvidenceStatus};
+use crate::state::AppState;
 use crate::auth::CurrentUser;
 use crate::blob::{ByteStream, StageError, Staged, refs};
 use crate::db;
 use crate::entities::{dossier_evidence, evidence, participations};
 use crate::error::{AppError, AppResult};
-use crate::groups::{Role, access::role_of};
+use crate::groups::access::Viewer;
 use crate::participation::service::require_mine;
 
 /// Room for the multipart framing and the small fields around the file.
@@ -44,7 +45,7 @@ async fn usage(conn: &impl ConnectionTrait, participation_id: i64) -> AppResult<
             "total",
         )
         .filter(evidence::Column::ParticipationId.eq(participation_id))
-        .filter(evidence::Column::Status.eq("active"))
+        .filter(evidence::Column::Status.eq(EvidenceStatus::Active))
         .into_tuple()
         .one(conn)
         .await?;
@@ -63,7 +64,10 @@ pub async fn require_open_participation(
 ) -> AppResult<participations::Model> {
     user.require_verified()?;
     let (_, p) = require_mine(conn, slug, user.id).await?;
-    if !matches!(p.status.as_str(), "active" | "pending") {
+    if !matches!(
+        p.status,
+        ParticipationStatus::Active | ParticipationStatus::Pending
+    ) {
         return Err(AppError::conflict(
             "participation_inactive",
             format!("the participation is {}", p.status),
@@ -220,8 +224,8 @@ pub async fn upload(
     content_length: Option<u64>,
     form: Multipart,
 ) -> AppResult<evidence::Model> {
-    let max_file = state.settings.evidence_max_file_bytes;
-    let quota = state.settings.evidence_quota_bytes;
+    let max_file = state.ctx.settings.evidence_max_file_bytes;
+    let quota = state.ctx.settings.evidence_quota_bytes;
     let participation = require_open_participation(&state.db, user, slug).await?;
     let used = usage(&state.db, participation.id).await?;
     let room = quota.saturating_sub(used);
@@ -293,11 +297,11 @@ async fn commit_upload(
         sha256: Set(staged.sha256.clone()),
         size: Set(size),
         content_type: Set(content_type.to_owned()),
-        kind: Set(kind.as_str().to_owned()),
+        kind: Set(kind),
         description: Set(fields.description.clone()),
         original_name: Set(name),
         captured_at: Set(fields.captured_at),
-        status: Set("active".into()),
+        status: Set(EvidenceStatus::Active),
         created_at: Set(now),
         ..Default::default()
     }
@@ -352,12 +356,13 @@ pub async fn require_readable(
         .one(conn)
         .await?
         .ok_or(AppError::NotFound)?;
-    if item.user_id == user.id {
-        return Ok(item);
-    }
-    match role_of(conn, item.group_id, user.id).await? {
-        Some(role) if role >= Role::Moderator => Ok(item),
-        _ => Err(AppError::NotFound),
+    if Viewer::of(conn, item.group_id, Some(user))
+        .await?
+        .may_read_files_of(item.user_id)
+    {
+        Ok(item)
+    } else {
+        Err(AppError::NotFound)
     }
 }
 
@@ -399,11 +404,11 @@ pub async fn delete_mine(state: &AppState, user: &CurrentUser, id: i64) -> AppRe
         .is_some();
     let sha = item.sha256.clone();
     if held {
-        if item.status == "withdrawn" {
+        if item.status == EvidenceStatus::Withdrawn {
             return Err(AppError::NotFound);
         }
         let mut active: evidence::ActiveModel = item.into();
-        active.status = Set("withdrawn".into());
+        active.status = Set(EvidenceStatus::Withdrawn);
         active.withdrawn_at = Set(Some(now));
         active.update(&txn).await?;
         txn.commit().await?;

@@ -7,7 +7,7 @@ use super::dto::{
     GroupCreate, GroupPage, GroupQuery, GroupSummary, GroupUpdate, GroupView, SuggestQuery,
 };
 use super::service;
-use crate::app::AppState;
+use crate::state::AppState;
 use crate::auth::CurrentUser;
 use crate::error::{AppResult, Problem};
 use crate::json::{ApiJson, ApiQuery};

@@ -1,6 +1,6 @@
 //! Figures of a group: the organisers' dashboard (everything, for the team only) and the public
 //! subset shown on the group's page, where no breakdown cell shows fewer than
-//! [`MIN_CELL`] people.
+//! [`MIN_CELL`](super::cells::MIN_CELL) people.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 
@@ -8,11 +8,12 @@ use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder
 
 use super::access::{Role, require_role};
 use super::dto::{CountCell, ProviderClaim};
-use super::service::{MIN_CELL, by_slug};
+use super::service::by_slug;
 use super::team_dto::{
     ContactFigures, CurrencyFigures, Dashboard, DayCount, EvidenceCoverage, KindCoverage,
 };
-use crate::app::AppState;
+use crate::entities::enums::{ParticipationStatus, ParticipantOutcome, EvidenceStatus};
+use crate::state::AppState;
 use crate::auth::CurrentUser;
 use crate::entities::{evidence, interactions, participations, updates};
 use crate::error::AppResult;
@@ -22,39 +23,22 @@ use crate::responses::scorecard::{median, share};
 use crate::responses::submissions::views_for_group;
 
 /// Own outcomes a participant may report, in display order.
-const OUTCOMES: [&str; 3] = ["unresolved", "partially_resolved", "resolved"];
+const OUTCOMES: [ParticipantOutcome; 3] = [
+    ParticipantOutcome::Unresolved,
+    ParticipantOutcome::PartiallyResolved,
+    ParticipantOutcome::Resolved,
+];
 
-/// Merges cells of fewer than [`MIN_CELL`] people into `other`, keeping the given order. When
-/// `other` itself would be under the minimum the smallest shown cells join it, and an `other`
-/// still under the minimum is left out, so no shown cell (nor a difference of shown cells)
-/// singles out fewer than [`MIN_CELL`] people.
+/// Counts by key with the small-cell rule of [`cells`](super::cells) applied; the merged
+/// cell, when shown, is keyed `other`.
 #[must_use]
 pub fn merge_small_cells(cells: Vec<(String, i64)>) -> Vec<CountCell> {
-    let mut kept: Vec<(usize, String, i64)> = Vec::new();
-    let mut other = 0;
-    for (i, (key, n)) in cells.into_iter().enumerate() {
-        if n >= MIN_CELL {
-            kept.push((i, key, n));
-        } else {
-            other += n;
-        }
-    }
-    kept.sort_by_key(|(i, _, n)| (*n, *i));
-    while other > 0 && other < MIN_CELL && !kept.is_empty() {
-        other += kept.remove(0).2;
-    }
-    kept.sort_by_key(|(i, _, _)| *i);
-    let mut out: Vec<CountCell> = kept
+    let (shown, other) = super::cells::merge_small_cells(cells);
+    shown
         .into_iter()
-        .map(|(_, key, participants)| CountCell { key, participants })
-        .collect();
-    if other >= MIN_CELL {
-        out.push(CountCell {
-            key: "other".into(),
-            participants: other,
-        });
-    }
-    out
+        .chain(other.map(|n| ("other".to_owned(), n)))
+        .map(|(key, participants)| CountCell { key, participants })
+        .collect()
 }
 
 /// The public subset of a group's figures.
@@ -81,7 +65,7 @@ pub async fn public_figures(
         .column(participations::Column::Outcome)
         .column_as(participations::Column::Id.count(), "n")
         .filter(participations::Column::GroupId.eq(group_id))
-        .filter(participations::Column::Status.eq("active"))
+        .filter(participations::Column::Status.eq(ParticipationStatus::Active))
         .group_by(participations::Column::Outcome)
         .into_tuple()
         .all(conn)
@@ -90,16 +74,16 @@ pub async fn public_figures(
     let outcomes = merge_small_cells(
         OUTCOMES
             .iter()
-            .map(|o| ((*o).to_owned(), counts.get(*o).copied().unwrap_or(0)))
+            .map(|o| (o.as_str().to_owned(), counts.get(o.as_str()).copied().unwrap_or(0)))
             .collect(),
     );
     let confirmed_resolved = outcomes
         .iter()
-        .find(|c| c.key == "resolved")
+        .find(|c| c.key == ParticipantOutcome::Resolved.as_str())
         .map(|c| c.participants);
     let provider_claim = updates::Entity::find()
         .filter(updates::Column::GroupId.eq(group_id))
-        .filter(updates::Column::Visibility.eq(UpdateVisibility::Public.as_str()))
+        .filter(updates::Column::Visibility.eq(UpdateVisibility::Public))
         .filter(updates::Column::ResponseClass.is_not_null())
         .order_by_desc(updates::Column::OccurredAt)
         .order_by_desc(updates::Column::Id)
@@ -134,33 +118,36 @@ pub async fn dashboard(state: &AppState, user: &CurrentUser, slug: &str) -> AppR
     let group = by_slug(conn, slug).await?;
     let group = require_role(conn, group, user.id, Role::Moderator)
         .await?
-        .group;
+        .into_group();
     let all = participations::Entity::find()
         .filter(participations::Column::GroupId.eq(group.id))
         .all(conn)
         .await?;
     let mut joins: BTreeMap<chrono::NaiveDate, i64> = BTreeMap::new();
-    let mut by_status: BTreeMap<String, i64> = ["pending", "active", "rejected", "withdrawn"]
+    let mut by_status: BTreeMap<String, i64> = ParticipationStatus::all()
         .into_iter()
-        .map(|s| (s.to_owned(), 0))
+        .map(|s| (s.as_str().to_owned(), 0))
         .collect();
     for p in &all {
         *joins.entry(local_date(p.created_at)).or_default() += 1;
-        *by_status.entry(p.status.clone()).or_default() += 1;
+        *by_status.entry(p.status.as_str().to_owned()).or_default() += 1;
     }
-    let active: Vec<&participations::Model> = all.iter().filter(|p| p.status == "active").collect();
+    let active: Vec<&participations::Model> = all
+        .iter()
+        .filter(|p| p.status == ParticipationStatus::Active)
+        .collect();
     let active_ids: HashSet<i64> = active.iter().map(|p| p.id).collect();
     let n_active = count_i64(active.len());
 
     let mut money: BTreeMap<String, Vec<i64>> = BTreeMap::new();
     let mut outcomes: BTreeMap<String, i64> =
-        OUTCOMES.iter().map(|o| ((*o).to_owned(), 0)).collect();
+        OUTCOMES.iter().map(|o| (o.as_str().to_owned(), 0)).collect();
     for p in &active {
         money
             .entry(p.currency.clone())
             .or_default()
             .push(p.amount_minor);
-        *outcomes.entry(p.outcome.clone()).or_default() += 1;
+        *outcomes.entry(p.outcome.as_str().to_owned()).or_default() += 1;
     }
     let disputed = money
         .into_iter()
@@ -174,7 +161,7 @@ pub async fn dashboard(state: &AppState, user: &CurrentUser, slug: &str) -> AppR
 
     let items = evidence::Entity::find()
         .filter(evidence::Column::GroupId.eq(group.id))
-        .filter(evidence::Column::Status.eq("active"))
+        .filter(evidence::Column::Status.eq(EvidenceStatus::Active))
         .all(conn)
         .await?;
     let mut with_any = HashSet::new();
@@ -184,7 +171,7 @@ pub async fn dashboard(state: &AppState, user: &CurrentUser, slug: &str) -> AppR
         .filter(|e| active_ids.contains(&e.participation_id))
     {
         with_any.insert(e.participation_id);
-        let entry = kinds.entry(e.kind.clone()).or_default();
+        let entry = kinds.entry(e.kind.to_string()).or_default();
         entry.0.insert(e.participation_id);
         entry.1 += 1;
     }
@@ -210,14 +197,14 @@ pub async fn dashboard(state: &AppState, user: &CurrentUser, slug: &str) -> AppR
     let logged = interactions::Entity::find()
         .inner_join(participations::Entity)
         .filter(participations::Column::GroupId.eq(group.id))
-        .filter(participations::Column::Status.eq("active"))
+        .filter(participations::Column::Status.eq(ParticipationStatus::Active))
         .all(conn)
         .await?;
     let mut per_person: HashMap<i64, i64> = active_ids.iter().map(|id| (*id, 0)).collect();
     let mut by_channel: BTreeMap<String, i64> = BTreeMap::new();
     for i in &logged {
         *per_person.entry(i.participation_id).or_default() += 1;
-        *by_channel.entry(i.channel.clone()).or_default() += 1;
+        *by_channel.entry(i.channel.to_string()).or_default() += 1;
     }
     let contacts = ContactFigures {
         total: count_i64(logged.len()),

@@ -1,51 +1,13 @@
 //! Request and response bodies of the group routes.
 
+use crate::entities::enums::{GroupOutcome, ResponseClass, UpdateKind};
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use validator::{Validate, ValidationError};
 
-/// What kind of problem a group is about.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum Category {
-    /// Stolen or taken-over accounts.
-    AccountSecurity,
-    /// Refunds that never arrive.
-    RefundDelay,
-    /// Withdrawals that never arrive.
-    WithdrawalDelay,
-    /// Unhelpful or unreachable customer service.
-    CustomerService,
-    /// Disputes over credit purchases.
-    CreditDispute,
-    /// Payments that failed but were charged.
-    PaymentFailure,
-    /// Leaked personal data.
-    PrivacyLeak,
-    /// Fees nobody agreed to.
-    UnexpectedFees,
-    /// Anything else.
-    Other,
-}
+pub use crate::entities::enums::Category;
 
-impl Category {
-    /// The stored value.
-    #[must_use]
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::AccountSecurity => "account_security",
-            Self::RefundDelay => "refund_delay",
-            Self::WithdrawalDelay => "withdrawal_delay",
-            Self::CustomerService => "customer_service",
-            Self::CreditDispute => "credit_dispute",
-            Self::PaymentFailure => "payment_failure",
-            Self::PrivacyLeak => "privacy_leak",
-            Self::UnexpectedFees => "unexpected_fees",
-            Self::Other => "other",
-        }
-    }
-}
 
 /// What the group asks of the provider.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
@@ -196,15 +158,7 @@ pub struct GroupUpdate {
     pub visibility: Option<Visibility>,
 }
 
-/// Whether a group appears in search.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum Visibility {
-    /// Listed and searchable.
-    Public,
-    /// Reachable by its link only.
-    Unlisted,
-}
+pub use crate::entities::enums::Visibility;
 
 /// The provider as shown on a group.
 #[derive(Debug, Serialize, ToSchema)]
@@ -244,9 +198,9 @@ pub struct CountCell {
 pub struct ProviderClaim {
     /// in_progress, closed_monetary_relief, closed_non_monetary_relief, closed_explanation,
     /// denied or untimely.
-    pub response_class: String,
+    pub response_class: ResponseClass,
     /// The kind of timeline entry, e.g. `response`.
-    pub kind: String,
+    pub kind: UpdateKind,
     /// Its title.
     pub title: String,
     /// When it happened.
@@ -263,7 +217,7 @@ pub struct GroupView {
     /// Summary.
     pub summary: String,
     /// Category.
-    pub category: String,
+    pub category: Category,
     /// Demands.
     pub demands: Vec<Demand>,
     /// The provider.
@@ -273,11 +227,11 @@ pub struct GroupView {
     /// Last incident day.
     pub incident_to: Option<NaiveDate>,
     /// gathering, submitted, responded, escalated or closed.
-    pub status: String,
+    pub status: GroupStatus,
     /// Outcome once closed.
-    pub outcome: Option<String>,
+    pub outcome: Option<GroupOutcome>,
     /// public or unlisted.
-    pub visibility: String,
+    pub visibility: Visibility,
     /// Whether joins wait for approval.
     pub requires_moderation: bool,
     /// Active participants.
@@ -314,11 +268,11 @@ pub struct GroupSummary {
     /// Summary.
     pub summary: String,
     /// Category.
-    pub category: String,
+    pub category: Category,
     /// The provider.
     pub provider: ProviderRef,
     /// Status.
-    pub status: String,
+    pub status: GroupStatus,
     /// Active participants.
     pub participant_count: i64,
     /// First incident day.
@@ -349,35 +303,8 @@ pub enum Sort {
     Newest,
 }
 
-/// Group status values for filtering.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum GroupStatus {
-    /// Collecting participants.
-    Gathering,
-    /// Sent to a recipient.
-    Submitted,
-    /// The provider answered.
-    Responded,
-    /// Moved to the next channel.
-    Escalated,
-    /// Finished.
-    Closed,
-}
+pub use crate::entities::enums::GroupStatus;
 
-impl GroupStatus {
-    /// The stored value.
-    #[must_use]
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Gathering => "gathering",
-            Self::Submitted => "submitted",
-            Self::Responded => "responded",
-            Self::Escalated => "escalated",
-            Self::Closed => "closed",
-        }
-    }
-}
 
 /// `GET /groups` query.
 #[derive(Debug, Deserialize, Validate, IntoParams)]

@@ -16,7 +16,7 @@ use super::team_dto::{
     AcceptedInvite, AuditEntry, AuditPage, AuditQuery, InviteRequest, InviteView, MemberView,
     TeamView, TransferRequest,
 };
-use crate::app::AppState;
+use crate::state::AppState;
 use crate::auth::CurrentUser;
 use crate::auth::tokens::{random_token, sha256_hex};
 use crate::db;
@@ -60,7 +60,7 @@ pub async fn invite(
     let group = by_slug(&txn, slug).await?;
     let group = require_role(&txn, group, user.id, Role::Organiser)
         .await?
-        .group;
+        .into_group();
     let invitee = users::Entity::find()
         .filter(users::Column::EmailNormalized.eq(&normalized))
         .one(&txn)
@@ -78,7 +78,7 @@ pub async fn invite(
         group_id: Set(group.id),
         email: Set(req.email.clone()),
         email_normalized: Set(normalized),
-        role: Set(req.role.role().as_str().into()),
+        role: Set(req.role.role()),
         token_hash: Set(hash),
         invited_by: Set(Some(user.id)),
         created_at: Set(now),
@@ -109,7 +109,7 @@ pub async fn invite(
     .paragraph(locale.t("email.ignore"))
     .action(
         locale.t("email.organiser_invite.action"),
-        format!("{}/invites/accept?token={token}", state.public_url),
+        format!("{}/invites/accept?token={token}", state.ctx.public_url),
     );
     let email = NewEmail {
         kind: "organiser_invite",
@@ -119,7 +119,7 @@ pub async fn invite(
         idempotency_key: format!("organiser_invite:{}", invite.id),
         headers: Vec::new(),
     };
-    enqueue(&txn, email, now, &state.mail_domain).await?;
+    enqueue(&txn, email, now, &state.ctx.mail_domain).await?;
     audit(
         &txn,
         group.id,
@@ -163,7 +163,7 @@ pub async fn accept(
             "this invitation was sent to another email address; log in with that one",
         ));
     }
-    let offered = Role::parse(&invite.role).ok_or_else(invalid)?;
+    let offered = invite.role;
     let group = groups::Entity::find_by_id(invite.group_id)
         .one(&txn)
         .await?
@@ -179,7 +179,7 @@ pub async fn accept(
             group_roles::ActiveModel {
                 group_id: Set(group.id),
                 user_id: Set(user.id),
-                role: Set(offered.as_str().into()),
+                role: Set(offered),
                 created_at: Set(now),
                 ..Default::default()
             }
@@ -211,7 +211,7 @@ pub async fn accept(
     txn.commit().await?;
     Ok(AcceptedInvite {
         group: group.slug,
-        role: role.as_str().into(),
+        role: role.into(),
     })
 }
 
@@ -224,7 +224,7 @@ async fn set_role(
     group_roles::Entity::update_many()
         .filter(group_roles::Column::GroupId.eq(group_id))
         .filter(group_roles::Column::UserId.eq(user_id))
-        .col_expr(group_roles::Column::Role, role.as_str().into())
+        .col_expr(group_roles::Column::Role, role.into())
         .exec(conn)
         .await?;
     Ok(())
@@ -239,7 +239,7 @@ async fn team_of(conn: &impl ConnectionTrait, group_id: i64) -> AppResult<TeamVi
         .into_iter()
         .filter_map(|(r, u)| {
             Some((
-                Role::parse(&r.role)?,
+                r.role,
                 MemberView {
                     user_id: r.user_id,
                     display_name: u.map(|u| u.display_name).unwrap_or_default(),
@@ -272,7 +272,7 @@ pub async fn team(
 ) -> AppResult<TeamView> {
     let group = by_slug(conn, slug).await?;
     let access = require_role(conn, group, user.id, Role::Moderator).await?;
-    team_of(conn, access.group.id).await
+    team_of(conn, access.group().id).await
 }
 
 /// Removes someone's role: organisers remove others, anyone but the owner may leave; the
@@ -295,7 +295,7 @@ pub async fn remove(
     } else {
         Role::Organiser
     };
-    let group_id = require_role(&txn, group, user.id, min).await?.group.id;
+    let group_id = require_role(&txn, group, user.id, min).await?.group().id;
     let role = role_of(&txn, group_id, target)
         .await?
         .ok_or(AppError::NotFound)?;
@@ -340,7 +340,7 @@ pub async fn transfer(
     let group = by_slug(&txn, slug).await?;
     let group_id = require_role(&txn, group, user.id, Role::Owner)
         .await?
-        .group
+        .into_group()
         .id;
     if req.user_id == user.id {
         return Err(AppError::field("user_id", "you already own the group"));
@@ -378,7 +378,7 @@ pub async fn audit_page(
     let group = by_slug(conn, slug).await?;
     let group_id = require_role(conn, group, user.id, Role::Moderator)
         .await?
-        .group
+        .into_group()
         .id;
     let query = audit_log::Entity::find().filter(audit_log::Column::GroupId.eq(group_id));
     let total = query.clone().count(conn).await?;

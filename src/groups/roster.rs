@@ -16,7 +16,8 @@ use serde_json::json;
 use super::access::{Role, require_role};
 use super::service::{audit, by_slug};
 use super::team_dto::{ModerationAction, RosterAction, RosterEntry, RosterPage, RosterQuery};
-use crate::app::AppState;
+use crate::entities::enums::{ParticipationStatus, EvidenceStatus};
+use crate::state::AppState;
 use crate::auth::CurrentUser;
 use crate::db;
 use crate::entities::{evidence, groups, interactions, participations, signatures, users};
@@ -54,10 +55,10 @@ pub async fn roster(
     let group = by_slug(conn, slug).await?;
     let group = require_role(conn, group, user.id, Role::Moderator)
         .await?
-        .group;
+        .into_group();
     let mut cond = Condition::all().add(participations::Column::GroupId.eq(group.id));
     if let Some(s) = q.status {
-        cond = cond.add(participations::Column::Status.eq(s.as_str()));
+        cond = cond.add(participations::Column::Status.eq(s));
     }
     if let Some(v) = q.signed_version {
         cond = cond.add(participations::Column::SignedStatementVersion.eq(v));
@@ -129,7 +130,7 @@ async fn entries(
             .column(evidence::Column::ParticipationId)
             .column_as(evidence::Column::Id.count(), "n")
             .filter(evidence::Column::ParticipationId.is_in(chunk.iter().copied()))
-            .filter(evidence::Column::Status.eq("active"))
+            .filter(evidence::Column::Status.eq(EvidenceStatus::Active))
             .group_by(evidence::Column::ParticipationId)
             .into_tuple()
             .all(conn)
@@ -158,10 +159,7 @@ async fn entries(
                 full_name: names.remove(&p.id),
                 signature_current: p.signed_statement_version == Some(group.statement_version),
                 signed_statement_version: p.signed_statement_version,
-                amount_disputed: Money {
-                    amount_minor: p.amount_minor,
-                    currency: p.currency,
-                },
+                amount_disputed: Money::from_stored(p.amount_minor, &p.currency),
                 incident_date: p.incident_date,
                 transaction_refs: serde_json::from_str(&p.transaction_refs).unwrap_or_default(),
                 consent_share_identity: p.consent_share_identity,
@@ -214,12 +212,12 @@ pub fn to_csv(page: &RosterPage) -> String {
         let cells = [
             e.number.to_string(),
             e.participation_id.to_string(),
-            e.status.clone(),
+            e.status.to_string(),
             e.full_name.clone().unwrap_or_default(),
             e.display_name.clone(),
             e.email.clone(),
             e.amount_disputed.amount_minor.to_string(),
-            e.amount_disputed.currency.clone(),
+            e.amount_disputed.currency.to_string(),
             e.incident_date.to_string(),
             e.transaction_refs.join(" "),
             e.signed_statement_version
@@ -230,7 +228,7 @@ pub fn to_csv(page: &RosterPage) -> String {
             e.consent_contact.to_string(),
             e.evidence_count.to_string(),
             e.interaction_count.to_string(),
-            e.outcome.clone(),
+            e.outcome.to_string(),
             e.rejection_reason.clone().unwrap_or_default(),
             e.duplicate_of.map(|d| d.to_string()).unwrap_or_default(),
             csv_time(e.joined_at),
@@ -260,7 +258,7 @@ pub async fn moderate(
     let group = by_slug(&txn, slug).await?;
     let group = require_role(&txn, group, user.id, Role::Moderator)
         .await?
-        .group;
+        .into_group();
     let p = participations::Entity::find_by_id(participation_id)
         .filter(participations::Column::GroupId.eq(group.id))
         .one(&txn)
@@ -268,9 +266,15 @@ pub async fn moderate(
         .ok_or(AppError::NotFound)?;
     let from = p.status.clone();
     let applies = match req.action {
-        ModerationAction::Approve => matches!(from.as_str(), "pending" | "rejected"),
+        ModerationAction::Approve => matches!(
+            from,
+            ParticipationStatus::Pending | ParticipationStatus::Rejected
+        ),
         ModerationAction::Reject | ModerationAction::Duplicate => {
-            matches!(from.as_str(), "pending" | "active")
+            matches!(
+                from,
+                ParticipationStatus::Pending | ParticipationStatus::Active
+            )
         }
     };
     if !applies {
@@ -282,7 +286,7 @@ pub async fn moderate(
     let mut active: participations::ActiveModel = p.clone().into();
     match req.action {
         ModerationAction::Approve => {
-            active.status = Set("active".into());
+            active.status = Set(ParticipationStatus::Active);
             active.rejection_reason = Set(None);
             active.duplicate_of = Set(None);
         }
@@ -290,7 +294,7 @@ pub async fn moderate(
             let reason = reason
                 .clone()
                 .ok_or_else(|| AppError::field("reason", "is required to reject"))?;
-            active.status = Set("rejected".into());
+            active.status = Set(ParticipationStatus::Rejected);
             active.rejection_reason = Set(Some(reason));
         }
         ModerationAction::Duplicate => {
@@ -309,7 +313,7 @@ pub async fn moderate(
                     "must be another participation of this group",
                 ));
             }
-            active.status = Set("rejected".into());
+            active.status = Set(ParticipationStatus::Rejected);
             active.duplicate_of = Set(Some(original));
             active.rejection_reason = Set(reason.clone());
         }
@@ -372,7 +376,7 @@ async fn queue_rejection(
         .paragraph(locale.t("email.roster_rejected.next"))
         .action(
             locale.t("email.roster_rejected.action"),
-            format!("{}/groups/{}", state.public_url, group.slug),
+            format!("{}/groups/{}", state.ctx.public_url, group.slug),
         );
     let email = NewEmail {
         kind: "roster_rejected",
@@ -382,7 +386,7 @@ async fn queue_rejection(
         idempotency_key: format!("roster_rejected:{}:{}", p.id, now.timestamp_millis()),
         headers: Vec::new(),
     };
-    enqueue(txn, email, now, &state.mail_domain).await?;
+    enqueue(txn, email, now, &state.ctx.mail_domain).await?;
     Ok(())
 }
 

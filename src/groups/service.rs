@@ -15,7 +15,8 @@ use super::dto::{
     Demand, DisputedTotal, GroupCreate, GroupPage, GroupQuery, GroupSummary, GroupUpdate,
     GroupView, ProviderRef, Sort, SuggestQuery,
 };
-use crate::app::AppState;
+use crate::entities::enums::{GroupStatus, Visibility, ParticipationStatus};
+use crate::state::AppState;
 use crate::auth::CurrentUser;
 use crate::auth::tokens::sha256_hex;
 use crate::db;
@@ -25,9 +26,6 @@ use crate::entities::{
 };
 use crate::error::{AppError, AppResult};
 use crate::providers::service::{resolve_for_group, terms_condition};
-
-/// Fewest people a public breakdown cell may show.
-pub const MIN_CELL: i64 = 5;
 
 /// Writes one organiser action to the group's audit log.
 ///
@@ -125,12 +123,12 @@ pub async fn create(
         search_text: Set(group_search_text(&title, &summary)),
         title: Set(title),
         summary: Set(summary),
-        category: Set(req.category.as_str().to_owned()),
+        category: Set(req.category),
         demands: Set(demands_json.clone()),
         incident_from: Set(req.incident_from),
         incident_to: Set(req.incident_to),
-        status: Set("gathering".into()),
-        visibility: Set("public".into()),
+        status: Set(GroupStatus::Gathering),
+        visibility: Set(Visibility::Public),
         requires_moderation: Set(req.requires_moderation),
         statement_version: Set(1),
         created_by: Set(Some(user.id)),
@@ -143,7 +141,7 @@ pub async fn create(
     group_roles::ActiveModel {
         group_id: Set(group.id),
         user_id: Set(user.id),
-        role: Set(Role::Owner.as_str().into()),
+        role: Set(Role::Owner),
         created_at: Set(now),
         ..Default::default()
     }
@@ -219,7 +217,7 @@ pub async fn active_counts(
         .column(participations::Column::GroupId)
         .column_as(participations::Column::Id.count(), "n")
         .filter(participations::Column::GroupId.is_in(group_ids.iter().copied()))
-        .filter(participations::Column::Status.eq("active"))
+        .filter(participations::Column::Status.eq(ParticipationStatus::Active))
         .group_by(participations::Column::GroupId)
         .into_tuple()
         .all(conn)
@@ -237,34 +235,30 @@ async fn disputed_totals(
         .column_as(participations::Column::Id.count(), "n")
         .column_as(Expr::cust("CAST(SUM(amount_minor) AS BIGINT)"), "total")
         .filter(participations::Column::GroupId.eq(group_id))
-        .filter(participations::Column::Status.eq("active"))
+        .filter(participations::Column::Status.eq(ParticipationStatus::Active))
         .group_by(participations::Column::Currency)
         .order_by_asc(participations::Column::Currency)
         .into_tuple()
         .all(conn)
         .await?;
-    let mut out = Vec::new();
-    let mut other = 0;
-    for (currency, n, total) in rows {
-        if n >= MIN_CELL {
-            out.push(DisputedTotal {
-                currency,
-                amount_minor: Some(total),
-                participants: n,
-            });
-        } else {
-            other += n;
-        }
-    }
-    // A merged cell is itself a cell: shown only when it holds enough people.
-    if other >= MIN_CELL {
-        out.push(DisputedTotal {
+    let (shown, other) = super::cells::merge_small_cells(
+        rows.into_iter()
+            .map(|(currency, n, total)| ((currency, total), n))
+            .collect(),
+    );
+    Ok(shown
+        .into_iter()
+        .map(|((currency, total), participants)| DisputedTotal {
+            currency,
+            amount_minor: Some(total),
+            participants,
+        })
+        .chain(other.map(|participants| DisputedTotal {
             currency: "other".into(),
             amount_minor: None,
-            participants: other,
-        });
-    }
-    Ok(out)
+            participants,
+        }))
+        .collect())
 }
 
 impl From<&providers::Model> for ProviderRef {
@@ -336,7 +330,7 @@ pub async fn update(
     let txn = db::write_txn(&state.db).await?;
     let group = by_slug(&txn, slug).await?;
     let access = require_role(&txn, group, user.id, Role::Organiser).await?;
-    let group = access.group;
+    let group = access.into_group();
     let from = upd.incident_from.or(group.incident_from);
     let to = upd.incident_to.or(group.incident_to);
     check_window(from, to, now.date_naive())?;
@@ -364,7 +358,7 @@ pub async fn update(
     active.title = Set(title);
     active.summary = Set(summary);
     if let Some(c) = upd.category {
-        active.category = Set(c.as_str().into());
+        active.category = Set(c);
     }
     active.incident_from = Set(from);
     active.incident_to = Set(to);
@@ -372,10 +366,7 @@ pub async fn update(
         active.requires_moderation = Set(m);
     }
     if let Some(v) = upd.visibility {
-        active.visibility = Set(match v {
-            super::dto::Visibility::Public => "public".into(),
-            super::dto::Visibility::Unlisted => "unlisted".into(),
-        });
+        active.visibility = Set(v);
     }
     active.updated_at = Set(now);
     let group = active.update(&txn).await?;
@@ -406,7 +397,7 @@ fn popularity() -> Expr {
 pub async fn list(conn: &impl ConnectionTrait, q: &GroupQuery) -> AppResult<GroupPage> {
     let mut query = groups::Entity::find()
         .find_also_related(providers::Entity)
-        .filter(groups::Column::Visibility.eq("public"));
+        .filter(groups::Column::Visibility.eq(Visibility::Public));
     if let Some(text) = q.q.as_deref().filter(|t| !t.trim().is_empty()) {
         query = query.filter(terms_condition(
             &[
@@ -420,10 +411,10 @@ pub async fn list(conn: &impl ConnectionTrait, q: &GroupQuery) -> AppResult<Grou
         query = query.filter(providers::Column::Slug.eq(p.as_str()));
     }
     if let Some(c) = q.category {
-        query = query.filter(groups::Column::Category.eq(c.as_str()));
+        query = query.filter(groups::Column::Category.eq(c));
     }
     if let Some(s) = q.status {
-        query = query.filter(groups::Column::Status.eq(s.as_str()));
+        query = query.filter(groups::Column::Status.eq(s));
     }
     let total = query.clone().count(conn).await?;
     let per_page = q.per_page.unwrap_or(20);
@@ -521,8 +512,8 @@ pub async fn suggest(
         None => None,
     };
     let mut candidates = groups::Entity::find()
-        .filter(groups::Column::Visibility.eq("public"))
-        .filter(groups::Column::Status.ne("closed"));
+        .filter(groups::Column::Visibility.eq(Visibility::Public))
+        .filter(groups::Column::Status.ne(GroupStatus::Closed));
     if let Some(id) = exclude {
         candidates = candidates.filter(groups::Column::Id.ne(id));
     }
@@ -531,7 +522,7 @@ pub async fn suggest(
         any = any.add(groups::Column::ProviderId.eq(p.id));
     }
     if let Some(c) = q.category {
-        any = any.add(groups::Column::Category.eq(c.as_str()));
+        any = any.add(groups::Column::Category.eq(c));
     }
     let terms = q.q.as_deref().map(match_terms).unwrap_or_default();
     for t in terms.iter().take(12) {
@@ -557,7 +548,7 @@ pub async fn suggest(
             if provider.as_ref().is_some_and(|pr| pr.id == g.provider_id) {
                 score += 5;
             }
-            if q.category.is_some_and(|c| c.as_str() == g.category) {
+            if q.category == Some(g.category) {
                 score += 3;
             }
             if let Some(d) = q.incident_date
@@ -595,7 +586,7 @@ pub async fn similar(
         .await?;
     let q = SuggestQuery {
         provider: provider.map(|p| p.slug),
-        category: serde_json::from_value(serde_json::Value::String(group.category.clone())).ok(),
+        category: Some(group.category),
         q: Some(group.title.clone()),
         incident_date: group.incident_from,
     };

@@ -12,7 +12,8 @@ use super::access::{Role, require_role};
 use super::dto::Demand;
 use super::service::{audit, by_slug, current_statement};
 use super::team_dto::{StatementUpdate, StatementView};
-use crate::app::AppState;
+use crate::entities::enums::{GroupStatus, ParticipationStatus};
+use crate::state::AppState;
 use crate::auth::CurrentUser;
 use crate::auth::tokens::sha256_hex;
 use crate::db;
@@ -57,8 +58,8 @@ pub async fn edit(
     let group = by_slug(&txn, slug).await?;
     let group = require_role(&txn, group, user.id, Role::Organiser)
         .await?
-        .group;
-    if group.status == "closed" {
+        .into_group();
+    if group.status == GroupStatus::Closed {
         return Err(AppError::conflict(
             "group_closed",
             "the group is closed; its statement can no longer change",
@@ -150,7 +151,7 @@ async fn queue_reconfirm(
 ) -> AppResult<u64> {
     let rows = participations::Entity::find()
         .filter(participations::Column::GroupId.eq(group.id))
-        .filter(participations::Column::Status.eq("active"))
+        .filter(participations::Column::Status.eq(ParticipationStatus::Active))
         .find_also_related(users::Entity)
         .all(txn)
         .await?;
@@ -173,7 +174,7 @@ async fn queue_reconfirm(
         .paragraph(locale.t("email.reconfirm.why"))
         .action(
             locale.t("email.reconfirm.action"),
-            format!("{}/groups/{}", state.public_url, group.slug),
+            format!("{}/groups/{}", state.ctx.public_url, group.slug),
         );
         let email = NewEmail {
             kind: "reconfirm",
@@ -183,7 +184,7 @@ async fn queue_reconfirm(
             idempotency_key: format!("reconfirm:{}:{}", p.id, group.statement_version),
             headers: Vec::new(),
         };
-        if enqueue(txn, email, now, &state.mail_domain).await? {
+        if enqueue(txn, email, now, &state.ctx.mail_domain).await? {
             queued += 1;
         }
     }

@@ -11,7 +11,7 @@ use super::team_dto::{
     TransferRequest,
 };
 use super::{dashboard, organisers, roster, statement};
-use crate::app::AppState;
+use crate::state::AppState;
 use crate::auth::CurrentUser;
 use crate::error::{AppResult, Problem};
 use crate::json::{ApiJson, ApiQuery};

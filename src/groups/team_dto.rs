@@ -9,18 +9,11 @@ use utoipa::{IntoParams, ToSchema};
 use validator::Validate;
 
 use super::dto::{Demand, DemandInput, not_blank};
+use crate::entities::enums::{GroupOutcome, GroupStatus, ParticipantOutcome, Role};
 use crate::participation::dto::Money;
 use crate::responses::dto::SubmissionView;
 
-/// A role an organiser may hand out by invitation.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum InvitedRole {
-    /// Co-organiser: statement, updates, submissions, status, dossiers.
-    Organiser,
-    /// Moderates the roster.
-    Moderator,
-}
+pub use crate::entities::enums::InvitedRole;
 
 impl InvitedRole {
     /// The role granted.
@@ -56,7 +49,7 @@ pub struct InviteView {
     /// The invited address.
     pub email: String,
     /// The role offered.
-    pub role: String,
+    pub role: Role,
     /// Sent at.
     pub created_at: DateTime<Utc>,
     /// The link works until then.
@@ -73,7 +66,7 @@ pub struct MemberView {
     /// Their display name.
     pub display_name: String,
     /// owner, organiser or moderator.
-    pub role: String,
+    pub role: Role,
     /// Since when.
     pub since: DateTime<Utc>,
 }
@@ -102,7 +95,7 @@ pub struct AcceptedInvite {
     /// The group's slug.
     pub group: String,
     /// The role now held.
-    pub role: String,
+    pub role: Role,
 }
 
 /// `POST /groups/{slug}/transfer` (owner).
@@ -184,32 +177,8 @@ pub struct StatementView {
     pub reconfirm_requested: u64,
 }
 
-/// A participation's status, for filtering.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum ParticipationStatus {
-    /// Waiting for approval.
-    Pending,
-    /// Counted.
-    Active,
-    /// Refused (or a duplicate).
-    Rejected,
-    /// Left.
-    Withdrawn,
-}
+pub use crate::entities::enums::ParticipationStatus;
 
-impl ParticipationStatus {
-    /// The stored value.
-    #[must_use]
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Pending => "pending",
-            Self::Active => "active",
-            Self::Rejected => "rejected",
-            Self::Withdrawn => "withdrawn",
-        }
-    }
-}
 
 /// `GET /groups/{slug}/roster` query.
 #[derive(Debug, Deserialize, Validate, IntoParams)]
@@ -250,7 +219,7 @@ pub struct RosterEntry {
     /// Full name of the latest signature.
     pub full_name: Option<String>,
     /// pending, active, rejected or withdrawn.
-    pub status: String,
+    pub status: ParticipationStatus,
     /// Statement version of the latest signature.
     pub signed_statement_version: Option<i32>,
     /// Whether that is the current version.
@@ -270,7 +239,7 @@ pub struct RosterEntry {
     /// Contacts logged with the provider.
     pub interaction_count: i64,
     /// Own outcome.
-    pub outcome: String,
+    pub outcome: ParticipantOutcome,
     /// Why it was rejected.
     pub rejection_reason: Option<String>,
     /// The participation this duplicates.
@@ -381,9 +350,9 @@ pub struct ContactFigures {
 #[derive(Debug, Serialize, ToSchema)]
 pub struct Dashboard {
     /// Group status.
-    pub status: String,
+    pub status: GroupStatus,
     /// Outcome once closed.
-    pub outcome: Option<String>,
+    pub outcome: Option<GroupOutcome>,
     /// Current statement version.
     pub statement_version: i32,
     /// Active participants whose latest signature is of the current version.

@@ -7,62 +7,9 @@ use validator::Validate;
 
 use crate::entities::interactions;
 
-/// How the provider was contacted.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum Channel {
-    /// Customer-service phone line.
-    Hotline,
-    /// Chat on a website or in the app's help centre.
-    OnlineChat,
-    /// Email.
-    Email,
-    /// In-app complaint or ticket form.
-    InApp,
-    /// At a counter or office.
-    InPerson,
-    /// Anything else.
-    Other,
-}
+pub use crate::entities::enums::ContactChannel as Channel;
 
-/// What came of a contact.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum ContactOutcome {
-    /// Nobody answered.
-    NoAnswer,
-    /// Something was promised.
-    Promised,
-    /// The request was refused.
-    Refused,
-    /// The problem was solved.
-    Resolved,
-    /// Anything else.
-    Other,
-}
-
-fn as_str<T: Serialize>(v: T) -> String {
-    serde_json::to_value(v)
-        .ok()
-        .and_then(|v| v.as_str().map(str::to_owned))
-        .unwrap_or_default()
-}
-
-impl Channel {
-    /// The stored value.
-    #[must_use]
-    pub fn as_str(self) -> String {
-        as_str(self)
-    }
-}
-
-impl ContactOutcome {
-    /// The stored value.
-    #[must_use]
-    pub fn as_str(self) -> String {
-        as_str(self)
-    }
-}
+pub use crate::entities::enums::ContactOutcome;
 
 /// `POST /groups/{slug}/participation/interactions`.
 #[derive(Debug, Deserialize, Validate, ToSchema)]
@@ -117,7 +64,7 @@ pub struct InteractionView {
     /// When.
     pub occurred_at: DateTime<Utc>,
     /// How.
-    pub channel: String,
+    pub channel: Channel,
     /// Agent.
     pub agent: String,
     /// Ticket.
@@ -125,7 +72,7 @@ pub struct InteractionView {
     /// What was said.
     pub summary: String,
     /// Outcome.
-    pub outcome: String,
+    pub outcome: ContactOutcome,
     /// Logged at.
     pub created_at: DateTime<Utc>,
     /// Last change.

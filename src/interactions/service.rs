@@ -7,7 +7,7 @@ use sea_orm::{
 };
 
 use super::dto::{InteractionCreate, InteractionUpdate};
-use crate::app::AppState;
+use crate::state::AppState;
 use crate::auth::CurrentUser;
 use crate::db;
 use crate::entities::interactions;
@@ -52,11 +52,11 @@ pub async fn create(
     let row = interactions::ActiveModel {
         participation_id: Set(p.id),
         occurred_at: Set(req.occurred_at),
-        channel: Set(req.channel.as_str()),
+        channel: Set(req.channel),
         agent: Set(clean(req.agent)),
         ticket_ref: Set(clean(req.ticket_ref)),
         summary: Set(clean(req.summary)),
-        outcome: Set(req.outcome.as_str()),
+        outcome: Set(req.outcome),
         created_at: Set(now),
         updated_at: Set(now),
         ..Default::default()
@@ -121,7 +121,7 @@ pub async fn update(
         active.occurred_at = Set(at);
     }
     if let Some(c) = upd.channel {
-        active.channel = Set(c.as_str());
+        active.channel = Set(c);
     }
     if upd.agent.is_some() {
         active.agent = Set(clean(upd.agent));
@@ -133,7 +133,7 @@ pub async fn update(
         active.summary = Set(clean(upd.summary));
     }
     if let Some(o) = upd.outcome {
-        active.outcome = Set(o.as_str());
+        active.outcome = Set(o);
     }
     active.updated_at = Set(now);
     let row = active.update(&txn).await?;

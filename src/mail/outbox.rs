@@ -9,6 +9,7 @@ use sea_orm::{
 };
 
 use super::EmailContent;
+use crate::entities::enums::OutboxStatus;
 use crate::entities::{email_suppressions, outbox};
 
 /// Attempts before an email is given up as failed.
@@ -60,7 +61,7 @@ pub async fn enqueue(
         headers: Set(headers),
         idempotency_key: Set(email.idempotency_key),
         message_id: Set(format!("<{}@{}>", uuid::Uuid::now_v7(), mail_domain)),
-        status: Set("pending".into()),
+        status: Set(OutboxStatus::Pending),
         attempts: Set(0),
         next_attempt_at: Set(now),
         created_at: Set(now),
@@ -188,7 +189,7 @@ pub async fn mark_sent(
 ) -> Result<(), DbErr> {
     outbox::Entity::update_many()
         .filter(outbox::Column::Id.eq(id))
-        .col_expr(outbox::Column::Status, "sent".into())
+        .col_expr(outbox::Column::Status, OutboxStatus::Sent.into())
         .col_expr(outbox::Column::SentAt, now.into())
         .col_expr(
             outbox::Column::LeaseUntil,
@@ -213,7 +214,11 @@ pub async fn mark_attempt_failed(
     now: DateTime<Utc>,
 ) -> Result<(), DbErr> {
     let give_up = permanent || row.attempts >= MAX_ATTEMPTS;
-    let status = if give_up { "failed" } else { "pending" };
+    let status = if give_up {
+        OutboxStatus::Failed
+    } else {
+        OutboxStatus::Pending
+    };
     outbox::Entity::update_many()
         .filter(outbox::Column::Id.eq(row.id))
         .col_expr(outbox::Column::Status, status.into())

@@ -13,7 +13,8 @@ use utoipa_actix_web::service_config::ServiceConfig;
 use validator::Validate;
 
 use super::prefs::{self, NotificationSettings};
-use crate::app::AppState;
+use crate::entities::enums::{ParticipationStatus, ParticipantOutcome, OutboxStatus};
+use crate::state::AppState;
 use crate::auth::CurrentUser;
 use crate::db;
 use crate::entities::{outbox, participations, updates};
@@ -64,8 +65,7 @@ async fn put_settings(
 #[serde(deny_unknown_fields)]
 pub struct OutboxQuery {
     /// pending, sent or failed (default failed).
-    #[validate(length(max = 16, message = "must be at most 16 characters"))]
-    pub status: Option<String>,
+    pub status: Option<OutboxStatus>,
     /// Page number, from 1.
     #[validate(range(min = 1, max = 10000, message = "must be 1 to 10000"))]
     pub page: Option<u64>,
@@ -81,7 +81,7 @@ pub struct OutboxRow {
     /// Recipient.
     pub recipient: String,
     /// pending, sent or failed.
-    pub status: String,
+    pub status: OutboxStatus,
     /// Attempts made.
     pub attempts: i32,
     /// The last error.
@@ -111,7 +111,7 @@ async fn failed_mail(
     q: ApiQuery<OutboxQuery>,
 ) -> AppResult<web::Json<OutboxPage>> {
     user.require_admin()?;
-    let status = q.0.status.unwrap_or_else(|| "failed".into());
+    let status = q.0.status.unwrap_or(OutboxStatus::Failed);
     let query = outbox::Entity::find().filter(outbox::Column::Status.eq(status));
     let total = query.clone().count(&state.db).await?;
     let rows = query
@@ -182,7 +182,7 @@ async fn unsubscribe_form(
     token: web::Path<String>,
 ) -> HttpResponse {
     let l = page_locale(&req);
-    if state.links.check_unsubscribe(&token).is_none() {
+    if state.ctx.links.check_unsubscribe(&token).is_none() {
         return message(
             &req,
             l,
@@ -209,7 +209,7 @@ async fn unsubscribe_submit(
     token: web::Path<String>,
 ) -> HttpResponse {
     let l = page_locale(&req);
-    let Some(user_id) = state.links.check_unsubscribe(&token) else {
+    let Some(user_id) = state.ctx.links.check_unsubscribe(&token) else {
         return message(
             &req,
             l,
@@ -245,13 +245,11 @@ struct Answer {
     answer: Option<String>,
 }
 
-fn parse_answer(a: Option<&str>) -> Option<&'static str> {
-    match a? {
-        "resolved" => Some("resolved"),
-        "partially_resolved" => Some("partially_resolved"),
-        "unresolved" => Some("unresolved"),
-        _ => None,
-    }
+fn parse_answer(a: Option<&str>) -> Option<ParticipantOutcome> {
+    let a = a?;
+    ParticipantOutcome::all()
+        .into_iter()
+        .find(|o| o.as_str() == a)
 }
 
 /// Shows the answer to confirm; answering on GET would let mail scanners answer for people.
@@ -263,7 +261,7 @@ async fn outcome_form(
 ) -> HttpResponse {
     let l = page_locale(&req);
     let (Some(_), Some(answer)) = (
-        state.links.check_outcome(&token),
+        state.ctx.links.check_outcome(&token),
         parse_answer(q.answer.as_deref()),
     ) else {
         return message(&req, l, "page.outcome.title", "page.outcome.invalid", false);
@@ -277,7 +275,7 @@ async fn outcome_form(
             l.t(&format!("notify.outcome_{answer}"))
         ),
         action: format!("/outcome/{token}"),
-        fields: vec![("answer", answer.into())],
+        fields: vec![("answer", answer.as_str().into())],
         button: l.t("page.outcome.button"),
     };
     render(&req, actix_web::http::StatusCode::OK, &page)
@@ -291,7 +289,7 @@ async fn outcome_submit(
 ) -> HttpResponse {
     let l = page_locale(&req);
     let (Some((participation_id, update_id)), Some(answer)) = (
-        state.links.check_outcome(&token),
+        state.ctx.links.check_outcome(&token),
         parse_answer(form.answer.as_deref()),
     ) else {
         return message(&req, l, "page.outcome.title", "page.outcome.invalid", false);
@@ -313,7 +311,7 @@ async fn record_outcome(
     state: &AppState,
     participation_id: i64,
     update_id: i64,
-    answer: &str,
+    answer: ParticipantOutcome,
 ) -> AppResult<()> {
     let txn = db::write_txn(&state.db).await?;
     let p = participations::Entity::find_by_id(participation_id)
@@ -324,11 +322,11 @@ async fn record_outcome(
         .one(&txn)
         .await?
         .ok_or(AppError::NotFound)?;
-    if update.group_id != p.group_id || p.status != "active" {
+    if update.group_id != p.group_id || p.status != ParticipationStatus::Active {
         return Err(AppError::NotFound);
     }
     let mut active: participations::ActiveModel = p.into();
-    active.outcome = Set(answer.into());
+    active.outcome = Set(answer);
     active.updated_at = Set(state.now());
     active.update(&txn).await?;
     txn.commit().await?;

@@ -7,6 +7,7 @@ use chrono::{DateTime, Utc};
 use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter};
 
 use super::prefs::{DigestMode, defaults};
+use crate::entities::enums::{ParticipationStatus, UpdateVisibility, UserStatus, Role};
 use crate::entities::{
     group_roles, notification_overrides, notification_prefs, participations, updates, users,
 };
@@ -20,7 +21,7 @@ pub struct Member {
     /// Their participation, if they joined.
     pub participation: Option<participations::Model>,
     /// Their organiser role, if any (`owner`, `organiser`, `moderator`).
-    pub role: Option<String>,
+    pub role: Option<Role>,
     /// The mode they chose for this group (override, else their default).
     pub mode: DigestMode,
 }
@@ -30,12 +31,12 @@ impl Member {
     /// or a role).
     #[must_use]
     pub fn can_see(&self, update: &updates::Model) -> bool {
-        update.visibility == "public"
+        update.visibility == UpdateVisibility::Public
             || self.role.is_some()
             || self
                 .participation
                 .as_ref()
-                .is_some_and(|p| p.status == "active")
+                .is_some_and(|p| p.status == ParticipationStatus::Active)
     }
 }
 
@@ -50,14 +51,14 @@ pub async fn of_group(
 ) -> AppResult<Vec<Member>> {
     let parts = participations::Entity::find()
         .filter(participations::Column::GroupId.eq(group_id))
-        .filter(participations::Column::Status.is_in(["active", "pending"]))
+        .filter(participations::Column::Status.is_in([ParticipationStatus::Active, ParticipationStatus::Pending]))
         .all(conn)
         .await?;
     let roles = group_roles::Entity::find()
         .filter(group_roles::Column::GroupId.eq(group_id))
         .all(conn)
         .await?;
-    let mut by_user: HashMap<i64, (Option<participations::Model>, Option<String>)> = HashMap::new();
+    let mut by_user: HashMap<i64, (Option<participations::Model>, Option<Role>)> = HashMap::new();
     for p in parts {
         let user_id = p.user_id;
         by_user.entry(user_id).or_default().0 = Some(p);
@@ -71,7 +72,7 @@ pub async fn of_group(
         let accounts = users::Entity::find()
             .filter(users::Column::Id.is_in(chunk.iter().copied()))
             .filter(users::Column::EmailVerifiedAt.is_not_null())
-            .filter(users::Column::Status.eq("active"))
+            .filter(users::Column::Status.eq(UserStatus::Active))
             .all(conn)
             .await?;
         let prefs: HashMap<i64, notification_prefs::Model> = notification_prefs::Entity::find()
@@ -81,7 +82,7 @@ pub async fn of_group(
             .into_iter()
             .map(|p| (p.user_id, p))
             .collect();
-        let overrides: HashMap<i64, String> = notification_overrides::Entity::find()
+        let overrides: HashMap<i64, DigestMode> = notification_overrides::Entity::find()
             .filter(notification_overrides::Column::GroupId.eq(group_id))
             .filter(notification_overrides::Column::UserId.is_in(chunk.iter().copied()))
             .all(conn)
@@ -94,7 +95,7 @@ pub async fn of_group(
                 .get(&user.id)
                 .cloned()
                 .unwrap_or_else(|| defaults(user.id, now));
-            let mode = DigestMode::parse(overrides.get(&user.id).unwrap_or(&default.digest));
+            let mode = overrides.get(&user.id).copied().unwrap_or(default.digest);
             let (participation, role) = by_user.remove(&user.id).unwrap_or_default();
             out.push(Member {
                 user,

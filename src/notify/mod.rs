@@ -10,7 +10,7 @@ pub mod tokens;
 
 pub use api::routes;
 
-use crate::app::AppState;
+use crate::state::AppState;
 use crate::i18n::Locale;
 use crate::mail::EmailContent;
 
@@ -24,8 +24,8 @@ pub fn bulk(
 ) -> (EmailContent, Vec<(String, String)>) {
     let url = format!(
         "{}/unsubscribe/{}",
-        state.public_url,
-        state.links.unsubscribe(user_id)
+        state.ctx.public_url,
+        state.ctx.links.unsubscribe(user_id)
     );
     let headers = vec![
         ("List-Unsubscribe".to_owned(), format!("<{url}>")),

@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use validator::Validate;
 
-use crate::app::AppState;
+use crate::state::AppState;
 use crate::auth::CurrentUser;
 use crate::db;
 use crate::entities::{groups, notification_overrides, notification_prefs, users};
@@ -19,43 +19,8 @@ use crate::i18n::Locale;
 /// The default time zone of users who never chose one.
 pub const DEFAULT_TZ: &str = "Asia/Shanghai";
 
-/// How often a user hears about a group.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum DigestMode {
-    /// An alert per update, as it happens.
-    Immediate,
-    /// One email a day with what is new.
-    Daily,
-    /// One email a week with what is new.
-    Weekly,
-    /// No bulk email.
-    Off,
-}
+pub use crate::entities::enums::DigestMode;
 
-impl DigestMode {
-    /// The stored value.
-    #[must_use]
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Immediate => "immediate",
-            Self::Daily => "daily",
-            Self::Weekly => "weekly",
-            Self::Off => "off",
-        }
-    }
-
-    /// Reads a stored value; anything unknown is the default, daily.
-    #[must_use]
-    pub fn parse(s: &str) -> Self {
-        match s {
-            "immediate" => Self::Immediate,
-            "weekly" => Self::Weekly,
-            "off" => Self::Off,
-            _ => Self::Daily,
-        }
-    }
-}
 
 /// A choice for one group.
 #[derive(Debug, Clone, Serialize, Deserialize, Validate, ToSchema)]
@@ -132,7 +97,7 @@ pub async fn load(
 pub fn defaults(user_id: i64, now: DateTime<Utc>) -> notification_prefs::Model {
     notification_prefs::Model {
         user_id,
-        digest: DigestMode::Daily.as_str().into(),
+        digest: DigestMode::Daily,
         weekday: 1,
         send_hour: 9,
         time_zone: DEFAULT_TZ.into(),
@@ -195,7 +160,7 @@ pub async fn get(state: &AppState, user: &CurrentUser) -> AppResult<Notification
         .all(&state.db)
         .await?;
     Ok(NotificationSettings {
-        digest: DigestMode::parse(&prefs.digest),
+        digest: prefs.digest,
         weekday: prefs.weekday,
         send_hour: prefs.send_hour,
         time_zone: prefs.time_zone,
@@ -205,7 +170,7 @@ pub async fn get(state: &AppState, user: &CurrentUser) -> AppResult<Notification
             .filter_map(|(o, g)| {
                 Some(GroupOverride {
                     group: g?.slug,
-                    digest: DigestMode::parse(&o.digest),
+                    digest: o.digest,
                 })
             })
             .collect(),
@@ -224,7 +189,7 @@ pub async fn put(
     let now = state.now();
     let txn = db::write_txn(&state.db).await?;
     let mut prefs = load(&txn, user.id, now).await?;
-    prefs.digest = s.digest.as_str().into();
+    prefs.digest = s.digest;
     prefs.weekday = s.weekday;
     prefs.send_hour = s.send_hour;
     prefs.time_zone = s.time_zone.clone();
@@ -245,7 +210,7 @@ pub async fn put(
         notification_overrides::Entity::insert(notification_overrides::ActiveModel {
             user_id: Set(user.id),
             group_id: Set(group.id),
-            digest: Set(o.digest.as_str().into()),
+            digest: Set(o.digest),
             ..Default::default()
         })
         .on_conflict(
@@ -289,7 +254,7 @@ pub async fn unsubscribe(state: &AppState, user_id: i64) -> AppResult<()> {
         return Err(AppError::NotFound);
     }
     let mut prefs = load(&txn, user_id, now).await?;
-    prefs.digest = DigestMode::Off.as_str().into();
+    prefs.digest = DigestMode::Off;
     prefs.updated_at = now;
     save(&txn, prefs).await?;
     notification_overrides::Entity::delete_many()

@@ -21,7 +21,8 @@ use tokio_util::sync::CancellationToken;
 
 use super::members::{Member, of_group};
 use super::prefs::{DEFAULT_TZ, DigestMode, defaults, save};
-use crate::app::AppState;
+use crate::entities::enums::{GroupStatus, ParticipationStatus, ParticipantOutcome, UserStatus, Role};
+use crate::state::AppState;
 use crate::db;
 use crate::entities::{
     group_roles, groups, notification_overrides, notification_prefs, participations, submissions,
@@ -86,14 +87,13 @@ fn locale_of(user: &users::Model) -> Locale {
 fn group_link(state: &AppState, group: &groups::Model, l: Locale) -> Action {
     Action {
         label: l.t("notify.view_group").into(),
-        url: format!("{}/groups/{}", state.public_url, group.slug),
+        url: format!("{}/groups/{}", state.ctx.public_url, group.slug),
     }
 }
 
 fn update_line(u: &updates::Model, l: Locale) -> String {
     let class = u
         .response_class
-        .as_deref()
         .map(|c| match l {
             Locale::ZhCn => format!("（{}）", l.tk("notify.class", c)),
             Locale::En => format!(" ({})", l.tk("notify.class", c)),
@@ -173,7 +173,7 @@ async fn alerts(state: &AppState) -> AppResult<usize> {
                 idempotency_key: format!("alert:{}:{}", m.user.id, update.id),
                 headers,
             };
-            queued += usize::from(enqueue(&txn, email, now, &state.mail_domain).await?);
+            queued += usize::from(enqueue(&txn, email, now, &state.ctx.mail_domain).await?);
         }
         txn.commit().await?;
     }
@@ -281,7 +281,7 @@ async fn memberships(
 ) -> AppResult<Vec<(groups::Model, Member)>> {
     let Some(user) = users::Entity::find_by_id(user_id)
         .filter(users::Column::EmailVerifiedAt.is_not_null())
-        .filter(users::Column::Status.eq("active"))
+        .filter(users::Column::Status.eq(UserStatus::Active))
         .one(conn)
         .await?
     else {
@@ -289,20 +289,20 @@ async fn memberships(
     };
     let mut parts: HashMap<i64, participations::Model> = participations::Entity::find()
         .filter(participations::Column::UserId.eq(user_id))
-        .filter(participations::Column::Status.is_in(["active", "pending"]))
+        .filter(participations::Column::Status.is_in([ParticipationStatus::Active, ParticipationStatus::Pending]))
         .all(conn)
         .await?
         .into_iter()
         .map(|p| (p.group_id, p))
         .collect();
-    let mut roles: HashMap<i64, String> = group_roles::Entity::find()
+    let mut roles: HashMap<i64, Role> = group_roles::Entity::find()
         .filter(group_roles::Column::UserId.eq(user_id))
         .all(conn)
         .await?
         .into_iter()
         .map(|r| (r.group_id, r.role))
         .collect();
-    let overrides: HashMap<i64, String> = notification_overrides::Entity::find()
+    let overrides: HashMap<i64, DigestMode> = notification_overrides::Entity::find()
         .filter(notification_overrides::Column::UserId.eq(user_id))
         .all(conn)
         .await?
@@ -319,7 +319,8 @@ async fn memberships(
         .map(|g| {
             let mode = overrides
                 .get(&g.id)
-                .map_or(default, |m| DigestMode::parse(m));
+                .copied()
+                .unwrap_or(default);
             let member = Member {
                 user: user.clone(),
                 participation: parts.remove(&g.id),
@@ -350,7 +351,7 @@ async fn digest_for(
         }
         prefs = current;
     }
-    let joined = memberships(&txn, prefs.user_id, DigestMode::parse(&prefs.digest)).await?;
+    let joined = memberships(&txn, prefs.user_id, prefs.digest).await?;
     let weekly_due = i64::from(weekday) == i64::from(prefs.weekday)
         && prefs.last_weekly_on.is_none_or(|d| d < today);
     let mut queued = 0;
@@ -481,7 +482,7 @@ async fn send_digest(
         headers,
     };
     Ok(usize::from(
-        enqueue(txn, email, now, &state.mail_domain).await?,
+        enqueue(txn, email, now, &state.ctx.mail_domain).await?,
     ))
 }
 
@@ -511,7 +512,7 @@ async fn open_clocks(
         ];
         let line = match c.state {
             ClockState::Overdue | ClockState::VeryOverdue => {
-                let next = Channel::parse(&s.channel)
+                let next = Some(s.channel)
                     .and_then(Channel::next)
                     .map_or("—", |n| l.tk("notify.channel", n.as_str()));
                 let mut with_next = args.to_vec();
@@ -551,7 +552,7 @@ async fn overdue_reminders(state: &AppState) -> AppResult<usize> {
         let Some(group) = groups::Entity::find_by_id(group_id).one(&state.db).await? else {
             continue;
         };
-        if group.status == "closed" {
+        if group.status == GroupStatus::Closed {
             continue;
         }
         let txn = db::write_txn(&state.db).await?;
@@ -559,7 +560,7 @@ async fn overdue_reminders(state: &AppState) -> AppResult<usize> {
             .await?
             .into_iter()
             .filter(|m| {
-                matches!(m.role.as_deref(), Some("owner" | "organiser"))
+                m.role.is_some_and(|r| r >= Role::Organiser)
                     && m.mode != DigestMode::Off
             })
             .collect();
@@ -593,7 +594,7 @@ async fn overdue_reminders(state: &AppState) -> AppResult<usize> {
                     content = content.paragraph(l.t("notify.very_overdue_intro"));
                 }
                 content =
-                    content.paragraph(match Channel::parse(&s.channel).and_then(Channel::next) {
+                    content.paragraph(match Some(s.channel).and_then(Channel::next) {
                         Some(next) => l.tf(
                             "notify.next_step",
                             &[("channel", l.tk("notify.channel", next.as_str()))],
@@ -611,7 +612,7 @@ async fn overdue_reminders(state: &AppState) -> AppResult<usize> {
                     idempotency_key: key,
                     headers,
                 };
-                queued += usize::from(enqueue(&txn, email, now, &state.mail_domain).await?);
+                queued += usize::from(enqueue(&txn, email, now, &state.ctx.mail_domain).await?);
             }
         }
         txn.commit().await?;
@@ -621,7 +622,7 @@ async fn overdue_reminders(state: &AppState) -> AppResult<usize> {
 
 async fn outcome_checks(state: &AppState) -> AppResult<usize> {
     let now = state.now();
-    let cutoff = now - chrono::Duration::days(state.settings.outcome_check_days);
+    let cutoff = now - chrono::Duration::days(state.ctx.settings.outcome_check_days);
     let resolved = updates::Entity::find()
         .filter(updates::Column::OutcomeChecksQueued.eq(false))
         .filter(
@@ -645,7 +646,10 @@ async fn outcome_checks(state: &AppState) -> AppResult<usize> {
             let Some(p) = m
                 .participation
                 .as_ref()
-                .filter(|p| p.status == "active" && p.outcome != "resolved")
+                .filter(|p| {
+                    p.status == ParticipationStatus::Active
+                        && p.outcome != ParticipantOutcome::Resolved
+                })
             else {
                 continue;
             };
@@ -653,17 +657,21 @@ async fn outcome_checks(state: &AppState) -> AppResult<usize> {
                 continue;
             }
             let l = locale_of(&m.user);
-            let token = state.links.outcome(p.id, update.id);
+            let token = state.ctx.links.outcome(p.id, update.id);
             let mut section = Section {
                 title: l.t("page.outcome.title").into(),
                 lines: Vec::new(),
                 link: None,
             };
-            for answer in ["resolved", "partially_resolved", "unresolved"] {
+            for answer in [
+                ParticipantOutcome::Resolved,
+                ParticipantOutcome::PartiallyResolved,
+                ParticipantOutcome::Unresolved,
+            ] {
                 section.lines.push(format!(
                     "{}: {}/outcome/{token}?answer={answer}",
                     l.t(&format!("notify.outcome_{answer}")),
-                    state.public_url
+                    state.ctx.public_url
                 ));
             }
             let content = EmailContent::new(
@@ -682,7 +690,7 @@ async fn outcome_checks(state: &AppState) -> AppResult<usize> {
                 idempotency_key: format!("outcome_check:{}:{}", p.id, update.id),
                 headers,
             };
-            queued += usize::from(enqueue(&txn, email, now, &state.mail_domain).await?);
+            queued += usize::from(enqueue(&txn, email, now, &state.ctx.mail_domain).await?);
         }
         txn.commit().await?;
     }

@@ -11,7 +11,7 @@ use validator::Validate;
 
 use crate::accounts::dto::ResetConfirmRequest;
 use crate::accounts::service as accounts;
-use crate::app::AppState;
+use crate::state::AppState;
 use crate::error::AppError;
 use crate::groups::dto::{GroupQuery, GroupSummary, GroupView};
 use crate::groups::service as groups;

@@ -5,29 +5,10 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use validator::{Validate, ValidationError};
 
+use crate::entities::enums::ParticipationStatus;
 use crate::groups::dto::not_blank;
 
-/// Money as integer minor units and an ISO 4217 currency.
-#[derive(Debug, Clone, Serialize, Deserialize, Validate, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct Money {
-    /// Amount in minor units (fen for CNY): 12800 is ¥128.00.
-    #[validate(range(
-        min = 0,
-        max = 100_000_000_000_i64,
-        message = "must be between 0 and 100000000000"
-    ))]
-    pub amount_minor: i64,
-    /// ISO 4217 code, e.g. CNY.
-    #[validate(custom(function = "currency_code"))]
-    pub currency: String,
-}
-
-fn currency_code(code: &str) -> Result<(), ValidationError> {
-    crate::domain::Currency::parse(code)
-        .map(|_| ())
-        .map_err(|msg| ValidationError::new("currency").with_message(msg.into()))
-}
+pub use crate::domain::Money;
 
 fn must_agree(agree: &bool) -> Result<(), ValidationError> {
     if *agree {
@@ -96,29 +77,8 @@ pub struct JoinRequest {
     pub signature: SignatureInput,
 }
 
-/// Own outcome of a participant's case.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum ParticipantOutcome {
-    /// Not resolved.
-    Unresolved,
-    /// Partly resolved.
-    PartiallyResolved,
-    /// Resolved.
-    Resolved,
-}
+pub use crate::entities::enums::ParticipantOutcome;
 
-impl ParticipantOutcome {
-    /// The stored value.
-    #[must_use]
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Unresolved => "unresolved",
-            Self::PartiallyResolved => "partially_resolved",
-            Self::Resolved => "resolved",
-        }
-    }
-}
 
 /// `PATCH /groups/{slug}/participation`. Absent fields are left alone.
 #[derive(Debug, Deserialize, Validate, ToSchema)]
@@ -167,7 +127,7 @@ pub struct ParticipationView {
     /// The group's slug.
     pub group: String,
     /// pending, active, rejected or withdrawn.
-    pub status: String,
+    pub status: ParticipationStatus,
     /// Own statement.
     pub statement: String,
     /// Amount in dispute.
@@ -185,7 +145,7 @@ pub struct ParticipationView {
     /// Whether the latest signature is of the group's current statement.
     pub signature_current: bool,
     /// Own outcome.
-    pub outcome: String,
+    pub outcome: ParticipantOutcome,
     /// Why an organiser rejected it.
     pub rejection_reason: Option<String>,
     /// Joined at.

@@ -7,11 +7,13 @@ use sea_orm::{
 };
 
 use super::dto::{JoinRequest, Money, ParticipationUpdate, ParticipationView, SignatureView};
-use crate::app::AppState;
+use crate::entities::enums::{GroupStatus, ParticipationStatus, ParticipantOutcome};
+use crate::state::AppState;
 use crate::auth::CurrentUser;
 use crate::db;
 use crate::entities::{groups, participations, providers, signatures};
 use crate::error::{AppError, AppResult};
+pub use crate::groups::access::{find_mine, require_mine};
 use crate::groups::service::{by_slug, current_statement};
 use crate::i18n::Locale;
 use crate::mail::EmailContent;
@@ -29,39 +31,6 @@ fn check_incident_date(date: chrono::NaiveDate, now: DateTime<Utc>) -> AppResult
         return Err(AppError::field("incident_date", "must be in 2000 or later"));
     }
     Ok(())
-}
-
-/// The caller's participation in `group`, if any.
-///
-/// # Errors
-/// Database failures.
-pub async fn find_mine(
-    conn: &impl ConnectionTrait,
-    group_id: i64,
-    user_id: i64,
-) -> AppResult<Option<participations::Model>> {
-    Ok(participations::Entity::find()
-        .filter(participations::Column::GroupId.eq(group_id))
-        .filter(participations::Column::UserId.eq(user_id))
-        .one(conn)
-        .await?)
-}
-
-/// The caller's participation in the group `slug`, with the group — the one place that grants
-/// a participant access to their own record; anyone else gets 404.
-///
-/// # Errors
-/// 404 when the group is unknown or the caller has not joined.
-pub async fn require_mine(
-    conn: &impl ConnectionTrait,
-    slug: &str,
-    user_id: i64,
-) -> AppResult<(groups::Model, participations::Model)> {
-    let group = by_slug(conn, slug).await?;
-    let p = find_mine(conn, group.id, user_id)
-        .await?
-        .ok_or(AppError::NotFound)?;
-    Ok((group, p))
 }
 
 /// Joins a group with a signature of its current statement. One per user per group: a second
@@ -84,7 +53,7 @@ pub async fn join(
     check_incident_date(req.incident_date, now)?;
     let txn = db::write_txn(&state.db).await?;
     let group = by_slug(&txn, slug).await?;
-    if group.status == "closed" {
+    if group.status == GroupStatus::Closed {
         return Err(AppError::conflict(
             "group_closed",
             "this group is closed and takes no new participants",
@@ -101,21 +70,21 @@ pub async fn join(
         ));
     }
     let status = if group.requires_moderation {
-        "pending"
+        ParticipationStatus::Pending
     } else {
-        "active"
+        ParticipationStatus::Active
     };
     let refs =
         serde_json::to_string(&clean_refs(req.transaction_refs)).map_err(anyhow::Error::from)?;
     let existing = find_mine(&txn, group.id, user.id).await?;
     let participation = match existing {
-        Some(p) if p.status == "withdrawn" => {
+        Some(p) if p.status == ParticipationStatus::Withdrawn => {
             let mut active: participations::ActiveModel = p.into();
-            active.status = Set(status.into());
+            active.status = Set(status);
             active.withdrawn_at = Set(None);
             active.statement = Set(req.statement.trim().to_owned());
             active.amount_minor = Set(req.amount_disputed.amount_minor);
-            active.currency = Set(req.amount_disputed.currency.clone());
+            active.currency = Set(req.amount_disputed.currency.to_string());
             active.incident_date = Set(req.incident_date);
             active.transaction_refs = Set(refs);
             active.consent_share_identity = Set(req.consent_share_identity);
@@ -129,16 +98,16 @@ pub async fn join(
             let insert = participations::ActiveModel {
                 group_id: Set(group.id),
                 user_id: Set(user.id),
-                status: Set(status.into()),
+                status: Set(status),
                 statement: Set(req.statement.trim().to_owned()),
                 amount_minor: Set(req.amount_disputed.amount_minor),
-                currency: Set(req.amount_disputed.currency.clone()),
+                currency: Set(req.amount_disputed.currency.to_string()),
                 incident_date: Set(req.incident_date),
                 transaction_refs: Set(refs),
                 consent_share_identity: Set(req.consent_share_identity),
                 consent_contact: Set(req.consent_contact),
                 signed_statement_version: Set(Some(statement.version)),
-                outcome: Set("unresolved".into()),
+                outcome: Set(ParticipantOutcome::Unresolved),
                 created_at: Set(now),
                 updated_at: Set(now),
                 ..Default::default()
@@ -208,14 +177,14 @@ async fn queue_join_confirmation(
         &user.display_name,
     )
     .paragraph(locale.tf("email.join_confirmation.body", &args));
-    if participation.status == "pending" {
+    if participation.status == ParticipationStatus::Pending {
         content = content.paragraph(locale.t("email.join_confirmation.pending"));
     }
     let content = content
         .paragraph(locale.t("email.join_confirmation.evidence"))
         .action(
             locale.t("email.join_confirmation.action"),
-            format!("{}/groups/{}", state.public_url, group.slug),
+            format!("{}/groups/{}", state.ctx.public_url, group.slug),
         );
     let email = NewEmail {
         kind: "join_confirmation",
@@ -225,7 +194,7 @@ async fn queue_join_confirmation(
         idempotency_key: format!("join_confirmation:{}:{signature_id}", participation.id),
         headers: Vec::new(),
     };
-    enqueue(txn, email, now, &state.mail_domain).await?;
+    enqueue(txn, email, now, &state.ctx.mail_domain).await?;
     Ok(())
 }
 
@@ -248,10 +217,7 @@ pub async fn view(
         group: group.slug.clone(),
         status: p.status,
         statement: p.statement,
-        amount_disputed: Money {
-            amount_minor: p.amount_minor,
-            currency: p.currency,
-        },
+        amount_disputed: Money::from_stored(p.amount_minor, &p.currency),
         incident_date: p.incident_date,
         transaction_refs: serde_json::from_str(&p.transaction_refs).unwrap_or_default(),
         consent_share_identity: p.consent_share_identity,
@@ -301,7 +267,10 @@ pub async fn update_mine(
     }
     let txn = db::write_txn(&state.db).await?;
     let (group, p) = require_mine(&txn, slug, user.id).await?;
-    if matches!(p.status.as_str(), "withdrawn" | "rejected") {
+    if matches!(
+        p.status,
+        ParticipationStatus::Withdrawn | ParticipationStatus::Rejected
+    ) {
         return Err(AppError::conflict(
             "participation_inactive",
             format!("the participation is {}", p.status),
@@ -313,7 +282,7 @@ pub async fn update_mine(
     }
     if let Some(m) = upd.amount_disputed {
         active.amount_minor = Set(m.amount_minor);
-        active.currency = Set(m.currency);
+        active.currency = Set(m.currency.to_string());
     }
     if let Some(d) = upd.incident_date {
         active.incident_date = Set(d);
@@ -329,7 +298,7 @@ pub async fn update_mine(
         active.consent_contact = Set(c);
     }
     if let Some(o) = upd.outcome {
-        active.outcome = Set(o.as_str().into());
+        active.outcome = Set(o);
     }
     active.updated_at = Set(now);
     let p = active.update(&txn).await?;
@@ -346,11 +315,11 @@ pub async fn withdraw(state: &AppState, user: &CurrentUser, slug: &str) -> AppRe
     let now = state.now();
     let txn = db::write_txn(&state.db).await?;
     let (_, p) = require_mine(&txn, slug, user.id).await?;
-    if p.status == "withdrawn" {
+    if p.status == ParticipationStatus::Withdrawn {
         return Err(AppError::NotFound);
     }
     let mut active: participations::ActiveModel = p.into();
-    active.status = Set("withdrawn".into());
+    active.status = Set(ParticipationStatus::Withdrawn);
     active.withdrawn_at = Set(Some(now));
     active.updated_at = Set(now);
     active.update(&txn).await?;

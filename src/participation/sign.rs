@@ -5,7 +5,8 @@ use sea_orm::{ActiveModelTrait, ActiveValue::Set};
 
 use super::dto::{ParticipationView, SignatureInput};
 use super::service::{require_mine, view};
-use crate::app::AppState;
+use crate::entities::enums::ParticipationStatus;
+use crate::state::AppState;
 use crate::auth::CurrentUser;
 use crate::db;
 use crate::entities::{participations, signatures};
@@ -26,7 +27,10 @@ pub async fn sign(
     let now = state.now();
     let txn = db::write_txn(&state.db).await?;
     let (group, p) = require_mine(&txn, slug, user.id).await?;
-    if !matches!(p.status.as_str(), "pending" | "active") {
+    if !matches!(
+        p.status,
+        ParticipationStatus::Pending | ParticipationStatus::Active
+    ) {
         return Err(AppError::conflict(
             "participation_inactive",
             format!("the participation is {}", p.status),

@@ -6,41 +6,8 @@ use validator::Validate;
 
 use crate::entities::providers;
 
-/// What kind of business a provider is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum ProviderKind {
-    /// Digital wallet or payment app.
-    DigitalWallet,
-    /// Bank.
-    Bank,
-    /// Online shop or marketplace.
-    ECommerce,
-    /// Payment processor or acquirer.
-    PaymentProcessor,
-    /// Consumer credit or instalment service.
-    ConsumerCredit,
-    /// Telecom operator.
-    Telecom,
-    /// Anything else.
-    Other,
-}
+pub use crate::entities::enums::ProviderKind;
 
-impl ProviderKind {
-    /// The stored value.
-    #[must_use]
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::DigitalWallet => "digital_wallet",
-            Self::Bank => "bank",
-            Self::ECommerce => "e_commerce",
-            Self::PaymentProcessor => "payment_processor",
-            Self::ConsumerCredit => "consumer_credit",
-            Self::Telecom => "telecom",
-            Self::Other => "other",
-        }
-    }
-}
 
 /// A provider as shown to anyone.
 #[derive(Debug, Serialize, ToSchema)]
@@ -54,7 +21,7 @@ pub struct ProviderView {
     /// Other names people use.
     pub aliases: Vec<String>,
     /// Kind of business.
-    pub kind: String,
+    pub kind: ProviderKind,
     /// Official website.
     pub website: Option<String>,
     /// Curated by an administrator (false for names proposed with a new group).

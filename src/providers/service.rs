@@ -8,6 +8,8 @@ use sea_orm::{
 };
 
 use super::dto::{ProviderCreate, ProviderDetail, ProviderQuery};
+use crate::entities::enums::ProviderKind;
+use crate::entities::enums::{Visibility, ParticipationStatus};
 use crate::auth::CurrentUser;
 use crate::db::{self, like_escape};
 use crate::domain::{random_suffix, slugify};
@@ -81,7 +83,7 @@ pub async fn detail(
         .ok_or(AppError::NotFound)?;
     let group_filter = groups::Column::ProviderId
         .eq(provider.id)
-        .and(groups::Column::Visibility.eq("public"));
+        .and(groups::Column::Visibility.eq(Visibility::Public));
     let group_count = groups::Entity::find()
         .filter(group_filter.clone())
         .count(conn)
@@ -89,7 +91,7 @@ pub async fn detail(
     let participants = participations::Entity::find()
         .inner_join(groups::Entity)
         .filter(group_filter)
-        .filter(participations::Column::Status.eq("active"))
+        .filter(participations::Column::Status.eq(ParticipationStatus::Active))
         .count(conn)
         .await?;
     let scorecard = crate::responses::scorecard::for_provider(conn, provider.id, now).await?;
@@ -125,7 +127,7 @@ pub async fn create(
         name_zh: Set(req.name_zh.trim().to_owned()),
         name_en: Set(req.name_en.map(|n| n.trim().to_owned())),
         aliases: Set(serde_json::to_string(&aliases).unwrap_or_else(|_| "[]".into())),
-        kind: Set(req.kind.as_str().to_owned()),
+        kind: Set(req.kind),
         website: Set(req.website),
         complaint_channels: Set("[]".into()),
         reviewed: Set(true),
@@ -213,7 +215,7 @@ pub async fn resolve_for_group(
         name_zh: Set(name.to_owned()),
         name_en: Set(is_ascii.then(|| name.to_owned())),
         aliases: Set("[]".into()),
-        kind: Set("other".into()),
+        kind: Set(ProviderKind::Other),
         complaint_channels: Set("[]".into()),
         reviewed: Set(false),
         search_text: Set(search_text(name, None, &[])),

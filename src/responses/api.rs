@@ -8,7 +8,7 @@ use super::dto::{
     SubmissionView, UpdateCreate, UpdateQuery, UpdateView,
 };
 use super::{holidays, status, submissions, updates};
-use crate::app::AppState;
+use crate::state::AppState;
 use crate::auth::CurrentUser;
 use crate::error::{AppResult, Problem};
 use crate::groups::dto::GroupView;

@@ -38,36 +38,8 @@ pub fn start_of_local_day(d: NaiveDate) -> DateTime<Utc> {
         )
 }
 
-/// Whether a period counts every day or working days only.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum DueKind {
-    /// Every day counts.
-    Calendar,
-    /// Only working days count (weekends and public holidays do not).
-    Working,
-}
+pub use crate::entities::enums::DueKind;
 
-impl DueKind {
-    /// The stored value.
-    #[must_use]
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Calendar => "calendar",
-            Self::Working => "working",
-        }
-    }
-
-    /// Reads a stored value (anything unknown counts calendar days).
-    #[must_use]
-    pub fn parse(s: &str) -> Self {
-        if s == "working" {
-            Self::Working
-        } else {
-            Self::Calendar
-        }
-    }
-}
 
 /// The holiday table, read once per request.
 #[derive(Debug, Clone, Default)]
@@ -146,49 +118,9 @@ impl Calendar {
     }
 }
 
-/// Where a complaint goes, in the order a stalled one escalates.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum Channel {
-    /// The provider's own complaint channel.
-    Provider,
-    /// A consumer association (消费者协会).
-    ConsumerAssociation,
-    /// A regulator, e.g. the financial regulator or market supervision.
-    Regulator,
-    /// Press and social media.
-    Media,
-    /// A court.
-    Court,
-}
+pub use crate::entities::enums::Channel;
 
 impl Channel {
-    /// The stored value.
-    #[must_use]
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Provider => "provider",
-            Self::ConsumerAssociation => "consumer_association",
-            Self::Regulator => "regulator",
-            Self::Media => "media",
-            Self::Court => "court",
-        }
-    }
-
-    /// Reads a stored value.
-    #[must_use]
-    pub fn parse(s: &str) -> Option<Self> {
-        [
-            Self::Provider,
-            Self::ConsumerAssociation,
-            Self::Regulator,
-            Self::Media,
-            Self::Court,
-        ]
-        .into_iter()
-        .find(|c| c.as_str() == s)
-    }
-
     /// The default answer period: the provider 15 calendar days, a consumer association 7
     /// working days to accept, a regulator 30 calendar days; media and courts keep no
     /// deadline, so a month is used as a reminder to follow up.
@@ -254,14 +186,14 @@ pub fn clock(
     s: &submissions::Model,
     now: DateTime<Utc>,
 ) -> AppResult<SubmissionClock> {
-    if Channel::parse(&s.channel).is_none() {
+    if Some(s.channel).is_none() {
         return Err(AppError::Internal(anyhow::anyhow!(
             "submission {} has unknown channel {}",
             s.id,
             s.channel
         )));
     }
-    let kind = DueKind::parse(&s.due_kind);
+    let kind = s.due_kind;
     let period = i64::from(s.due_days) + i64::from(s.extension_days);
     let due_at = cal.due_at(s.submitted_at, period, kind);
     let very_overdue_at = cal.due_at(s.submitted_at, period * 2, kind);

@@ -11,44 +11,9 @@ use validator::Validate;
 use super::deadlines::{Channel, ClockState, DueKind};
 use crate::groups::dto::not_blank;
 
-/// What an entry on a group's timeline records.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum UpdateKind {
-    /// The recipient confirmed receipt or accepted the case.
-    Acknowledgement,
-    /// The recipient answered.
-    Response,
-    /// The provider offered something.
-    Offer,
-    /// The provider refused.
-    Denial,
-    /// The recipient keeps delaying.
-    Stall,
-    /// The matter was settled.
-    Resolution,
-    /// The group moved to the next channel.
-    Escalation,
-    /// A note from the organisers.
-    OrganiserNote,
-}
+pub use crate::entities::enums::UpdateKind;
 
 impl UpdateKind {
-    /// The stored value.
-    #[must_use]
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Acknowledgement => "acknowledgement",
-            Self::Response => "response",
-            Self::Offer => "offer",
-            Self::Denial => "denial",
-            Self::Stall => "stall",
-            Self::Resolution => "resolution",
-            Self::Escalation => "escalation",
-            Self::OrganiserNote => "organiser_note",
-        }
-    }
-
     /// Whether an entry of this kind is something the recipient said or did, and so may carry
     /// a response class.
     #[must_use]
@@ -64,60 +29,11 @@ impl UpdateKind {
     }
 }
 
-/// How a provider's answer is classified, as public complaint databases do.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum ResponseClass {
-    /// Still being handled.
-    InProgress,
-    /// Closed with money back or compensation.
-    ClosedMonetaryRelief,
-    /// Closed with another remedy (a fix, an apology).
-    ClosedNonMonetaryRelief,
-    /// Closed with an explanation only.
-    ClosedExplanation,
-    /// Refused.
-    Denied,
-    /// Answered after the deadline.
-    Untimely,
-}
+pub use crate::entities::enums::ResponseClass;
 
-impl ResponseClass {
-    /// The stored value.
-    #[must_use]
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::InProgress => "in_progress",
-            Self::ClosedMonetaryRelief => "closed_monetary_relief",
-            Self::ClosedNonMonetaryRelief => "closed_non_monetary_relief",
-            Self::ClosedExplanation => "closed_explanation",
-            Self::Denied => "denied",
-            Self::Untimely => "untimely",
-        }
-    }
-}
 
-/// Who may read a timeline entry.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, ToSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum UpdateVisibility {
-    /// Anyone.
-    #[default]
-    Public,
-    /// Active participants and the group's organisers.
-    Participants,
-}
+pub use crate::entities::enums::UpdateVisibility;
 
-impl UpdateVisibility {
-    /// The stored value.
-    #[must_use]
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Public => "public",
-            Self::Participants => "participants",
-        }
-    }
-}
 
 /// `POST /groups/{slug}/updates` (organisers).
 #[derive(Debug, Deserialize, Validate, ToSchema)]
@@ -155,9 +71,9 @@ pub struct UpdateView {
     /// Id.
     pub id: i64,
     /// Kind of entry.
-    pub kind: String,
+    pub kind: UpdateKind,
     /// Class of a provider's answer.
-    pub response_class: Option<String>,
+    pub response_class: Option<ResponseClass>,
     /// The submission it answers.
     pub submission_id: Option<i64>,
     /// One line.
@@ -165,7 +81,7 @@ pub struct UpdateView {
     /// Details.
     pub body: String,
     /// `public` or `participants`.
-    pub visibility: String,
+    pub visibility: UpdateVisibility,
     /// When it happened.
     pub occurred_at: DateTime<Utc>,
     /// When it was recorded.
@@ -229,7 +145,7 @@ pub struct SubmissionView {
     /// Id.
     pub id: i64,
     /// Where it went.
-    pub channel: String,
+    pub channel: Channel,
     /// Who received it.
     pub recipient: String,
     /// When it was sent.
@@ -239,7 +155,7 @@ pub struct SubmissionView {
     /// The period asked for.
     pub due_days: i32,
     /// `calendar` or `working`.
-    pub due_kind: String,
+    pub due_kind: DueKind,
     /// Days added by extensions.
     pub extension_days: i32,
     /// Why it was extended.
@@ -264,35 +180,8 @@ pub struct SubmissionView {
     pub created_at: DateTime<Utc>,
 }
 
-/// How a closed group ended.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum GroupOutcome {
-    /// Money was paid.
-    ResolvedMonetary,
-    /// Resolved otherwise.
-    ResolvedNonMonetary,
-    /// The provider explained; nothing else.
-    Explained,
-    /// The provider refused for good.
-    Rejected,
-    /// The group gave up.
-    Withdrawn,
-}
+pub use crate::entities::enums::GroupOutcome;
 
-impl GroupOutcome {
-    /// The stored value.
-    #[must_use]
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::ResolvedMonetary => "resolved_monetary",
-            Self::ResolvedNonMonetary => "resolved_non_monetary",
-            Self::Explained => "explained",
-            Self::Rejected => "rejected",
-            Self::Withdrawn => "withdrawn",
-        }
-    }
-}
 
 /// `POST /groups/{slug}/status` (organisers).
 #[derive(Debug, Deserialize, Validate, ToSchema)]
@@ -361,7 +250,13 @@ pub struct Scorecard {
     /// answered_on_time / decided (null when none is decided).
     pub share_answered_on_time: Option<f64>,
     /// Groups by the class of the provider's latest public answer.
-    pub response_classes: BTreeMap<String, i64>,
+    pub response_classes: BTreeMap<ResponseClass, i64>,
     /// Closed groups by outcome.
-    pub group_outcomes: BTreeMap<String, i64>,
+    pub group_outcomes: BTreeMap<GroupOutcome, i64>,
+}
+
+impl Default for UpdateVisibility {
+    fn default() -> Self {
+        Self::Public
+    }
 }

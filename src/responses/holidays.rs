@@ -12,7 +12,7 @@ use serde_json::json;
 
 use super::deadlines::{Calendar, DueKind};
 use super::dto::{Holiday, HolidayYear};
-use crate::app::AppState;
+use crate::state::AppState;
 use crate::auth::CurrentUser;
 use crate::db;
 use crate::entities::{audit_log, holidays, submissions};
@@ -114,7 +114,7 @@ pub async fn replace_year(
 async fn resync_due_dates(conn: &impl ConnectionTrait) -> AppResult<()> {
     let cal = Calendar::load(conn).await?;
     let working = submissions::Entity::find()
-        .filter(submissions::Column::DueKind.eq(DueKind::Working.as_str()))
+        .filter(submissions::Column::DueKind.eq(DueKind::Working))
         .all(conn)
         .await?;
     for s in working {

@@ -8,6 +8,7 @@ use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder
 
 use super::deadlines::{Calendar, clock};
 use super::dto::{Scorecard, UpdateVisibility};
+use crate::entities::enums::{GroupStatus, Visibility};
 use crate::entities::{groups, submissions, updates};
 use crate::error::AppResult;
 
@@ -49,7 +50,7 @@ pub async fn for_provider(
 ) -> AppResult<Scorecard> {
     let listed = groups::Entity::find()
         .filter(groups::Column::ProviderId.eq(provider_id))
-        .filter(groups::Column::Visibility.eq("public"))
+        .filter(groups::Column::Visibility.eq(Visibility::Public))
         .all(conn)
         .await?;
     let ids: Vec<i64> = listed.iter().map(|g| g.id).collect();
@@ -79,7 +80,7 @@ pub async fn for_provider(
     let answers = updates::Entity::find()
         .filter(updates::Column::GroupId.is_in(ids))
         .filter(updates::Column::ResponseClass.is_not_null())
-        .filter(updates::Column::Visibility.eq(UpdateVisibility::Public.as_str()))
+        .filter(updates::Column::Visibility.eq(UpdateVisibility::Public))
         .order_by_desc(updates::Column::OccurredAt)
         .order_by_desc(updates::Column::Id)
         .all(conn)
@@ -95,7 +96,7 @@ pub async fn for_provider(
     }
     let mut group_outcomes = BTreeMap::new();
     for g in listed {
-        if let (Some(outcome), "closed") = (g.outcome, g.status.as_str()) {
+        if let (Some(outcome), GroupStatus::Closed) = (g.outcome, g.status) {
             *group_outcomes.entry(outcome).or_insert(0) += 1;
         }
     }

@@ -8,7 +8,7 @@ use sea_orm::{ActiveModelTrait, ActiveValue::Set};
 use serde_json::json;
 
 use super::dto::{GroupOutcome, StatusChange};
-use crate::app::AppState;
+use crate::state::AppState;
 use crate::auth::CurrentUser;
 use crate::db;
 use crate::entities::groups;
@@ -19,15 +19,15 @@ use crate::groups::service::{audit, by_slug, view};
 
 /// Whether a group in status `from` may move to `to` (with `outcome` when closing).
 #[must_use]
-pub fn allowed(from: &str, to: GroupStatus, outcome: Option<GroupOutcome>) -> bool {
-    use GroupStatus::{Closed, Escalated, Responded, Submitted};
+pub fn allowed(from: GroupStatus, to: GroupStatus, outcome: Option<GroupOutcome>) -> bool {
+    use GroupStatus::{Closed, Escalated, Gathering, Responded, Submitted};
     let withdrawing = to == Closed && outcome == Some(GroupOutcome::Withdrawn);
     match from {
-        "gathering" => to == Submitted || withdrawing,
-        "submitted" => matches!(to, Responded | Escalated) || withdrawing,
-        "responded" => matches!(to, Escalated | Closed),
-        "escalated" => matches!(to, Submitted | Responded | Closed),
-        _ => false,
+        Gathering => to == Submitted || withdrawing,
+        Submitted => matches!(to, Responded | Escalated) || withdrawing,
+        Responded => matches!(to, Escalated | Closed),
+        Escalated => matches!(to, Submitted | Responded | Closed),
+        Closed => false,
     }
 }
 
@@ -54,9 +54,9 @@ pub async fn change(
     let txn = db::write_txn(&state.db).await?;
     let group = by_slug(&txn, slug).await?;
     let access = require_role(&txn, group, user.id, Role::Organiser).await?;
-    let group = access.group;
-    let from = group.status.clone();
-    if !allowed(&from, req.status, req.outcome) {
+    let group = access.into_group();
+    let from = group.status;
+    if !allowed(from, req.status, req.outcome) {
         return Err(AppError::conflict(
             "illegal_status_transition",
             format!(
@@ -70,8 +70,8 @@ pub async fn change(
     }
     let group_id = group.id;
     let mut active: groups::ActiveModel = group.into();
-    active.status = Set(req.status.as_str().into());
-    active.outcome = Set(req.outcome.map(|o| o.as_str().into()));
+    active.status = Set(req.status);
+    active.outcome = Set(req.outcome);
     active.closed_at = Set(closing.then_some(now));
     active.updated_at = Set(now);
     let group = active.update(&txn).await?;
@@ -101,18 +101,18 @@ mod tests {
 
     #[test]
     fn the_machine_allows_only_its_edges() {
-        assert!(allowed("gathering", Submitted, None));
-        assert!(allowed("submitted", Responded, None));
-        assert!(allowed("responded", Closed, Some(ResolvedMonetary)));
-        assert!(allowed("submitted", Escalated, None));
-        assert!(allowed("escalated", Submitted, None));
-        assert!(allowed("gathering", Closed, Some(Withdrawn)));
-        assert!(!allowed("gathering", Responded, None));
-        assert!(!allowed("gathering", Escalated, None));
-        assert!(!allowed("gathering", Closed, Some(ResolvedMonetary)));
-        assert!(!allowed("submitted", Submitted, None));
-        assert!(!allowed("responded", Submitted, None));
-        assert!(!allowed("closed", Gathering, None));
-        assert!(!allowed("closed", Closed, Some(Withdrawn)));
+        assert!(allowed(Gathering, Submitted, None));
+        assert!(allowed(Submitted, Responded, None));
+        assert!(allowed(Responded, Closed, Some(ResolvedMonetary)));
+        assert!(allowed(Submitted, Escalated, None));
+        assert!(allowed(Escalated, Submitted, None));
+        assert!(allowed(Gathering, Closed, Some(Withdrawn)));
+        assert!(!allowed(Gathering, Responded, None));
+        assert!(!allowed(Gathering, Escalated, None));
+        assert!(!allowed(Gathering, Closed, Some(ResolvedMonetary)));
+        assert!(!allowed(Submitted, Submitted, None));
+        assert!(!allowed(Responded, Submitted, None));
+        assert!(!allowed(Closed, Gathering, None));
+        assert!(!allowed(Closed, Closed, Some(Withdrawn)));
     }
 }

@@ -8,9 +8,9 @@ use sea_orm::{
 };
 use serde_json::json;
 
-use super::deadlines::{Calendar, Channel, DueKind, clock};
+use super::deadlines::{Calendar, Channel, clock};
 use super::dto::{ExtendRequest, SubmissionCreate, SubmissionView};
-use crate::app::AppState;
+use crate::state::AppState;
 use crate::auth::CurrentUser;
 use crate::db;
 use crate::entities::{dossiers, submissions};
@@ -32,7 +32,7 @@ pub fn view(
 ) -> AppResult<SubmissionView> {
     let c = clock(cal, &s, now)?;
     Ok(SubmissionView {
-        next_step: Channel::parse(&s.channel).and_then(Channel::next),
+        next_step: Some(s.channel).and_then(Channel::next),
         id: s.id,
         channel: s.channel,
         recipient: s.recipient,
@@ -93,7 +93,7 @@ pub async fn create(
     let txn = db::write_txn(&state.db).await?;
     let group = by_slug(&txn, slug).await?;
     let access = require_role(&txn, group, user.id, Role::Organiser).await?;
-    let group_id = access.group.id;
+    let group_id = access.group().id;
     if let Some(version) = req.dossier_version {
         let exists = dossiers::Entity::find()
             .filter(dossiers::Column::GroupId.eq(group_id))
@@ -112,11 +112,11 @@ pub async fn create(
     let model = submissions::ActiveModel {
         group_id: Set(group_id),
         dossier_version: Set(req.dossier_version),
-        channel: Set(req.channel.as_str().into()),
+        channel: Set(req.channel),
         recipient: Set(req.recipient.trim().to_owned()),
         submitted_at: Set(req.submitted_at),
         due_days: Set(due_days),
-        due_kind: Set(due_kind.as_str().into()),
+        due_kind: Set(due_kind),
         due_at: Set(cal.due_at(req.submitted_at, i64::from(due_days), due_kind)),
         extension_days: Set(0),
         extension_reason: Set(None),
@@ -171,7 +171,7 @@ pub async fn extend(
     let txn = db::write_txn(&state.db).await?;
     let group = by_slug(&txn, slug).await?;
     let access = require_role(&txn, group, user.id, Role::Organiser).await?;
-    let group_id = access.group.id;
+    let group_id = access.group().id;
     let s = submissions::Entity::find_by_id(id)
         .filter(submissions::Column::GroupId.eq(group_id))
         .one(&txn)
@@ -196,7 +196,7 @@ pub async fn extend(
         None => reason.clone(),
     };
     let cal = Calendar::load(&txn).await?;
-    let kind = DueKind::parse(&s.due_kind);
+    let kind = s.due_kind;
     let due_at = cal.due_at(s.submitted_at, i64::from(s.due_days + total), kind);
     let mut active: submissions::ActiveModel = s.into();
     active.extension_days = Set(total);

@@ -9,14 +9,13 @@ use sea_orm::{
 use serde_json::json;
 
 use super::dto::{UpdateCreate, UpdateView, UpdateVisibility};
-use crate::app::AppState;
+use crate::state::AppState;
 use crate::auth::CurrentUser;
 use crate::db;
 use crate::entities::{submissions, updates};
 use crate::error::{AppError, AppResult};
-use crate::groups::access::{Role, require_role, role_of};
+use crate::groups::access::{Role, Viewer, require_role};
 use crate::groups::service::{audit, by_slug};
-use crate::participation::service::find_mine;
 
 /// Most entries a timeline answers at once.
 const TIMELINE_LIMIT: u64 = 500;
@@ -63,7 +62,7 @@ pub async fn create(
     let txn = db::write_txn(&state.db).await?;
     let group = by_slug(&txn, slug).await?;
     let access = require_role(&txn, group, user.id, Role::Organiser).await?;
-    let group_id = access.group.id;
+    let group_id = access.group().id;
     if let Some(id) = req.submission_id {
         let submission = submissions::Entity::find_by_id(id)
             .filter(submissions::Column::GroupId.eq(group_id))
@@ -87,11 +86,11 @@ pub async fn create(
     let update = updates::ActiveModel {
         group_id: Set(group_id),
         submission_id: Set(req.submission_id),
-        kind: Set(req.kind.as_str().into()),
-        response_class: Set(req.response_class.map(|c| c.as_str().into())),
+        kind: Set(req.kind),
+        response_class: Set(req.response_class),
         title: Set(req.title.trim().to_owned()),
         body: Set(req.body.trim().to_owned()),
-        visibility: Set(req.visibility.as_str().into()),
+        visibility: Set(req.visibility),
         author_id: Set(Some(user.id)),
         occurred_at: Set(occurred_at),
         created_at: Set(now),
@@ -118,23 +117,6 @@ pub async fn create(
     Ok(update.into())
 }
 
-/// Whether `user` may read participants-only entries: active participants and the team.
-async fn sees_private(
-    conn: &impl ConnectionTrait,
-    group_id: i64,
-    user: Option<&CurrentUser>,
-) -> AppResult<bool> {
-    let Some(user) = user else {
-        return Ok(false);
-    };
-    if role_of(conn, group_id, user.id).await?.is_some() {
-        return Ok(true);
-    }
-    Ok(find_mine(conn, group_id, user.id)
-        .await?
-        .is_some_and(|p| p.status == "active"))
-}
-
 /// The timeline, newest first: everyone sees public entries; active participants and the
 /// team also see participants-only ones. Asking for participants-only entries without that
 /// right is refused.
@@ -148,7 +130,9 @@ pub async fn list(
     visibility: Option<UpdateVisibility>,
 ) -> AppResult<Vec<UpdateView>> {
     let group = by_slug(conn, slug).await?;
-    let private = sees_private(conn, group.id, viewer).await?;
+    let private = Viewer::of(conn, group.id, viewer)
+        .await?
+        .sees_participant_entries();
     if visibility == Some(UpdateVisibility::Participants) && !private {
         return Err(AppError::forbidden(
             "participants_only",
@@ -157,9 +141,9 @@ pub async fn list(
     }
     let mut query = updates::Entity::find().filter(updates::Column::GroupId.eq(group.id));
     match visibility {
-        Some(v) => query = query.filter(updates::Column::Visibility.eq(v.as_str())),
+        Some(v) => query = query.filter(updates::Column::Visibility.eq(v)),
         None if !private => {
-            query = query.filter(updates::Column::Visibility.eq(UpdateVisibility::Public.as_str()));
+            query = query.filter(updates::Column::Visibility.eq(UpdateVisibility::Public));
         }
         None => {}
     }
@@ -185,7 +169,7 @@ pub async fn public_timeline(
 ) -> AppResult<Vec<UpdateView>> {
     Ok(updates::Entity::find()
         .filter(updates::Column::GroupId.eq(group_id))
-        .filter(updates::Column::Visibility.eq(UpdateVisibility::Public.as_str()))
+        .filter(updates::Column::Visibility.eq(UpdateVisibility::Public))
         .order_by_desc(updates::Column::OccurredAt)
         .order_by_desc(updates::Column::Id)
         .limit(limit)

@@ -605,8 +605,8 @@ async fn a_build_a_stop_interrupted_is_marked_failed_at_start_up() {
         lianming::entities::dossiers::ActiveModel {
             group_id: sea_orm::ActiveValue::Set(group_id),
             version: sea_orm::ActiveValue::Set(1),
-            tier: sea_orm::ActiveValue::Set("provider".into()),
-            status: sea_orm::ActiveValue::Set("building".into()),
+            tier: sea_orm::ActiveValue::Set(lianming::entities::enums::Tier::Provider),
+            status: sea_orm::ActiveValue::Set(lianming::entities::enums::DossierStatus::Building),
             statement_version: sea_orm::ActiveValue::Set(1),
             created_at: sea_orm::ActiveValue::Set(now),
             ..Default::default()
@@ -637,7 +637,7 @@ async fn a_build_a_stop_interrupted_is_marked_failed_at_start_up() {
     let db = lianming::db::connect(&settings.database_url())
         .await
         .expect("db");
-    let state = lianming::app::build_state(
+    let state = lianming::state::build_state(
         settings,
         std::sync::Arc::new(lianming::clock::SystemClock),
         db,

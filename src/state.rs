@@ -1,0 +1,146 @@
+//! The shared state every handler and background task reads: the database pool, settings,
+//! clock, token and link signers, stores and keys. It sits at the bottom of the crate: domain
+//! modules import it, never the router or the assembly.
+
+use std::sync::Arc;
+
+use anyhow::Context as _;
+use sea_orm::{DatabaseConnection, DatabaseTransaction};
+use secrecy::ExposeSecret;
+
+use crate::auth::tokens::TokenService;
+use crate::blob::BlobStore;
+use crate::blob::local::LocalStore;
+use crate::clock::SharedClock;
+use crate::config::Settings;
+use crate::db;
+use crate::error::AppResult;
+use crate::ratelimit::RateLimits;
+use crate::secrets;
+
+/// What services need besides a database connection: the time, the settings, the base URL
+/// of links, the mail domain and the link signer. Cheap to clone; no pool, no stores.
+#[derive(Debug, Clone)]
+pub struct Ctx {
+    /// The validated settings.
+    pub settings: Arc<Settings>,
+    /// The application clock.
+    pub clock: SharedClock,
+    /// Base URL for links, without trailing slash.
+    pub public_url: String,
+    /// Domain used in Message-IDs.
+    pub mail_domain: String,
+    /// Signs and checks the tokens in email links.
+    pub links: crate::notify::tokens::LinkSigner,
+}
+
+impl Ctx {
+    /// The current time from the application clock.
+    #[must_use]
+    pub fn now(&self) -> chrono::DateTime<chrono::Utc> {
+        self.clock.now()
+    }
+}
+
+/// Everything a request handler or background task may need.
+#[derive(Debug)]
+pub struct AppState {
+    /// The database pool.
+    pub db: DatabaseConnection,
+    /// What services need besides the connection.
+    pub ctx: Ctx,
+    /// Access-token issuer and checker.
+    pub tokens: TokenService,
+    /// Rate limiters.
+    pub limits: RateLimits,
+    /// Wakes the outbox worker after mail was queued.
+    pub mail_wake: Arc<tokio::sync::Notify>,
+    /// Where evidence files are kept.
+    pub blobs: Arc<dyn BlobStore>,
+    /// The keys that sign dossiers.
+    pub keys: crate::dossier::keys::KeySource,
+    /// The CJK fonts of `letter.pdf`.
+    pub pdf_fonts: crate::dossier::letter::PdfFonts,
+}
+
+impl AppState {
+    /// The current time from the application clock.
+    #[must_use]
+    pub fn now(&self) -> chrono::DateTime<chrono::Utc> {
+        self.ctx.now()
+    }
+
+    /// Runs `f` in one write transaction that this call begins and commits (`f`'s error rolls
+    /// it back), then wakes the outbox worker for any mail `f` queued in it.
+    ///
+    /// # Errors
+    /// `f`'s error, or the database's when the transaction cannot begin or commit.
+    pub async fn write<T>(
+        &self,
+        f: impl AsyncFnOnce(&DatabaseTransaction) -> AppResult<T>,
+    ) -> AppResult<T> {
+        let txn = db::write_txn(&self.db).await?;
+        let out = f(&txn).await?;
+        txn.commit().await?;
+        self.mail_wake.notify_one();
+        Ok(out)
+    }
+}
+
+/// Builds the shared state from settings and an open database.
+///
+/// # Errors
+/// When the secrets cannot be loaded.
+pub fn build_state(
+    settings: Settings,
+    clock: SharedClock,
+    db: DatabaseConnection,
+    local: std::net::SocketAddr,
+) -> anyhow::Result<AppState> {
+    let secret = secrets::load_or_create(
+        &settings.data_dir,
+        "jwt.key",
+        settings.jwt_secret.as_ref().map(|s| s.expose_secret()),
+    )?;
+    let public_url = settings.public_url(local);
+    let mail_domain = url::Url::parse(&public_url)
+        .ok()
+        .and_then(|u| u.host_str().map(str::to_owned))
+        .unwrap_or_else(|| "lianming.localhost".into());
+    let tokens = TokenService::new(
+        &secret,
+        public_url.clone(),
+        chrono::Duration::minutes(settings.access_token_minutes),
+    );
+    let blobs: Arc<dyn BlobStore> = Arc::new(LocalStore::new(settings.data_dir.join("blobs")));
+    let keys =
+        crate::dossier::keys::KeySource::new(&settings.data_dir, settings.signing_key_file.clone());
+    keys.ensure(clock.now())
+        .context("loading or creating the dossier signing key")?;
+    let pdf_fonts = crate::dossier::letter::PdfFonts::discover(settings.pdf_font.as_deref());
+    if pdf_fonts.available() {
+        tracing::debug!(fonts = ?pdf_fonts.paths(), "CJK fonts for dossier letters");
+    } else {
+        tracing::warn!(
+            "no CJK font found (install fonts-noto-cjk or set LIANMING_PDF_FONT): compiling \
+             dossiers will answer 503 pdf_font_missing"
+        );
+    }
+    Ok(AppState {
+        keys,
+        pdf_fonts,
+        blobs,
+        db,
+        limits: RateLimits::new(&settings),
+        ctx: Ctx {
+            links: crate::notify::tokens::LinkSigner::new(&secret),
+            settings: Arc::new(settings),
+            clock,
+            public_url,
+            mail_domain,
+        },
+        tokens,
+        mail_wake: Arc::new(tokio::sync::Notify::new()),
+    })
+}
+
