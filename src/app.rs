@@ -13,8 +13,8 @@ use migration::{Migrator, MigratorTrait};
 use secrecy::ExposeSecret;
 use tokio_util::sync::CancellationToken;
 
-use crate::config::Settings;
 use crate::clock::SharedClock;
+use crate::config::Settings;
 use crate::db;
 use crate::mail::transport::Transport;
 use crate::mail::worker::MailWorker;
@@ -70,7 +70,7 @@ impl Application {
             tasks.push(tokio::spawn(worker.run(stop.child_token())));
             let every = Duration::from_millis(state.ctx.settings.scheduler_tick_ms);
             tasks.push(tokio::spawn(crate::notify::scheduler::run(
-                state.clone(),
+                state.clone().into_inner(),
                 every,
                 stop.child_token(),
             )));

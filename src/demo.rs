@@ -6,12 +6,12 @@ use chrono::{DateTime, Duration, Utc};
 use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter};
 
 use crate::accounts::service::create_user_cli;
-use crate::state::AppState;
 use crate::auth::CurrentUser;
 use crate::entities::{outbox, providers, users};
 use crate::groups::dto::{Category, DemandInput, DemandKind, GroupCreate};
 use crate::participation::dto::{JoinRequest, Money, SignatureInput};
 use crate::providers::dto::{ProviderCreate, ProviderKind};
+use crate::state::AppState;
 
 const DEMO_DOMAIN: &str = "demo.lianming.invalid";
 

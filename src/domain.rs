@@ -127,7 +127,14 @@ impl<'de> serde::Deserialize<'de> for Currency {
 
 /// Money as integer minor units of an ISO 4217 currency.
 #[derive(
-    Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize, validator::Validate,
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    serde::Serialize,
+    serde::Deserialize,
+    validator::Validate,
     utoipa::ToSchema,
 )]
 #[serde(deny_unknown_fields)]

@@ -32,5 +32,5 @@ pub mod state;
 pub mod telemetry;
 
 pub use app::Application;
-pub use state::AppState;
 pub use config::Settings;
+pub use state::AppState;

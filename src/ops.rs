@@ -23,7 +23,7 @@ async fn healthz() -> HttpResponse {
 #[get("/readyz")]
 async fn readyz(state: web::Data<AppState>) -> HttpResponse {
     match state.db.execute_unprepared("SELECT 1").await {
-        Ok(_) => HttpResponse::Ok().content_type("text/plain").body("ready"),
+        Ok(_) => HttpResponse::Ok().content_type("text/plain").body("ok"),
         Err(e) => {
             tracing::warn!(error = %e, "readiness check failed");
             HttpResponse::ServiceUnavailable()

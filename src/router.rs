@@ -126,4 +126,3 @@ pub fn routes(
         .wrap(tracing_actix_web::TracingLogger::default());
     (app, api)
 }
-

@@ -143,4 +143,3 @@ pub fn build_state(
         mail_wake: Arc::new(tokio::sync::Notify::new()),
     })
 }
-

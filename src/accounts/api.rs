@@ -8,11 +8,11 @@ use super::dto::{
     ResetConfirmRequest, ResetRequest, TokenRequest, TokenResponse,
 };
 use super::service;
-use crate::state::AppState;
 use crate::auth::CurrentUser;
 use crate::entities::users;
 use crate::error::{AppResult, Problem};
 use crate::json::ApiJson;
+use crate::state::AppState;
 
 /// Registers the routes of this module.
 pub fn routes(cfg: &mut ServiceConfig) {

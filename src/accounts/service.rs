@@ -9,13 +9,12 @@ use sea_orm::{
 use serde_json::json;
 
 use super::dto::{MeUpdate, RegisterRequest, TokenResponse};
-use crate::entities::enums::{ParticipationStatus, UserStatus, TokenPurpose, Role};
-use crate::state::AppState;
 use crate::auth::CurrentUser;
 use crate::auth::password;
 use crate::auth::tokens::{random_token, sha256_hex};
 use crate::db;
 use crate::domain::normalize_email;
+use crate::entities::enums::{ParticipationStatus, Role, TokenPurpose, UserStatus};
 use crate::entities::{
     email_tokens, evidence, group_roles, interactions, outbox, participations, refresh_tokens,
     signatures, users,
@@ -25,6 +24,7 @@ use crate::i18n::Locale;
 use crate::mail::EmailContent;
 use crate::mail::outbox::{NewEmail, enqueue};
 use crate::ratelimit::Bucket;
+use crate::state::AppState;
 
 const VERIFY_TTL_HOURS: i64 = 48;
 const RESET_TTL_MINUTES: i64 = 60;
@@ -606,7 +606,10 @@ pub async fn delete_me(state: &AppState, user: &CurrentUser, password: String) -
         let others = participations::Entity::find()
             .filter(participations::Column::GroupId.eq(role.group_id))
             .filter(participations::Column::UserId.ne(user.id))
-            .filter(participations::Column::Status.is_in([ParticipationStatus::Active, ParticipationStatus::Pending]))
+            .filter(
+                participations::Column::Status
+                    .is_in([ParticipationStatus::Active, ParticipationStatus::Pending]),
+            )
             .one(&txn)
             .await?;
         if others.is_some() {

@@ -10,9 +10,9 @@ use actix_web::{FromRequest, HttpRequest, web};
 use sea_orm::EntityTrait;
 
 use crate::entities::enums::UserStatus;
-use crate::state::AppState;
 use crate::entities::users;
 use crate::error::AppError;
+use crate::state::AppState;
 
 /// The authenticated user of a request.
 #[derive(Debug, Clone)]

@@ -11,10 +11,10 @@ use super::dto::{CompileRequest, DossierView};
 use super::keys::Jwks;
 use super::service::{self, PartFile};
 use super::verify::Report;
-use crate::state::AppState;
 use crate::auth::CurrentUser;
 use crate::error::{AppError, AppResult, Problem};
 use crate::json::ApiJson;
+use crate::state::AppState;
 
 /// Registers the routes under `/api/v1`.
 pub fn routes(cfg: &mut ServiceConfig) {

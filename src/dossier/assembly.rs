@@ -13,9 +13,9 @@ use sea_orm::{
 
 use super::dto::Tier;
 use super::manifest::{ProviderNames, SignatureRecord};
-use crate::entities::enums::{ParticipationStatus, EvidenceStatus};
 use crate::blob::{BlobStore, refs};
 use crate::db;
+use crate::entities::enums::{EvidenceStatus, ParticipationStatus};
 use crate::entities::{
     blobs, dossier_evidence, dossiers, evidence, groups, interactions, participations, providers,
     signatures, statement_versions, users,
@@ -196,7 +196,10 @@ pub async fn gather(
             .await?;
         for i in logged {
             *contact_counts.entry(i.participation_id).or_default() += 1;
-            *contacts.by_channel.entry(i.channel.to_string()).or_default() += 1;
+            *contacts
+                .by_channel
+                .entry(i.channel.to_string())
+                .or_default() += 1;
             contacts.total += 1;
             contacts.first = Some(
                 contacts

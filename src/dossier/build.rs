@@ -25,9 +25,9 @@ use super::manifest::{
     FORMAT, FileEntry, GroupRef, LETTER_NOTE, Manifest, ParticipantEntry, StatementRef,
 };
 use super::{Part, csv, jws, letter, version_dir};
+use crate::entities::dossiers;
 use crate::entities::enums::DossierStatus;
 use crate::state::AppState;
-use crate::entities::dossiers;
 
 /// The hashes of a finished build.
 #[derive(Debug, Clone)]

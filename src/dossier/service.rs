@@ -5,7 +5,6 @@
 use std::path::{Path, PathBuf};
 
 use actix_multipart::Multipart;
-use actix_web::web;
 use futures_util::StreamExt as _;
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, DbBackend, EntityTrait,
@@ -17,14 +16,14 @@ use tokio::io::AsyncWriteExt as _;
 use super::dto::{DossierView, Tier};
 use super::verify::Report;
 use super::{Part, assembly, build, version_dir};
-use crate::entities::enums::{ParticipationStatus, DossierStatus};
-use crate::state::AppState;
 use crate::auth::CurrentUser;
 use crate::db;
+use crate::entities::enums::{DossierStatus, ParticipationStatus};
 use crate::entities::{dossiers, groups, participations};
 use crate::error::{AppError, AppResult};
-use crate::groups::service::{audit, by_slug};
 use crate::groups::access::{Role, Viewer, require_role};
+use crate::groups::service::{audit, by_slug};
+use crate::state::AppState;
 
 /// The API path of a group's dossiers.
 #[must_use]
@@ -71,7 +70,7 @@ async fn signed_active(conn: &impl ConnectionTrait, group_id: i64) -> AppResult<
 /// 403 unless an organiser; 404 unknown group; 409 while another build of the group runs;
 /// 503 `pdf_font_missing` when no CJK font is installed.
 pub async fn compile(
-    state: &web::Data<AppState>,
+    state: &std::sync::Arc<AppState>,
     user: &CurrentUser,
     slug: &str,
     tier: Tier,

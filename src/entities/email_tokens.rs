@@ -3,7 +3,7 @@
 
 use sea_orm::entity::prelude::*;
 
-use super::enums::{TokenPurpose};
+use super::enums::TokenPurpose;
 
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel, serde::Serialize, serde::Deserialize)]
 #[sea_orm(table_name = "email_tokens")]

@@ -3,7 +3,7 @@
 
 use sea_orm::entity::prelude::*;
 
-use super::enums::{Role};
+use super::enums::Role;
 
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel, serde::Serialize, serde::Deserialize)]
 #[sea_orm(table_name = "group_roles")]

@@ -1,12 +1,12 @@
 //! Generated-shape sea-orm entities, one module per table.
 
 pub mod audit_log;
-pub mod enums;
 pub mod blobs;
 pub mod dossier_evidence;
 pub mod dossiers;
 pub mod email_suppressions;
 pub mod email_tokens;
+pub mod enums;
 pub mod evidence;
 pub mod group_invites;
 pub mod group_roles;

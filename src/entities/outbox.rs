@@ -3,7 +3,7 @@
 
 use sea_orm::entity::prelude::*;
 
-use super::enums::{OutboxStatus};
+use super::enums::OutboxStatus;
 
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel, serde::Serialize, serde::Deserialize)]
 #[sea_orm(table_name = "outbox")]

@@ -3,7 +3,7 @@
 
 use sea_orm::entity::prelude::*;
 
-use super::enums::{ProviderKind};
+use super::enums::ProviderKind;
 
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel, serde::Serialize, serde::Deserialize)]
 #[sea_orm(table_name = "providers")]

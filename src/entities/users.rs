@@ -2,7 +2,7 @@
 
 use sea_orm::entity::prelude::*;
 
-use super::enums::{UserStatus};
+use super::enums::UserStatus;
 
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel, serde::Serialize, serde::Deserialize)]
 #[sea_orm(table_name = "users")]

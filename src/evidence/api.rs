@@ -9,9 +9,9 @@ use utoipa_actix_web::service_config::ServiceConfig;
 
 use super::dto::{EvidenceUpload, EvidenceView};
 use super::service;
-use crate::state::AppState;
 use crate::auth::CurrentUser;
 use crate::error::{AppError, AppResult, Problem};
+use crate::state::AppState;
 
 /// Registers the routes of this module.
 pub fn routes(cfg: &mut ServiceConfig) {

@@ -15,15 +15,15 @@ use sea_orm::{
 
 use super::dto::EvidenceKind;
 use super::sniff::{SNIFF_LEN, decide, sanitize_file_name};
-use crate::entities::enums::{ParticipationStatus, EvidenceStatus};
-use crate::state::AppState;
 use crate::auth::CurrentUser;
 use crate::blob::{ByteStream, StageError, Staged, refs};
 use crate::db;
+use crate::entities::enums::{EvidenceStatus, ParticipationStatus};
 use crate::entities::{dossier_evidence, evidence, participations};
 use crate::error::{AppError, AppResult};
 use crate::groups::access::Viewer;
 use crate::participation::service::require_mine;
+use crate::state::AppState;
 
 /// Room for the multipart framing and the small fields around the file.
 const FORM_OVERHEAD: u64 = 64 * 1024;

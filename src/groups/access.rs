@@ -78,9 +78,7 @@ impl Viewer {
         Ok(Self {
             user_id: Some(user.id),
             role: role_of(conn, group_id, user.id).await?,
-            participation: find_mine(conn, group_id, user.id)
-                .await?
-                .map(|p| p.status),
+            participation: find_mine(conn, group_id, user.id).await?.map(|p| p.status),
         })
     }
 

@@ -7,10 +7,10 @@ use super::dto::{
     GroupCreate, GroupPage, GroupQuery, GroupSummary, GroupUpdate, GroupView, SuggestQuery,
 };
 use super::service;
-use crate::state::AppState;
 use crate::auth::CurrentUser;
 use crate::error::{AppResult, Problem};
 use crate::json::{ApiJson, ApiQuery};
+use crate::state::AppState;
 
 /// Registers the routes of this module (`suggest` before `{slug}`).
 pub fn routes(cfg: &mut ServiceConfig) {

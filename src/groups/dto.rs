@@ -8,7 +8,6 @@ use validator::{Validate, ValidationError};
 
 pub use crate::entities::enums::Category;
 
-
 /// What the group asks of the provider.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
@@ -304,7 +303,6 @@ pub enum Sort {
 }
 
 pub use crate::entities::enums::GroupStatus;
-
 
 /// `GET /groups` query.
 #[derive(Debug, Deserialize, Validate, IntoParams)]

@@ -16,7 +16,6 @@ use super::team_dto::{
     AcceptedInvite, AuditEntry, AuditPage, AuditQuery, InviteRequest, InviteView, MemberView,
     TeamView, TransferRequest,
 };
-use crate::state::AppState;
 use crate::auth::CurrentUser;
 use crate::auth::tokens::{random_token, sha256_hex};
 use crate::db;
@@ -26,6 +25,7 @@ use crate::error::{AppError, AppResult};
 use crate::i18n::Locale;
 use crate::mail::EmailContent;
 use crate::mail::outbox::{NewEmail, enqueue};
+use crate::state::AppState;
 
 /// How long an invitation link works.
 const INVITE_TTL_DAYS: i64 = 7;

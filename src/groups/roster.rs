@@ -16,10 +16,9 @@ use serde_json::json;
 use super::access::{Role, require_role};
 use super::service::{audit, by_slug};
 use super::team_dto::{ModerationAction, RosterAction, RosterEntry, RosterPage, RosterQuery};
-use crate::entities::enums::{ParticipationStatus, EvidenceStatus};
-use crate::state::AppState;
 use crate::auth::CurrentUser;
 use crate::db;
+use crate::entities::enums::{EvidenceStatus, ParticipationStatus};
 use crate::entities::{evidence, groups, interactions, participations, signatures, users};
 use crate::error::{AppError, AppResult};
 use crate::i18n::Locale;
@@ -27,6 +26,7 @@ use crate::mail::EmailContent;
 use crate::mail::outbox::{NewEmail, enqueue};
 use crate::participation::dto::Money;
 use crate::responses::deadlines::start_of_local_day;
+use crate::state::AppState;
 
 /// Rows per `IN (…)` list, well under every database's parameter limit.
 const CHUNK: usize = 500;

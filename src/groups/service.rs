@@ -15,17 +15,17 @@ use super::dto::{
     Demand, DisputedTotal, GroupCreate, GroupPage, GroupQuery, GroupSummary, GroupUpdate,
     GroupView, ProviderRef, Sort, SuggestQuery,
 };
-use crate::entities::enums::{GroupStatus, Visibility, ParticipationStatus};
-use crate::state::AppState;
 use crate::auth::CurrentUser;
 use crate::auth::tokens::sha256_hex;
 use crate::db;
 use crate::domain::{random_suffix, slugify};
+use crate::entities::enums::{GroupStatus, ParticipationStatus, Visibility};
 use crate::entities::{
     audit_log, group_roles, groups, participations, providers, statement_versions,
 };
 use crate::error::{AppError, AppResult};
 use crate::providers::service::{resolve_for_group, terms_condition};
+use crate::state::AppState;
 
 /// Writes one organiser action to the group's audit log.
 ///

@@ -12,17 +12,17 @@ use super::access::{Role, require_role};
 use super::dto::Demand;
 use super::service::{audit, by_slug, current_statement};
 use super::team_dto::{StatementUpdate, StatementView};
-use crate::entities::enums::{GroupStatus, ParticipationStatus};
-use crate::state::AppState;
 use crate::auth::CurrentUser;
 use crate::auth::tokens::sha256_hex;
 use crate::db;
+use crate::entities::enums::{GroupStatus, ParticipationStatus};
 use crate::entities::{groups, participations, signatures, statement_versions, users};
 use crate::error::AppError;
 use crate::error::AppResult;
 use crate::i18n::Locale;
 use crate::mail::EmailContent;
 use crate::mail::outbox::{NewEmail, enqueue};
+use crate::state::AppState;
 
 /// Whether anyone signed version `version` of the group's statement.
 async fn signed_by_anyone(

@@ -11,10 +11,10 @@ use super::team_dto::{
     TransferRequest,
 };
 use super::{dashboard, organisers, roster, statement};
-use crate::state::AppState;
 use crate::auth::CurrentUser;
 use crate::error::{AppResult, Problem};
 use crate::json::{ApiJson, ApiQuery};
+use crate::state::AppState;
 
 /// Registers the routes of this module.
 pub fn routes(cfg: &mut ServiceConfig) {

@@ -179,7 +179,6 @@ pub struct StatementView {
 
 pub use crate::entities::enums::ParticipationStatus;
 
-
 /// `GET /groups/{slug}/roster` query.
 #[derive(Debug, Deserialize, Validate, IntoParams)]
 #[serde(deny_unknown_fields)]

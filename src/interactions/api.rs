@@ -5,10 +5,10 @@ use utoipa_actix_web::service_config::ServiceConfig;
 
 use super::dto::{InteractionCreate, InteractionUpdate, InteractionView};
 use super::service;
-use crate::state::AppState;
 use crate::auth::CurrentUser;
 use crate::error::{AppResult, Problem};
 use crate::json::ApiJson;
+use crate::state::AppState;
 
 /// Registers the routes of this module.
 pub fn routes(cfg: &mut ServiceConfig) {
@@ -28,7 +28,9 @@ async fn create(
     slug: web::Path<String>,
     body: ApiJson<InteractionCreate>,
 ) -> AppResult<HttpResponse> {
-    let row = service::create(&state, &user, &slug, body.0).await?;
+    let row = state
+        .write(async |txn| service::create(txn, &state.ctx, &user, &slug, body.0).await)
+        .await?;
     Ok(HttpResponse::Created().json(InteractionView::from(row)))
 }
 
@@ -59,7 +61,8 @@ async fn update(
 ) -> AppResult<web::Json<InteractionView>> {
     let (slug, id) = path.into_inner();
     Ok(web::Json(
-        service::update(&state, &user, &slug, id, body.0)
+        state
+            .write(async |txn| service::update(txn, &state.ctx, &user, &slug, id, body.0).await)
             .await?
             .into(),
     ))
@@ -75,6 +78,8 @@ async fn remove(
     path: web::Path<(String, i64)>,
 ) -> AppResult<HttpResponse> {
     let (slug, id) = path.into_inner();
-    service::delete(&state, &user, &slug, id).await?;
+    state
+        .write(async |txn| service::delete(txn, &user, &slug, id).await)
+        .await?;
     Ok(HttpResponse::NoContent().finish())
 }

@@ -3,17 +3,17 @@
 
 use chrono::{DateTime, TimeZone, Utc};
 use sea_orm::{
-    ActiveModelTrait, ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, QueryOrder,
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter,
+    QueryOrder,
 };
 
 use super::dto::{InteractionCreate, InteractionUpdate};
-use crate::state::AppState;
 use crate::auth::CurrentUser;
-use crate::db;
 use crate::entities::interactions;
 use crate::error::{AppError, AppResult};
 use crate::evidence::service::require_open_participation;
 use crate::participation::service::require_mine;
+use crate::state::{AppState, Ctx};
 
 fn check_when(at: DateTime<Utc>, now: DateTime<Utc>) -> AppResult<()> {
     // A few minutes of slack for clocks of phones that run ahead.
@@ -40,15 +40,15 @@ fn clean(s: Option<String>) -> String {
 /// # Errors
 /// 403/404/409 as for uploads; 422 for a bad time.
 pub async fn create(
-    state: &AppState,
+    conn: &impl ConnectionTrait,
+    ctx: &Ctx,
     user: &CurrentUser,
     slug: &str,
     req: InteractionCreate,
 ) -> AppResult<interactions::Model> {
-    let now = state.now();
+    let now = ctx.now();
     check_when(req.occurred_at, now)?;
-    let txn = db::write_txn(&state.db).await?;
-    let p = require_open_participation(&txn, user, slug).await?;
+    let p = require_open_participation(conn, user, slug).await?;
     let row = interactions::ActiveModel {
         participation_id: Set(p.id),
         occurred_at: Set(req.occurred_at),
@@ -61,9 +61,8 @@ pub async fn create(
         updated_at: Set(now),
         ..Default::default()
     }
-    .insert(&txn)
+    .insert(conn)
     .await?;
-    txn.commit().await?;
     Ok(row)
 }
 
@@ -104,18 +103,18 @@ async fn require_entry(
 /// # Errors
 /// 404 unless it is the caller's.
 pub async fn update(
-    state: &AppState,
+    conn: &impl ConnectionTrait,
+    ctx: &Ctx,
     user: &CurrentUser,
     slug: &str,
     id: i64,
     upd: InteractionUpdate,
 ) -> AppResult<interactions::Model> {
-    let now = state.now();
+    let now = ctx.now();
     if let Some(at) = upd.occurred_at {
         check_when(at, now)?;
     }
-    let txn = db::write_txn(&state.db).await?;
-    let entry = require_entry(&txn, user, slug, id).await?;
+    let entry = require_entry(conn, user, slug, id).await?;
     let mut active: interactions::ActiveModel = entry.into();
     if let Some(at) = upd.occurred_at {
         active.occurred_at = Set(at);
@@ -136,8 +135,7 @@ pub async fn update(
         active.outcome = Set(o);
     }
     active.updated_at = Set(now);
-    let row = active.update(&txn).await?;
-    txn.commit().await?;
+    let row = active.update(conn).await?;
     Ok(row)
 }
 
@@ -145,12 +143,15 @@ pub async fn update(
 ///
 /// # Errors
 /// 404 unless it is the caller's.
-pub async fn delete(state: &AppState, user: &CurrentUser, slug: &str, id: i64) -> AppResult<()> {
-    let txn = db::write_txn(&state.db).await?;
-    let entry = require_entry(&txn, user, slug, id).await?;
+pub async fn delete(
+    conn: &impl ConnectionTrait,
+    user: &CurrentUser,
+    slug: &str,
+    id: i64,
+) -> AppResult<()> {
+    let entry = require_entry(conn, user, slug, id).await?;
     interactions::Entity::delete_by_id(entry.id)
-        .exec(&txn)
+        .exec(conn)
         .await?;
-    txn.commit().await?;
     Ok(())
 }

@@ -13,15 +13,15 @@ use utoipa_actix_web::service_config::ServiceConfig;
 use validator::Validate;
 
 use super::prefs::{self, NotificationSettings};
-use crate::entities::enums::{ParticipationStatus, ParticipantOutcome, OutboxStatus};
-use crate::state::AppState;
 use crate::auth::CurrentUser;
 use crate::db;
+use crate::entities::enums::{OutboxStatus, ParticipantOutcome, ParticipationStatus};
 use crate::entities::{outbox, participations, updates};
 use crate::error::{AppError, AppResult, Problem};
 use crate::i18n::Locale;
 use crate::json::{ApiJson, ApiQuery};
 use crate::pages::{page_locale, render};
+use crate::state::AppState;
 
 /// Registers the JSON routes of this module.
 pub fn routes(cfg: &mut ServiceConfig) {

@@ -7,7 +7,7 @@ use chrono::{DateTime, Utc};
 use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter};
 
 use super::prefs::{DigestMode, defaults};
-use crate::entities::enums::{ParticipationStatus, UpdateVisibility, UserStatus, Role};
+use crate::entities::enums::{ParticipationStatus, Role, UpdateVisibility, UserStatus};
 use crate::entities::{
     group_roles, notification_overrides, notification_prefs, participations, updates, users,
 };
@@ -51,7 +51,10 @@ pub async fn of_group(
 ) -> AppResult<Vec<Member>> {
     let parts = participations::Entity::find()
         .filter(participations::Column::GroupId.eq(group_id))
-        .filter(participations::Column::Status.is_in([ParticipationStatus::Active, ParticipationStatus::Pending]))
+        .filter(
+            participations::Column::Status
+                .is_in([ParticipationStatus::Active, ParticipationStatus::Pending]),
+        )
         .all(conn)
         .await?;
     let roles = group_roles::Entity::find()

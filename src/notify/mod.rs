@@ -10,9 +10,9 @@ pub mod tokens;
 
 pub use api::routes;
 
-use crate::state::AppState;
 use crate::i18n::Locale;
 use crate::mail::EmailContent;
+use crate::state::AppState;
 
 /// Headers and footer link that make an email bulk mail with RFC 8058 one-click unsubscribe.
 #[must_use]

@@ -9,18 +9,17 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use validator::Validate;
 
-use crate::state::AppState;
 use crate::auth::CurrentUser;
 use crate::db;
 use crate::entities::{groups, notification_overrides, notification_prefs, users};
 use crate::error::{AppError, AppResult};
 use crate::i18n::Locale;
+use crate::state::AppState;
 
 /// The default time zone of users who never chose one.
 pub const DEFAULT_TZ: &str = "Asia/Shanghai";
 
 pub use crate::entities::enums::DigestMode;
-
 
 /// A choice for one group.
 #[derive(Debug, Clone, Serialize, Deserialize, Validate, ToSchema)]

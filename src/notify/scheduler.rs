@@ -21,9 +21,10 @@ use tokio_util::sync::CancellationToken;
 
 use super::members::{Member, of_group};
 use super::prefs::{DEFAULT_TZ, DigestMode, defaults, save};
-use crate::entities::enums::{GroupStatus, ParticipationStatus, ParticipantOutcome, UserStatus, Role};
-use crate::state::AppState;
 use crate::db;
+use crate::entities::enums::{
+    GroupStatus, ParticipantOutcome, ParticipationStatus, Role, UserStatus,
+};
 use crate::entities::{
     group_roles, groups, notification_overrides, notification_prefs, participations, submissions,
     updates, users,
@@ -33,6 +34,7 @@ use crate::i18n::Locale;
 use crate::mail::outbox::{NewEmail, enqueue, exists};
 use crate::mail::{Action, EmailContent, Section};
 use crate::responses::deadlines::{Calendar, Channel, ClockState, clock};
+use crate::state::AppState;
 
 /// What one tick queued.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
@@ -48,7 +50,7 @@ pub struct TickReport {
 }
 
 /// Ticks every `every` until `stop` is cancelled.
-pub async fn run(state: actix_web::web::Data<AppState>, every: Duration, stop: CancellationToken) {
+pub async fn run(state: std::sync::Arc<AppState>, every: Duration, stop: CancellationToken) {
     loop {
         match tick(&state).await {
             Ok(r) if r != TickReport::default() => tracing::info!(?r, "scheduler queued email"),
@@ -289,7 +291,10 @@ async fn memberships(
     };
     let mut parts: HashMap<i64, participations::Model> = participations::Entity::find()
         .filter(participations::Column::UserId.eq(user_id))
-        .filter(participations::Column::Status.is_in([ParticipationStatus::Active, ParticipationStatus::Pending]))
+        .filter(
+            participations::Column::Status
+                .is_in([ParticipationStatus::Active, ParticipationStatus::Pending]),
+        )
         .all(conn)
         .await?
         .into_iter()
@@ -317,10 +322,7 @@ async fn memberships(
     Ok(groups
         .into_iter()
         .map(|g| {
-            let mode = overrides
-                .get(&g.id)
-                .copied()
-                .unwrap_or(default);
+            let mode = overrides.get(&g.id).copied().unwrap_or(default);
             let member = Member {
                 user: user.clone(),
                 participation: parts.remove(&g.id),
@@ -559,10 +561,7 @@ async fn overdue_reminders(state: &AppState) -> AppResult<usize> {
         let organisers: Vec<Member> = of_group(&txn, group_id, now)
             .await?
             .into_iter()
-            .filter(|m| {
-                m.role.is_some_and(|r| r >= Role::Organiser)
-                    && m.mode != DigestMode::Off
-            })
+            .filter(|m| m.role.is_some_and(|r| r >= Role::Organiser) && m.mode != DigestMode::Off)
             .collect();
         for (s, level, day, period) in &due {
             let level_name = if *level == ClockState::VeryOverdue {
@@ -593,14 +592,13 @@ async fn overdue_reminders(state: &AppState) -> AppResult<usize> {
                 if *level == ClockState::VeryOverdue {
                     content = content.paragraph(l.t("notify.very_overdue_intro"));
                 }
-                content =
-                    content.paragraph(match Some(s.channel).and_then(Channel::next) {
-                        Some(next) => l.tf(
-                            "notify.next_step",
-                            &[("channel", l.tk("notify.channel", next.as_str()))],
-                        ),
-                        None => l.t("notify.no_next_step").to_owned(),
-                    });
+                content = content.paragraph(match Some(s.channel).and_then(Channel::next) {
+                    Some(next) => l.tf(
+                        "notify.next_step",
+                        &[("channel", l.tk("notify.channel", next.as_str()))],
+                    ),
+                    None => l.t("notify.no_next_step").to_owned(),
+                });
                 let link = group_link(state, &group, l);
                 let (content, headers) =
                     super::bulk(state, m.user.id, l, content.action(link.label, link.url));
@@ -643,14 +641,9 @@ async fn outcome_checks(state: &AppState) -> AppResult<usize> {
             continue;
         };
         for m in of_group(&txn, group.id, now).await? {
-            let Some(p) = m
-                .participation
-                .as_ref()
-                .filter(|p| {
-                    p.status == ParticipationStatus::Active
-                        && p.outcome != ParticipantOutcome::Resolved
-                })
-            else {
+            let Some(p) = m.participation.as_ref().filter(|p| {
+                p.status == ParticipationStatus::Active && p.outcome != ParticipantOutcome::Resolved
+            }) else {
                 continue;
             };
             if m.mode == DigestMode::Off {

@@ -11,11 +11,11 @@ use validator::Validate;
 
 use crate::accounts::dto::ResetConfirmRequest;
 use crate::accounts::service as accounts;
-use crate::state::AppState;
 use crate::error::AppError;
 use crate::groups::dto::{GroupQuery, GroupSummary, GroupView};
 use crate::groups::service as groups;
 use crate::i18n::Locale;
+use crate::state::AppState;
 
 /// Registers the page routes.
 pub fn routes(cfg: &mut web::ServiceConfig) {

@@ -5,11 +5,11 @@ use utoipa_actix_web::service_config::ServiceConfig;
 
 use super::dto::{JoinRequest, ParticipationUpdate, ParticipationView, SignatureInput};
 use super::service;
-use crate::state::AppState;
 use crate::auth::CurrentUser;
 use crate::error::{AppResult, Problem};
 use crate::groups::service::by_slug;
 use crate::json::ApiJson;
+use crate::state::AppState;
 
 /// Registers the routes of this module.
 pub fn routes(cfg: &mut ServiceConfig) {
@@ -87,6 +87,8 @@ async fn sign(
     slug: web::Path<String>,
     body: ApiJson<SignatureInput>,
 ) -> AppResult<HttpResponse> {
-    let view = super::sign::sign(&state, &user, &slug, body.0).await?;
+    let view = state
+        .write(async |txn| super::sign::sign(txn, &state.ctx, &user, &slug, body.0).await)
+        .await?;
     Ok(HttpResponse::Created().json(view))
 }

@@ -79,7 +79,6 @@ pub struct JoinRequest {
 
 pub use crate::entities::enums::ParticipantOutcome;
 
-
 /// `PATCH /groups/{slug}/participation`. Absent fields are left alone.
 #[derive(Debug, Deserialize, Validate, ToSchema)]
 #[serde(deny_unknown_fields)]

@@ -7,10 +7,9 @@ use sea_orm::{
 };
 
 use super::dto::{JoinRequest, Money, ParticipationUpdate, ParticipationView, SignatureView};
-use crate::entities::enums::{GroupStatus, ParticipationStatus, ParticipantOutcome};
-use crate::state::AppState;
 use crate::auth::CurrentUser;
 use crate::db;
+use crate::entities::enums::{GroupStatus, ParticipantOutcome, ParticipationStatus};
 use crate::entities::{groups, participations, providers, signatures};
 use crate::error::{AppError, AppResult};
 pub use crate::groups::access::{find_mine, require_mine};
@@ -19,6 +18,7 @@ use crate::i18n::Locale;
 use crate::mail::EmailContent;
 use crate::mail::outbox::{NewEmail, enqueue};
 use crate::ratelimit::Bucket;
+use crate::state::AppState;
 
 fn check_incident_date(date: chrono::NaiveDate, now: DateTime<Utc>) -> AppResult<()> {
     if date > now.date_naive() {

@@ -1,17 +1,16 @@
 //! Re-signing: after the joint statement changed, a participant signs the new version. Each
 //! signature is kept with the version it signed.
 
-use sea_orm::{ActiveModelTrait, ActiveValue::Set};
+use sea_orm::{ActiveModelTrait, ActiveValue::Set, ConnectionTrait};
 
 use super::dto::{ParticipationView, SignatureInput};
 use super::service::{require_mine, view};
-use crate::entities::enums::ParticipationStatus;
-use crate::state::AppState;
 use crate::auth::CurrentUser;
-use crate::db;
+use crate::entities::enums::ParticipationStatus;
 use crate::entities::{participations, signatures};
 use crate::error::{AppError, AppResult};
 use crate::groups::service::current_statement;
+use crate::state::Ctx;
 
 /// Signs the group's current statement again (pending or active participants).
 ///
@@ -19,14 +18,14 @@ use crate::groups::service::current_statement;
 /// 404 when not joined; 409 when withdrawn or rejected, when the version is not the current
 /// one, or when the current version is already signed.
 pub async fn sign(
-    state: &AppState,
+    conn: &impl ConnectionTrait,
+    ctx: &Ctx,
     user: &CurrentUser,
     slug: &str,
     req: SignatureInput,
 ) -> AppResult<ParticipationView> {
-    let now = state.now();
-    let txn = db::write_txn(&state.db).await?;
-    let (group, p) = require_mine(&txn, slug, user.id).await?;
+    let now = ctx.now();
+    let (group, p) = require_mine(conn, slug, user.id).await?;
     if !matches!(
         p.status,
         ParticipationStatus::Pending | ParticipationStatus::Active
@@ -36,7 +35,7 @@ pub async fn sign(
             format!("the participation is {}", p.status),
         ));
     }
-    let statement = current_statement(&txn, &group).await?;
+    let statement = current_statement(conn, &group).await?;
     if req.statement_version != statement.version {
         return Err(AppError::conflict(
             "statement_version_stale",
@@ -61,13 +60,12 @@ pub async fn sign(
         signed_at: Set(now),
         ..Default::default()
     }
-    .insert(&txn)
+    .insert(conn)
     .await?;
     let mut active: participations::ActiveModel = p.into();
     active.signed_statement_version = Set(Some(statement.version));
     active.updated_at = Set(now);
-    let p = active.update(&txn).await?;
-    let out = view(&txn, &group, p).await?;
-    txn.commit().await?;
+    let p = active.update(conn).await?;
+    let out = view(conn, &group, p).await?;
     Ok(out)
 }

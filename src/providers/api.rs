@@ -5,10 +5,10 @@ use utoipa_actix_web::service_config::ServiceConfig;
 
 use super::dto::{ProviderCreate, ProviderDetail, ProviderPage, ProviderQuery, ProviderView};
 use super::service;
-use crate::state::AppState;
 use crate::auth::CurrentUser;
 use crate::error::{AppResult, Problem};
 use crate::json::{ApiJson, ApiQuery};
+use crate::state::AppState;
 
 /// Registers the routes of this module.
 pub fn routes(cfg: &mut ServiceConfig) {

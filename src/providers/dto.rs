@@ -8,7 +8,6 @@ use crate::entities::providers;
 
 pub use crate::entities::enums::ProviderKind;
 
-
 /// A provider as shown to anyone.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct ProviderView {

@@ -8,11 +8,11 @@ use sea_orm::{
 };
 
 use super::dto::{ProviderCreate, ProviderDetail, ProviderQuery};
-use crate::entities::enums::ProviderKind;
-use crate::entities::enums::{Visibility, ParticipationStatus};
 use crate::auth::CurrentUser;
 use crate::db::{self, like_escape};
 use crate::domain::{random_suffix, slugify};
+use crate::entities::enums::ProviderKind;
+use crate::entities::enums::{ParticipationStatus, Visibility};
 use crate::entities::{groups, participations, providers};
 use crate::error::{AppError, AppResult};
 

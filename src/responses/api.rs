@@ -8,11 +8,11 @@ use super::dto::{
     SubmissionView, UpdateCreate, UpdateQuery, UpdateView,
 };
 use super::{holidays, status, submissions, updates};
-use crate::state::AppState;
 use crate::auth::CurrentUser;
 use crate::error::{AppResult, Problem};
 use crate::groups::dto::GroupView;
 use crate::json::{ApiJson, ApiQuery};
+use crate::state::AppState;
 
 /// Registers the routes of this module.
 pub fn routes(cfg: &mut ServiceConfig) {
@@ -36,7 +36,9 @@ async fn create_update(
     slug: web::Path<String>,
     body: ApiJson<UpdateCreate>,
 ) -> AppResult<HttpResponse> {
-    let update = updates::create(&state, &user, &slug, body.0).await?;
+    let update = state
+        .write(async |txn| updates::create(txn, &state.ctx, &user, &slug, body.0).await)
+        .await?;
     Ok(HttpResponse::Created().json(update))
 }
 
@@ -66,7 +68,9 @@ async fn create_submission(
     slug: web::Path<String>,
     body: ApiJson<SubmissionCreate>,
 ) -> AppResult<HttpResponse> {
-    let s = submissions::create(&state, &user, &slug, body.0).await?;
+    let s = state
+        .write(async |txn| submissions::create(txn, &state.ctx, &user, &slug, body.0).await)
+        .await?;
     Ok(HttpResponse::Created().json(s))
 }
 
@@ -94,7 +98,9 @@ async fn extend_submission(
 ) -> AppResult<web::Json<SubmissionView>> {
     let (slug, id) = path.into_inner();
     Ok(web::Json(
-        submissions::extend(&state, &user, &slug, id, body.0).await?,
+        state
+            .write(async |txn| submissions::extend(txn, &state.ctx, &user, &slug, id, body.0).await)
+            .await?,
     ))
 }
 
@@ -110,7 +116,9 @@ async fn change_status(
     body: ApiJson<StatusChange>,
 ) -> AppResult<web::Json<GroupView>> {
     Ok(web::Json(
-        status::change(&state, &user, &slug, body.0).await?,
+        state
+            .write(async |txn| status::change(txn, &state.ctx, &user, &slug, body.0).await)
+            .await?,
     ))
 }
 

@@ -40,7 +40,6 @@ pub fn start_of_local_day(d: NaiveDate) -> DateTime<Utc> {
 
 pub use crate::entities::enums::DueKind;
 
-
 /// The holiday table, read once per request.
 #[derive(Debug, Clone, Default)]
 pub struct Calendar {

@@ -31,9 +31,7 @@ impl UpdateKind {
 
 pub use crate::entities::enums::ResponseClass;
 
-
 pub use crate::entities::enums::UpdateVisibility;
-
 
 /// `POST /groups/{slug}/updates` (organisers).
 #[derive(Debug, Deserialize, Validate, ToSchema)]
@@ -181,7 +179,6 @@ pub struct SubmissionView {
 }
 
 pub use crate::entities::enums::GroupOutcome;
-
 
 /// `POST /groups/{slug}/status` (organisers).
 #[derive(Debug, Deserialize, Validate, ToSchema)]

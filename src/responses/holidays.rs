@@ -12,11 +12,11 @@ use serde_json::json;
 
 use super::deadlines::{Calendar, DueKind};
 use super::dto::{Holiday, HolidayYear};
-use crate::state::AppState;
 use crate::auth::CurrentUser;
 use crate::db;
 use crate::entities::{audit_log, holidays, submissions};
 use crate::error::{AppError, AppResult, FieldErrors};
+use crate::state::AppState;
 
 fn year_bounds(year: i32) -> AppResult<(NaiveDate, NaiveDate)> {
     NaiveDate::from_ymd_opt(year, 1, 1)

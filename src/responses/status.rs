@@ -4,18 +4,17 @@
 //! outcome `withdrawn`) at any stage before it is closed. Anything else is refused with 409 and
 //! changes nothing.
 
-use sea_orm::{ActiveModelTrait, ActiveValue::Set};
+use sea_orm::{ActiveModelTrait, ActiveValue::Set, ConnectionTrait};
 use serde_json::json;
 
 use super::dto::{GroupOutcome, StatusChange};
-use crate::state::AppState;
 use crate::auth::CurrentUser;
-use crate::db;
 use crate::entities::groups;
 use crate::error::{AppError, AppResult};
 use crate::groups::access::{Role, require_role};
 use crate::groups::dto::{GroupStatus, GroupView};
 use crate::groups::service::{audit, by_slug, view};
+use crate::state::Ctx;
 
 /// Whether a group in status `from` may move to `to` (with `outcome` when closing).
 #[must_use]
@@ -37,7 +36,8 @@ pub fn allowed(from: GroupStatus, to: GroupStatus, outcome: Option<GroupOutcome>
 /// 403 unless an organiser; 404 unknown group; 422 when closing without an outcome or giving
 /// one otherwise; 409 `illegal_status_transition` for a move the machine does not allow.
 pub async fn change(
-    state: &AppState,
+    conn: &impl ConnectionTrait,
+    ctx: &Ctx,
     user: &CurrentUser,
     slug: &str,
     req: StatusChange,
@@ -50,10 +50,9 @@ pub async fn change(
         }
         _ => {}
     }
-    let now = state.now();
-    let txn = db::write_txn(&state.db).await?;
-    let group = by_slug(&txn, slug).await?;
-    let access = require_role(&txn, group, user.id, Role::Organiser).await?;
+    let now = ctx.now();
+    let group = by_slug(conn, slug).await?;
+    let access = require_role(conn, group, user.id, Role::Organiser).await?;
     let group = access.into_group();
     let from = group.status;
     if !allowed(from, req.status, req.outcome) {
@@ -74,9 +73,9 @@ pub async fn change(
     active.outcome = Set(req.outcome);
     active.closed_at = Set(closing.then_some(now));
     active.updated_at = Set(now);
-    let group = active.update(&txn).await?;
+    let group = active.update(conn).await?;
     audit(
-        &txn,
+        conn,
         group_id,
         user.id,
         "group.status",
@@ -89,8 +88,7 @@ pub async fn change(
         now,
     )
     .await?;
-    txn.commit().await?;
-    view(&state.db, group).await
+    view(conn, group).await
 }
 
 #[cfg(test)]

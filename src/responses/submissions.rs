@@ -10,13 +10,12 @@ use serde_json::json;
 
 use super::deadlines::{Calendar, Channel, clock};
 use super::dto::{ExtendRequest, SubmissionCreate, SubmissionView};
-use crate::state::AppState;
 use crate::auth::CurrentUser;
-use crate::db;
 use crate::entities::{dossiers, submissions};
 use crate::error::{AppError, AppResult};
 use crate::groups::access::{Role, require_role};
 use crate::groups::service::{audit, by_slug};
+use crate::state::{AppState, Ctx};
 
 /// Longest total extension of one submission, in counted days.
 const MAX_EXTENSION_DAYS: i32 = 730;
@@ -78,27 +77,27 @@ pub async fn views_for_group(
 /// 403 unless an organiser; 404 unknown group; 422 for a time in the future or an unknown
 /// dossier version.
 pub async fn create(
-    state: &AppState,
+    conn: &impl ConnectionTrait,
+    ctx: &Ctx,
     user: &CurrentUser,
     slug: &str,
     req: SubmissionCreate,
 ) -> AppResult<SubmissionView> {
-    let now = state.now();
+    let now = ctx.now();
     if req.submitted_at > now {
         return Err(AppError::field("submitted_at", "must not be in the future"));
     }
     let (default_days, default_kind) = req.channel.default_period();
     let due_days = req.due_days.unwrap_or(default_days);
     let due_kind = req.due_kind.unwrap_or(default_kind);
-    let txn = db::write_txn(&state.db).await?;
-    let group = by_slug(&txn, slug).await?;
-    let access = require_role(&txn, group, user.id, Role::Organiser).await?;
+    let group = by_slug(conn, slug).await?;
+    let access = require_role(conn, group, user.id, Role::Organiser).await?;
     let group_id = access.group().id;
     if let Some(version) = req.dossier_version {
         let exists = dossiers::Entity::find()
             .filter(dossiers::Column::GroupId.eq(group_id))
             .filter(dossiers::Column::Version.eq(version))
-            .count(&txn)
+            .count(conn)
             .await?
             > 0;
         if !exists {
@@ -108,7 +107,7 @@ pub async fn create(
             ));
         }
     }
-    let cal = Calendar::load(&txn).await?;
+    let cal = Calendar::load(conn).await?;
     let model = submissions::ActiveModel {
         group_id: Set(group_id),
         dossier_version: Set(req.dossier_version),
@@ -125,10 +124,10 @@ pub async fn create(
         created_at: Set(now),
         ..Default::default()
     }
-    .insert(&txn)
+    .insert(conn)
     .await?;
     audit(
-        &txn,
+        conn,
         group_id,
         user.id,
         "submission.create",
@@ -142,7 +141,6 @@ pub async fn create(
         now,
     )
     .await?;
-    txn.commit().await?;
     view(&cal, model, now)
 }
 
@@ -161,20 +159,20 @@ pub async fn list(state: &AppState, slug: &str) -> AppResult<Vec<SubmissionView>
 /// 403 unless an organiser; 404 unknown group or submission; 409 once answered; 422 past
 /// the longest extension.
 pub async fn extend(
-    state: &AppState,
+    conn: &impl ConnectionTrait,
+    ctx: &Ctx,
     user: &CurrentUser,
     slug: &str,
     id: i64,
     req: ExtendRequest,
 ) -> AppResult<SubmissionView> {
-    let now = state.now();
-    let txn = db::write_txn(&state.db).await?;
-    let group = by_slug(&txn, slug).await?;
-    let access = require_role(&txn, group, user.id, Role::Organiser).await?;
+    let now = ctx.now();
+    let group = by_slug(conn, slug).await?;
+    let access = require_role(conn, group, user.id, Role::Organiser).await?;
     let group_id = access.group().id;
     let s = submissions::Entity::find_by_id(id)
         .filter(submissions::Column::GroupId.eq(group_id))
-        .one(&txn)
+        .one(conn)
         .await?
         .ok_or(AppError::NotFound)?;
     if s.first_response_at.is_some() {
@@ -195,16 +193,16 @@ pub async fn extend(
         Some(before) => format!("{before}\n{reason}"),
         None => reason.clone(),
     };
-    let cal = Calendar::load(&txn).await?;
+    let cal = Calendar::load(conn).await?;
     let kind = s.due_kind;
     let due_at = cal.due_at(s.submitted_at, i64::from(s.due_days + total), kind);
     let mut active: submissions::ActiveModel = s.into();
     active.extension_days = Set(total);
     active.extension_reason = Set(Some(reasons));
     active.due_at = Set(due_at);
-    let model = active.update(&txn).await?;
+    let model = active.update(conn).await?;
     audit(
-        &txn,
+        conn,
         group_id,
         user.id,
         "submission.extend",
@@ -213,6 +211,5 @@ pub async fn extend(
         now,
     )
     .await?;
-    txn.commit().await?;
     view(&cal, model, now)
 }

@@ -9,13 +9,12 @@ use sea_orm::{
 use serde_json::json;
 
 use super::dto::{UpdateCreate, UpdateView, UpdateVisibility};
-use crate::state::AppState;
 use crate::auth::CurrentUser;
-use crate::db;
 use crate::entities::{submissions, updates};
 use crate::error::{AppError, AppResult};
 use crate::groups::access::{Role, Viewer, require_role};
 use crate::groups::service::{audit, by_slug};
+use crate::state::Ctx;
 
 /// Most entries a timeline answers at once.
 const TIMELINE_LIMIT: u64 = 500;
@@ -43,12 +42,13 @@ impl From<updates::Model> for UpdateView {
 /// 403 unless an organiser; 404 unknown group; 422 for a response class on an organiser's own
 /// entry, a time in the future, or a submission of another group.
 pub async fn create(
-    state: &AppState,
+    conn: &impl ConnectionTrait,
+    ctx: &Ctx,
     user: &CurrentUser,
     slug: &str,
     req: UpdateCreate,
 ) -> AppResult<UpdateView> {
-    let now = state.now();
+    let now = ctx.now();
     if req.response_class.is_some() && !req.kind.from_recipient() {
         return Err(AppError::field(
             "response_class",
@@ -59,14 +59,13 @@ pub async fn create(
     if occurred_at > now {
         return Err(AppError::field("occurred_at", "must not be in the future"));
     }
-    let txn = db::write_txn(&state.db).await?;
-    let group = by_slug(&txn, slug).await?;
-    let access = require_role(&txn, group, user.id, Role::Organiser).await?;
+    let group = by_slug(conn, slug).await?;
+    let access = require_role(conn, group, user.id, Role::Organiser).await?;
     let group_id = access.group().id;
     if let Some(id) = req.submission_id {
         let submission = submissions::Entity::find_by_id(id)
             .filter(submissions::Column::GroupId.eq(group_id))
-            .one(&txn)
+            .one(conn)
             .await?
             .ok_or_else(|| {
                 AppError::field("submission_id", "no submission of this group has this id")
@@ -80,7 +79,7 @@ pub async fn create(
         if req.kind.answers() && submission.first_response_at.is_none() {
             let mut active: submissions::ActiveModel = submission.into();
             active.first_response_at = Set(Some(occurred_at));
-            active.update(&txn).await?;
+            active.update(conn).await?;
         }
     }
     let update = updates::ActiveModel {
@@ -96,10 +95,10 @@ pub async fn create(
         created_at: Set(now),
         ..Default::default()
     }
-    .insert(&txn)
+    .insert(conn)
     .await?;
     audit(
-        &txn,
+        conn,
         group_id,
         user.id,
         "update.create",
@@ -113,7 +112,6 @@ pub async fn create(
         now,
     )
     .await?;
-    txn.commit().await?;
     Ok(update.into())
 }
 
