@@ -356,3 +356,50 @@ impl Settings {
             .to_owned()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use chrono::TimeZone;
+
+    use super::*;
+
+    #[test]
+    fn a_database_password_is_hidden_and_the_rest_of_the_url_kept() {
+        let shown = redact_url("postgres://app:hunter2@db:5432/lianming");
+        assert!(!shown.contains("hunter2"), "{shown}");
+        assert!(
+            shown.contains("app:") && shown.contains("@db:5432/lianming"),
+            "{shown}"
+        );
+        assert_eq!(redact_url("not a url with:secret@"), REDACTED);
+        assert_eq!(
+            redact_url("sqlite://./data/lianming.db?mode=rwc"),
+            "sqlite://./data/lianming.db?mode=rwc"
+        );
+    }
+
+    #[test]
+    fn an_unknown_time_zone_is_refused_at_start_up() {
+        let settings = Settings {
+            timezone: "Mars/Olympus".into(),
+            ..Settings::default()
+        };
+        let err = settings.validate().expect_err("refused");
+        assert!(err.0.contains("LIANMING_TIMEZONE"), "{err}");
+    }
+
+    #[test]
+    fn the_local_date_is_the_day_in_the_configured_zone() {
+        let t = Utc
+            .with_ymd_and_hms(2026, 12, 1, 21, 42, 0)
+            .single()
+            .expect("time");
+        let shanghai = Settings::default();
+        let london = Settings {
+            timezone: "Europe/London".into(),
+            ..Settings::default()
+        };
+        assert_eq!(shanghai.local_date(t).to_string(), "2026-12-02");
+        assert_eq!(london.local_date(t).to_string(), "2026-12-01");
+    }
+}
