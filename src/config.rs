@@ -4,6 +4,8 @@
 use std::net::{SocketAddr, ToSocketAddrs};
 use std::path::{Path, PathBuf};
 
+use chrono::{DateTime, NaiveDate, Utc};
+use chrono_tz::Tz;
 use figment::Figment;
 use figment::providers::{Env, Format, Serialized, Toml};
 use secrecy::{ExposeSecret, SecretString};
@@ -11,7 +13,10 @@ use serde::{Deserialize, Serialize};
 use url::Url;
 
 /// Every setting of the server. Each field is documented in README.md's table.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+///
+/// Secrets (the database URL, which may hold a password, the SMTP URL and the token key) are
+/// never serialised (so the figment defaults cannot carry them) and are redacted in `Debug`.
+#[derive(Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct Settings {
     /// Address the HTTP server listens on (`LIANMING_BIND`).
@@ -19,17 +24,18 @@ pub struct Settings {
     /// Directory for the SQLite file, evidence, generated keys and `.eml` mail.
     pub data_dir: PathBuf,
     /// `sqlite://…` or `postgres://…`; unset means SQLite in the data directory.
+    #[serde(skip_serializing)]
     pub database_url: Option<String>,
     /// Public base URL used in links in emails and pages.
     pub public_url: Option<String>,
     /// `smtp://user:pass@host:port` (`smtps://` for implicit TLS, `?tls=required` for STARTTLS);
     /// unset means emails are written as `.eml` files under `DATA_DIR/mail`.
-    #[serde(serialize_with = "serialize_secret_opt")]
+    #[serde(skip_serializing)]
     pub smtp_url: Option<SecretString>,
     /// The `From:` header of every email.
     pub mail_from: String,
     /// HMAC key for access tokens; unset means one generated into the data directory.
-    #[serde(serialize_with = "serialize_secret_opt")]
+    #[serde(skip_serializing)]
     pub jwt_secret: Option<SecretString>,
     /// Lifetime of an access token, in minutes.
     pub access_token_minutes: i64,
@@ -80,6 +86,9 @@ pub struct Settings {
     pub dossier_inline_max: u32,
     /// Largest bundle accepted for verification, in bytes.
     pub dossier_verify_max_bytes: u64,
+    /// The IANA time zone in which days are shown and compared ("today" for incident dates,
+    /// dates in emails), e.g. `Asia/Shanghai`.
+    pub timezone: String,
 }
 
 impl Default for Settings {
@@ -114,17 +123,70 @@ impl Default for Settings {
             pdf_font: None,
             dossier_inline_max: 200,
             dossier_verify_max_bytes: 512 * 1024 * 1024,
+            timezone: DEFAULT_TIMEZONE.into(),
         }
     }
 }
 
-fn serialize_secret_opt<S: serde::Serializer>(
-    v: &Option<SecretString>,
-    s: S,
-) -> Result<S::Ok, S::Error> {
-    match v {
-        Some(secret) => s.serialize_some(secret.expose_secret()),
-        None => s.serialize_none(),
+/// Where most users of a Chinese complaint service live.
+const DEFAULT_TIMEZONE: &str = "Asia/Shanghai";
+
+/// What `Debug` shows for a secret that is set.
+const REDACTED: &str = "[REDACTED]";
+
+impl std::fmt::Debug for Settings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let secret = |v: bool| if v { Some(REDACTED) } else { None };
+        f.debug_struct("Settings")
+            .field("bind", &self.bind)
+            .field("data_dir", &self.data_dir)
+            .field(
+                "database_url",
+                &self.database_url.as_deref().map(redact_url),
+            )
+            .field("public_url", &self.public_url)
+            .field("smtp_url", &secret(self.smtp_url.is_some()))
+            .field("mail_from", &self.mail_from)
+            .field("jwt_secret", &secret(self.jwt_secret.is_some()))
+            .field("access_token_minutes", &self.access_token_minutes)
+            .field("refresh_token_days", &self.refresh_token_days)
+            .field("json_limit_bytes", &self.json_limit_bytes)
+            .field("login_per_minute", &self.login_per_minute)
+            .field("register_per_hour", &self.register_per_hour)
+            .field("reset_per_hour", &self.reset_per_hour)
+            .field("join_per_minute", &self.join_per_minute)
+            .field("evidence_max_file_bytes", &self.evidence_max_file_bytes)
+            .field("evidence_quota_bytes", &self.evidence_quota_bytes)
+            .field("trust_forwarded_for", &self.trust_forwarded_for)
+            .field("outbox_poll_ms", &self.outbox_poll_ms)
+            .field("run_worker", &self.run_worker)
+            .field("scheduler_tick_ms", &self.scheduler_tick_ms)
+            .field("mail_per_second", &self.mail_per_second)
+            .field("smtp_pool_size", &self.smtp_pool_size)
+            .field("outcome_check_days", &self.outcome_check_days)
+            .field("log", &self.log)
+            .field("log_json", &self.log_json)
+            .field("signing_key_file", &self.signing_key_file)
+            .field("pdf_font", &self.pdf_font)
+            .field("dossier_inline_max", &self.dossier_inline_max)
+            .field("dossier_verify_max_bytes", &self.dossier_verify_max_bytes)
+            .field("timezone", &self.timezone)
+            .finish()
+    }
+}
+
+/// A database URL as it may be shown: scheme, host and database, never the user's password
+/// (an unparsable URL is hidden whole, since it may still hold one).
+fn redact_url(url: &str) -> String {
+    match Url::parse(url) {
+        Ok(mut u) if u.password().is_some() => {
+            if u.set_password(Some(REDACTED)).is_err() {
+                return REDACTED.into();
+            }
+            u.to_string()
+        }
+        Ok(u) => u.to_string(),
+        Err(_) => REDACTED.into(),
     }
 }
 
@@ -211,6 +273,12 @@ impl Settings {
                 self.mail_from
             )));
         }
+        if self.timezone.parse::<Tz>().is_err() {
+            return Err(ConfigError(format!(
+                "LIANMING_TIMEZONE {:?} is not an IANA time zone such as Asia/Shanghai",
+                self.timezone
+            )));
+        }
         if self.access_token_minutes < 1 || self.refresh_token_days < 1 {
             return Err(ConfigError("token lifetimes must be at least 1".into()));
         }
@@ -265,6 +333,19 @@ impl Settings {
         })
     }
 
+    /// The time zone in which days are shown and compared (validated at start-up; the default
+    /// zone should a caller build settings by hand with a bad name).
+    #[must_use]
+    pub fn time_zone(&self) -> Tz {
+        self.timezone.parse().unwrap_or(Tz::Asia__Shanghai)
+    }
+
+    /// The calendar day at `t` in the configured time zone: what "today" means for the user.
+    #[must_use]
+    pub fn local_date(&self, t: DateTime<Utc>) -> NaiveDate {
+        t.with_timezone(&self.time_zone()).date_naive()
+    }
+
     /// The public base URL without a trailing slash.
     #[must_use]
     pub fn public_url(&self, bound: SocketAddr) -> String {
@@ -273,5 +354,52 @@ impl Settings {
             .unwrap_or_else(|| format!("http://{bound}"))
             .trim_end_matches('/')
             .to_owned()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use chrono::TimeZone;
+
+    use super::*;
+
+    #[test]
+    fn a_database_password_is_hidden_and_the_rest_of_the_url_kept() {
+        let shown = redact_url("postgres://app:hunter2@db:5432/lianming");
+        assert!(!shown.contains("hunter2"), "{shown}");
+        assert!(
+            shown.contains("app:") && shown.contains("@db:5432/lianming"),
+            "{shown}"
+        );
+        assert_eq!(redact_url("not a url with:secret@"), REDACTED);
+        assert_eq!(
+            redact_url("sqlite://./data/lianming.db?mode=rwc"),
+            "sqlite://./data/lianming.db?mode=rwc"
+        );
+    }
+
+    #[test]
+    fn an_unknown_time_zone_is_refused_at_start_up() {
+        let settings = Settings {
+            timezone: "Mars/Olympus".into(),
+            ..Settings::default()
+        };
+        let err = settings.validate().expect_err("refused");
+        assert!(err.0.contains("LIANMING_TIMEZONE"), "{err}");
+    }
+
+    #[test]
+    fn the_local_date_is_the_day_in_the_configured_zone() {
+        let t = Utc
+            .with_ymd_and_hms(2026, 12, 1, 21, 42, 0)
+            .single()
+            .expect("time");
+        let shanghai = Settings::default();
+        let london = Settings {
+            timezone: "Europe/London".into(),
+            ..Settings::default()
+        };
+        assert_eq!(shanghai.local_date(t).to_string(), "2026-12-02");
+        assert_eq!(london.local_date(t).to_string(), "2026-12-01");
     }
 }

@@ -7,6 +7,8 @@ use actix_web::http::header::{self, HeaderValue};
 use actix_web::{HttpResponse, ResponseError};
 use serde::Serialize;
 
+use crate::i18n::Locale;
+
 /// Messages per field, keyed by the field's path (`email`, `signature.full_name`, `demands[0]`).
 pub type FieldErrors = BTreeMap<String, Vec<String>>;
 
@@ -95,34 +97,61 @@ impl AppError {
         }
     }
 
-    fn title(&self) -> &'static str {
+    /// The kind of problem, naming its title (and its fallback detail) in the locale files.
+    fn kind(&self) -> &'static str {
         match self {
-            Self::Validation(_) => "Invalid input",
-            Self::BadRequest { .. } => "Bad request",
-            Self::Unauthorized(..) => "Unauthorized",
-            Self::Forbidden(..) => "Forbidden",
-            Self::NotFound => "Not found",
-            Self::Conflict(..) => "Conflict",
-            Self::PayloadTooLarge(_) => "Payload too large",
-            Self::UnsupportedMediaType(_) => "Unsupported media type",
-            Self::ServiceUnavailable(..) => "Service unavailable",
-            Self::TooManyRequests { .. } => "Too many requests",
-            Self::Internal(_) => "Internal server error",
+            Self::Validation(_) => "validation_failed",
+            Self::BadRequest { .. } => "bad_request",
+            Self::Unauthorized(..) => "unauthorized",
+            Self::Forbidden(..) => "forbidden",
+            Self::NotFound => "not_found",
+            Self::Conflict(..) => "conflict",
+            Self::PayloadTooLarge(_) => "payload_too_large",
+            Self::UnsupportedMediaType(_) => "unsupported_media_type",
+            Self::ServiceUnavailable(..) => "service_unavailable",
+            Self::TooManyRequests { .. } => "rate_limited",
+            Self::Internal(_) => "internal_error",
         }
     }
 
-    /// The problem document for this error.
+    /// The detail in `l`. English keeps the specific text services write (clients and tests
+    /// read it); other languages use the code's translation, else the kind's.
+    fn detail_in(&self, l: Locale) -> String {
+        match (self, l) {
+            (Self::Internal(_) | Self::NotFound, _) => {
+                l.tf(&format!("problem.detail.{}", self.kind()), &[])
+            }
+            (_, Locale::En) => self.to_string(),
+            (Self::Validation(errors), _) => {
+                let fields = errors.keys().cloned().collect::<Vec<_>>().join(", ");
+                l.tf("problem.detail.validation_failed", &[("fields", &fields)])
+            }
+            (Self::TooManyRequests { retry_after_secs }, _) => l.tf(
+                "problem.detail.rate_limited",
+                &[("seconds", &retry_after_secs.to_string())],
+            ),
+            _ => l
+                .try_t(&format!("problem.detail.{}", self.code()))
+                .unwrap_or_else(|| l.t(&format!("problem.detail.{}", self.kind())))
+                .to_owned(),
+        }
+    }
+
+    /// The problem document for this error, in the language of the request being answered
+    /// (see [`scope_locale`]); English outside a request.
     #[must_use]
     pub fn problem(&self) -> Problem {
+        self.problem_in(request_locale().unwrap_or(Locale::En))
+    }
+
+    /// The problem document for this error in `l`; the `code` is the same in every language.
+    #[must_use]
+    pub fn problem_in(&self, l: Locale) -> Problem {
         let status = self.status_code();
-        let detail = match self {
-            Self::Internal(_) => "An internal error occurred; it has been logged.".to_owned(),
-            Self::NotFound => "The resource does not exist or you may not see it.".to_owned(),
-            other => other.to_string(),
-        };
+        let detail = self.detail_in(l);
         Problem {
             type_: format!("urn:lianming:problem:{}", self.code()),
-            title: self.title(),
+            title: l.t(&format!("problem.title.{}", self.kind())),
             status: status.as_u16(),
             detail,
             code: self.code(),
@@ -243,3 +272,38 @@ fn flatten_validation(errors: &validator::ValidationErrors, prefix: &str, out: &
 
 /// Shorthand for results of request handling.
 pub type AppResult<T> = Result<T, AppError>;
+
+tokio::task_local! {
+    /// The language of the request being handled, read when an error becomes a response.
+    static REQUEST_LOCALE: Locale;
+}
+
+fn request_locale() -> Option<Locale> {
+    REQUEST_LOCALE.try_with(|l| *l).ok()
+}
+
+/// The language a request's problems are answered in: what the client states (`?lang=`, the
+/// `lang` cookie, `Accept-Language`, as pages read it); without any, pages are zh-CN and the
+/// API stays English, as it always answered clients that state no language.
+fn locale_of(req: &actix_web::HttpRequest) -> Locale {
+    let stated = req.headers().contains_key(header::ACCEPT_LANGUAGE)
+        || req.cookie("lang").is_some()
+        || req.query_string().contains("lang=");
+    if !stated && req.path().starts_with("/api/") {
+        return Locale::En;
+    }
+    crate::pages::page_locale(req)
+}
+
+/// Middleware: scopes the request's language around its handling, so that `AppError`'s
+/// response (made deep inside, from extractors or handlers) is in that language.
+///
+/// # Errors
+/// Whatever the inner service fails with.
+pub async fn scope_locale(
+    req: actix_web::dev::ServiceRequest,
+    next: actix_web::middleware::Next<impl actix_web::body::MessageBody>,
+) -> Result<actix_web::dev::ServiceResponse<impl actix_web::body::MessageBody>, actix_web::Error> {
+    let locale = locale_of(req.request());
+    REQUEST_LOCALE.scope(locale, next.call(req)).await
+}

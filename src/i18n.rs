@@ -51,6 +51,18 @@ impl Locale {
             .map_or_else(|| leak_missing(key), String::as_str)
     }
 
+    /// The translation of `key`, or `None` when this locale has none (for optional keys such
+    /// as a problem code's own detail).
+    #[must_use]
+    pub fn try_t(self, key: &str) -> Option<&'static str> {
+        let tables = tables();
+        let table = match self {
+            Self::ZhCn => &tables.0,
+            Self::En => &tables.1,
+        };
+        table.get(key).map(String::as_str)
+    }
+
     /// The translation of `prefix.key`, for enumerated values (`page.category`, `refund_delay`).
     #[must_use]
     pub fn tk(self, prefix: &str, key: impl AsRef<str>) -> &'static str {
@@ -60,12 +72,38 @@ impl Locale {
     /// The translation of `key` with `{name}` placeholders filled from `args`.
     #[must_use]
     pub fn tf(self, key: &str, args: &[(&str, &str)]) -> String {
-        let mut s = self.t(key).to_owned();
-        for (name, value) in args {
-            s = s.replace(&format!("{{{name}}}"), value);
-        }
-        s
+        fill(self.t(key), args)
     }
+}
+
+/// Fills `{name}` placeholders of `template` from `args` in one left-to-right pass, so a value
+/// (user text such as a statement or a name) is copied verbatim and never expanded itself.
+/// An unknown or unclosed `{…}` is kept as written.
+fn fill(template: &str, args: &[(&str, &str)]) -> String {
+    let mut out = String::with_capacity(template.len());
+    let mut rest = template;
+    while let Some(open) = rest.find('{') {
+        out.push_str(&rest[..open]);
+        let after = &rest[open + 1..];
+        let value = after.find('}').and_then(|close| {
+            let name = &after[..close];
+            args.iter()
+                .find(|(n, _)| *n == name)
+                .map(|(_, v)| (*v, close))
+        });
+        match value {
+            Some((v, close)) => {
+                out.push_str(v);
+                rest = &after[close + 1..];
+            }
+            None => {
+                out.push('{');
+                rest = after;
+            }
+        }
+    }
+    out.push_str(rest);
+    out
 }
 
 fn leak_missing(key: &str) -> &'static str {
@@ -133,6 +171,23 @@ mod tests {
     fn both_locales_have_the_same_keys() {
         assert_eq!(keys(Locale::ZhCn), keys(Locale::En));
         assert!(!keys(Locale::En).is_empty());
+    }
+
+    #[test]
+    fn a_placeholder_inside_a_filled_value_is_left_verbatim() {
+        let s = fill("{a} and {b}", &[("a", "{b}"), ("b", "x")]);
+        assert_eq!(s, "{b} and x");
+        let s = fill(
+            "{name} joined {group}",
+            &[("group", "{name}"), ("name", "{group}")],
+        );
+        assert_eq!(s, "{group} joined {name}");
+    }
+
+    #[test]
+    fn unknown_and_unclosed_braces_are_kept() {
+        assert_eq!(fill("{x} {a", &[("a", "1")]), "{x} {a");
+        assert_eq!(fill("{{a}}", &[("a", "1")]), "{1}");
     }
 
     #[test]

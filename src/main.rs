@@ -165,9 +165,8 @@ async fn run(command: Command, settings: Settings) -> anyhow::Result<()> {
             Migrator::up(&db, None).await?;
             let local = settings.bind_addr()?;
             let every = std::time::Duration::from_millis(settings.scheduler_tick_ms);
-            let state = std::sync::Arc::new(lianming::state::build_state(
-                settings, clock, db, local,
-            )?);
+            let state =
+                std::sync::Arc::new(lianming::state::build_state(settings, clock, db, local)?);
             let worker = lianming::app::mail_worker(&state)?;
             let stop = CancellationToken::new();
             let sender = tokio::spawn(worker.run(stop.clone()));

@@ -123,6 +123,7 @@ pub fn routes(
                 .add(("Referrer-Policy", "same-origin"))
                 .add(("X-Frame-Options", "DENY")),
         )
+        .wrap(actix_web::middleware::from_fn(crate::error::scope_locale))
         .wrap(tracing_actix_web::TracingLogger::default());
     (app, api)
 }

@@ -21,7 +21,7 @@ use crate::entities::{
 };
 use crate::error::{AppError, AppResult};
 use crate::i18n::Locale;
-use crate::mail::EmailContent;
+use crate::mail::kinds;
 use crate::mail::outbox::{NewEmail, enqueue};
 use crate::ratelimit::Bucket;
 use crate::state::AppState;
@@ -59,15 +59,9 @@ pub async fn register(state: &AppState, req: RegisterRequest, client: &str) -> A
     if let Some(user) = existing {
         let hour = now.format("%Y%m%d%H");
         let user_locale = Locale::parse_lenient(&user.locale);
-        let content = EmailContent::new(
+        let content = kinds::account_exists(
             user_locale,
-            user_locale.t("email.account_exists.subject").into(),
             &user.display_name,
-        )
-        .paragraph(user_locale.t("email.account_exists.body"))
-        .paragraph(user_locale.t("email.ignore"))
-        .action(
-            user_locale.t("email.account_exists.action"),
             format!("{}/reset-password", state.ctx.public_url),
         );
         let email = NewEmail {
@@ -144,17 +138,7 @@ async fn queue_verification(
     .await?;
     let locale = Locale::parse_lenient(&user.locale);
     let link = format!("{}/verify-email?token={token}", state.ctx.public_url);
-    let content = EmailContent::new(
-        locale,
-        locale.t("email.verify_email.subject").into(),
-        &user.display_name,
-    )
-    .paragraph(locale.tf(
-        "email.verify_email.body",
-        &[("hours", &VERIFY_TTL_HOURS.to_string())],
-    ))
-    .paragraph(locale.t("email.ignore"))
-    .action(locale.t("email.verify_email.action"), link);
+    let content = kinds::verification(locale, &user.display_name, link, VERIFY_TTL_HOURS);
     let email = NewEmail {
         kind: "verify_email",
         recipient: user.email.clone(),
@@ -424,17 +408,7 @@ pub async fn request_password_reset(state: &AppState, email: &str, client: &str)
         .await?;
         let locale = Locale::parse_lenient(&user.locale);
         let link = format!("{}/reset-password?token={token}", state.ctx.public_url);
-        let content = EmailContent::new(
-            locale,
-            locale.t("email.password_reset.subject").into(),
-            &user.display_name,
-        )
-        .paragraph(locale.tf(
-            "email.password_reset.body",
-            &[("minutes", &RESET_TTL_MINUTES.to_string())],
-        ))
-        .paragraph(locale.t("email.ignore"))
-        .action(locale.t("email.password_reset.action"), link);
+        let content = kinds::reset(locale, &user.display_name, link, RESET_TTL_MINUTES);
         let email = NewEmail {
             kind: "password_reset",
             recipient: user.email.clone(),

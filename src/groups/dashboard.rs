@@ -275,9 +275,6 @@ mod tests {
         );
         assert_eq!(shown(&[("a", 2), ("b", 1)]), cells(&[]));
         // The last shown cell stays shown (the rule of every public figure, see `cells`).
-        assert_eq!(
-            shown(&[("a", 3), ("b", 1), ("c", 5)]),
-            cells(&[("c", 5)])
-        );
+        assert_eq!(shown(&[("a", 3), ("b", 1), ("c", 5)]), cells(&[("c", 5)]));
     }
 }

@@ -23,7 +23,7 @@ use crate::domain::normalize_email;
 use crate::entities::{audit_log, group_invites, group_roles, groups, users};
 use crate::error::{AppError, AppResult};
 use crate::i18n::Locale;
-use crate::mail::EmailContent;
+use crate::mail::kinds;
 use crate::mail::outbox::{NewEmail, enqueue};
 use crate::state::AppState;
 
@@ -91,26 +91,15 @@ pub async fn invite(
     let name = invitee
         .as_ref()
         .map_or_else(|| req.email.clone(), |u| u.display_name.clone());
-    let role = locale.tk("email.organiser_invite.role", invite.role.as_str());
-    let days = INVITE_TTL_DAYS.to_string();
-    let args = [
-        ("inviter", user.display_name.as_str()),
-        ("title", group.title.as_str()),
-        ("role", role),
-        ("days", days.as_str()),
-    ];
-    let content = EmailContent::new(
-        locale,
-        locale.tf("email.organiser_invite.subject", &args),
-        &name,
-    )
-    .paragraph(locale.tf("email.organiser_invite.body", &args))
-    .paragraph(locale.tf("email.organiser_invite.expiry", &args))
-    .paragraph(locale.t("email.ignore"))
-    .action(
-        locale.t("email.organiser_invite.action"),
-        format!("{}/invites/accept?token={token}", state.ctx.public_url),
-    );
+    let accept_url = format!("{}/invites/accept?token={token}", state.ctx.public_url);
+    let invited = kinds::Invited {
+        inviter: &user.display_name,
+        title: &group.title,
+        role: invite.role.as_str(),
+        days: INVITE_TTL_DAYS,
+        accept_url: &accept_url,
+    };
+    let content = kinds::invitation(locale, &name, invited);
     let email = NewEmail {
         kind: "organiser_invite",
         recipient: req.email.clone(),

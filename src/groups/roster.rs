@@ -22,7 +22,7 @@ use crate::entities::enums::{EvidenceStatus, ParticipationStatus};
 use crate::entities::{evidence, groups, interactions, participations, signatures, users};
 use crate::error::{AppError, AppResult};
 use crate::i18n::Locale;
-use crate::mail::EmailContent;
+use crate::mail::kinds;
 use crate::mail::outbox::{NewEmail, enqueue};
 use crate::participation::dto::Money;
 use crate::responses::deadlines::start_of_local_day;
@@ -239,8 +239,8 @@ pub fn to_csv(page: &RosterPage) -> String {
     out
 }
 
-/// Approves, rejects or marks a participation as a duplicate (any team member). A rejected
-/// participant is emailed the reason.
+/// Approves, rejects or marks a participation as a duplicate (any team member). The
+/// participant is emailed the decision (with the reason, when rejected).
 ///
 /// # Errors
 /// 403 outside the team; 404 unknown group or participation; 409 when the action does not
@@ -336,9 +336,14 @@ pub async fn moderate(
     )
     .await?;
     let participant = users::Entity::find_by_id(p.user_id).one(&txn).await?;
-    let emailed = req.action != ModerationAction::Approve && participant.is_some();
-    if let (true, Some(u)) = (emailed, &participant) {
-        queue_rejection(state, &txn, &group, &p, u, now).await?;
+    // The participant hears of every decision, in the same transaction as the decision.
+    let emailed = participant.is_some();
+    if let Some(u) = &participant {
+        if req.action == ModerationAction::Approve {
+            queue_approval(state, &txn, &group, &p, u, now).await?;
+        } else {
+            queue_rejection(state, &txn, &group, &p, u, now).await?;
+        }
     }
     let mut entry = entries(&txn, &group, vec![(p, participant)]).await?;
     txn.commit().await?;
@@ -346,6 +351,28 @@ pub async fn moderate(
         state.mail_wake.notify_one();
     }
     entry.pop().ok_or(AppError::NotFound)
+}
+
+async fn queue_approval(
+    state: &AppState,
+    txn: &impl ConnectionTrait,
+    group: &groups::Model,
+    p: &participations::Model,
+    u: &users::Model,
+    now: DateTime<Utc>,
+) -> AppResult<()> {
+    let locale = Locale::parse_lenient(&u.locale);
+    let group_url = format!("{}/groups/{}", state.ctx.public_url, group.slug);
+    let email = NewEmail {
+        kind: "roster_approved",
+        recipient: u.email.clone(),
+        user_id: Some(u.id),
+        content: kinds::approval(locale, &u.display_name, &group.title, &group_url),
+        idempotency_key: format!("roster_approved:{}:{}", p.id, now.timestamp_millis()),
+        headers: Vec::new(),
+    };
+    enqueue(txn, email, now, &state.ctx.mail_domain).await?;
+    Ok(())
 }
 
 async fn queue_rejection(
@@ -357,27 +384,14 @@ async fn queue_rejection(
     now: DateTime<Utc>,
 ) -> AppResult<()> {
     let locale = Locale::parse_lenient(&u.locale);
-    let reason = p
-        .rejection_reason
-        .clone()
-        .unwrap_or_else(|| locale.t("email.roster_rejected.no_reason").to_owned());
-    let args = [("title", group.title.as_str()), ("reason", reason.as_str())];
-    let mut content = EmailContent::new(
-        locale,
-        locale.tf("email.roster_rejected.subject", &args),
-        &u.display_name,
-    )
-    .paragraph(locale.tf("email.roster_rejected.body", &args));
-    if p.duplicate_of.is_some() {
-        content = content.paragraph(locale.t("email.roster_rejected.duplicate"));
-    }
-    let content = content
-        .paragraph(locale.tf("email.roster_rejected.reason", &args))
-        .paragraph(locale.t("email.roster_rejected.next"))
-        .action(
-            locale.t("email.roster_rejected.action"),
-            format!("{}/groups/{}", state.ctx.public_url, group.slug),
-        );
+    let group_url = format!("{}/groups/{}", state.ctx.public_url, group.slug);
+    let rejected = kinds::Rejected {
+        title: &group.title,
+        reason: p.rejection_reason.as_deref(),
+        duplicate: p.duplicate_of.is_some(),
+        group_url: &group_url,
+    };
+    let content = kinds::rejection(locale, &u.display_name, rejected);
     let email = NewEmail {
         kind: "roster_rejected",
         recipient: u.email.clone(),

@@ -86,7 +86,11 @@ pub async fn create(
 ) -> AppResult<groups::Model> {
     user.require_verified()?;
     let now = state.now();
-    check_window(req.incident_from, req.incident_to, now.date_naive())?;
+    check_window(
+        req.incident_from,
+        req.incident_to,
+        state.ctx.settings.local_date(now),
+    )?;
     if req.provider.is_some() && req.provider_name.is_some() {
         return Err(AppError::field(
             "provider_name",
@@ -333,7 +337,7 @@ pub async fn update(
     let group = access.into_group();
     let from = upd.incident_from.or(group.incident_from);
     let to = upd.incident_to.or(group.incident_to);
-    check_window(from, to, now.date_naive())?;
+    check_window(from, to, state.ctx.settings.local_date(now))?;
     let changed: Vec<&str> = [
         ("title", upd.title.is_some()),
         ("summary", upd.summary.is_some()),

@@ -20,7 +20,7 @@ use crate::entities::{groups, participations, signatures, statement_versions, us
 use crate::error::AppError;
 use crate::error::AppResult;
 use crate::i18n::Locale;
-use crate::mail::EmailContent;
+use crate::mail::kinds;
 use crate::mail::outbox::{NewEmail, enqueue};
 use crate::state::AppState;
 
@@ -155,26 +155,17 @@ async fn queue_reconfirm(
         .find_also_related(users::Entity)
         .all(txn)
         .await?;
-    let version = group.statement_version.to_string();
     let mut queued = 0;
     for (p, u) in rows {
         let Some(u) = u else { continue };
         let locale = Locale::parse_lenient(&u.locale);
-        let args = [
-            ("title", group.title.as_str()),
-            ("version", version.as_str()),
-        ];
-        let content = EmailContent::new(
+        let content = kinds::reconfirm(
             locale,
-            locale.tf("email.reconfirm.subject", &args),
             &u.display_name,
-        )
-        .paragraph(locale.tf("email.reconfirm.body", &args))
-        .paragraph(text.to_owned())
-        .paragraph(locale.t("email.reconfirm.why"))
-        .action(
-            locale.t("email.reconfirm.action"),
-            format!("{}/groups/{}", state.ctx.public_url, group.slug),
+            &group.title,
+            group.statement_version,
+            text,
+            &format!("{}/groups/{}", state.ctx.public_url, group.slug),
         );
         let email = NewEmail {
             kind: "reconfirm",

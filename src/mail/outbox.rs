@@ -49,13 +49,17 @@ pub async fn enqueue(
         .content
         .render()
         .map_err(|e| DbErr::Custom(format!("render: {e}")))?;
+    let subject = email
+        .content
+        .render_subject()
+        .map_err(|e| DbErr::Custom(format!("render: {e}")))?;
     let headers =
         serde_json::to_string(&email.headers).map_err(|e| DbErr::Custom(e.to_string()))?;
     let row = outbox::ActiveModel {
         kind: Set(email.kind.to_owned()),
         recipient: Set(email.recipient),
         user_id: Set(email.user_id),
-        subject: Set(email.content.subject),
+        subject: Set(subject),
         body_text: Set(text),
         body_html: Set(html),
         headers: Set(headers),

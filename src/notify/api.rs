@@ -156,6 +156,8 @@ struct Message<'a> {
     title: &'a str,
     message: String,
     ok: bool,
+    /// A next step's page (label key, path); these messages name none.
+    next: Option<(&'static str, &'static str)>,
 }
 
 fn message(req: &HttpRequest, l: Locale, title: &str, text: &str, ok: bool) -> HttpResponse {
@@ -172,6 +174,7 @@ fn message(req: &HttpRequest, l: Locale, title: &str, text: &str, ok: bool) -> H
             title: l.t(title),
             message: l.t(text).into(),
             ok,
+            next: None,
         },
     )
 }

@@ -32,7 +32,7 @@ use crate::entities::{
 use crate::error::AppResult;
 use crate::i18n::Locale;
 use crate::mail::outbox::{NewEmail, enqueue, exists};
-use crate::mail::{Action, EmailContent, Section};
+use crate::mail::{Action, Section, kinds};
 use crate::responses::deadlines::{Calendar, Channel, ClockState, clock};
 use crate::state::AppState;
 
@@ -93,7 +93,9 @@ fn group_link(state: &AppState, group: &groups::Model, l: Locale) -> Action {
     }
 }
 
-fn update_line(u: &updates::Model, l: Locale) -> String {
+/// One timeline entry as a line, dated in `tz` (an entry at 05:42 in Beijing belongs to that
+/// Beijing day, not to the UTC day before).
+fn update_line(u: &updates::Model, l: Locale, tz: Tz) -> String {
     let class = u
         .response_class
         .map(|c| match l {
@@ -105,7 +107,7 @@ fn update_line(u: &updates::Model, l: Locale) -> String {
         "{}{class} · {} · {}",
         l.tk("notify.kind", &u.kind),
         u.title,
-        u.occurred_at.format("%Y-%m-%d")
+        u.occurred_at.with_timezone(&tz).format("%Y-%m-%d")
     )
 }
 
@@ -149,24 +151,16 @@ async fn alerts(state: &AppState) -> AppResult<usize> {
                 continue;
             }
             let l = locale_of(&m.user);
-            let kind = l.tk("notify.kind", &update.kind);
-            let subject = l.tf(
-                "notify.alert_subject",
-                &[
-                    ("group", &group.title),
-                    ("kind", kind),
-                    ("title", &update.title),
-                ],
-            );
-            let mut content = EmailContent::new(l, subject, &m.user.display_name)
-                .paragraph(l.tf("notify.alert_intro", &[("group", &group.title)]))
-                .paragraph(update_line(&update, l));
-            if !update.body.is_empty() {
-                content = content.paragraph(update.body.clone());
-            }
-            let link = group_link(state, &group, l);
-            let (content, headers) =
-                super::bulk(state, m.user.id, l, content.action(link.label, link.url));
+            let alerted = kinds::Alerted {
+                group: &group.title,
+                kind: update.kind.as_str(),
+                title: &update.title,
+                line: update_line(&update, l, state.ctx.settings.time_zone()),
+                body: &update.body,
+                link: group_link(state, &group, l),
+            };
+            let content = kinds::alert(l, &m.user.display_name, alerted);
+            let (content, headers) = super::bulk(state, m.user.id, l, content);
             let email = NewEmail {
                 kind: "alert",
                 recipient: m.user.email.clone(),
@@ -449,7 +443,10 @@ async fn send_digest(
             continue;
         }
         count += news.len();
-        let mut lines: Vec<String> = news.iter().map(|u| update_line(u, l)).collect();
+        let mut lines: Vec<String> = news
+            .iter()
+            .map(|u| update_line(u, l, state.ctx.settings.time_zone()))
+            .collect();
         lines.extend(open_clocks(txn, cal, group.id, l, now).await?);
         sections.push(Section {
             title: group.title.clone(),
@@ -460,20 +457,8 @@ async fn send_digest(
     if sections.is_empty() {
         return Ok(0);
     }
-    let subject_key = if kind == "digest_weekly" {
-        "notify.weekly_subject"
-    } else {
-        "notify.daily_subject"
-    };
-    let mut content = EmailContent::new(
-        l,
-        l.tf(subject_key, &[("count", &count.to_string())]),
-        &member.user.display_name,
-    )
-    .paragraph(l.t("notify.digest_intro"));
-    for s in sections {
-        content = content.section(s);
-    }
+    let weekly = kind == "digest_weekly";
+    let content = kinds::digest(l, &member.user.display_name, weekly, count, sections);
     let (content, headers) = super::bulk(state, member.user.id, l, content);
     let email = NewEmail {
         kind,
@@ -575,33 +560,18 @@ async fn overdue_reminders(state: &AppState) -> AppResult<usize> {
                     continue;
                 }
                 let l = locale_of(&m.user);
-                let channel = l.tk("notify.channel", &s.channel);
-                let args = [
-                    ("group", group.title.as_str()),
-                    ("channel", channel),
-                    ("recipient", s.recipient.as_str()),
-                    ("day", &day.to_string()),
-                    ("period", &period.to_string()),
-                ];
-                let mut content = EmailContent::new(
-                    l,
-                    l.tf("notify.overdue_subject", &args),
-                    &m.user.display_name,
-                )
-                .paragraph(l.tf("notify.overdue_intro", &args));
-                if *level == ClockState::VeryOverdue {
-                    content = content.paragraph(l.t("notify.very_overdue_intro"));
-                }
-                content = content.paragraph(match Some(s.channel).and_then(Channel::next) {
-                    Some(next) => l.tf(
-                        "notify.next_step",
-                        &[("channel", l.tk("notify.channel", next.as_str()))],
-                    ),
-                    None => l.t("notify.no_next_step").to_owned(),
-                });
-                let link = group_link(state, &group, l);
-                let (content, headers) =
-                    super::bulk(state, m.user.id, l, content.action(link.label, link.url));
+                let overdue = kinds::Overdue {
+                    group: &group.title,
+                    channel: s.channel.as_str(),
+                    recipient: &s.recipient,
+                    day: *day,
+                    period: *period,
+                    very_overdue: *level == ClockState::VeryOverdue,
+                    next_channel: s.channel.next().map(Channel::as_str),
+                    link: group_link(state, &group, l),
+                };
+                let content = kinds::reminder(l, &m.user.display_name, overdue);
+                let (content, headers) = super::bulk(state, m.user.id, l, content);
                 let email = NewEmail {
                     kind: "overdue_reminder",
                     recipient: m.user.email.clone(),
@@ -651,29 +621,8 @@ async fn outcome_checks(state: &AppState) -> AppResult<usize> {
             }
             let l = locale_of(&m.user);
             let token = state.ctx.links.outcome(p.id, update.id);
-            let mut section = Section {
-                title: l.t("page.outcome.title").into(),
-                lines: Vec::new(),
-                link: None,
-            };
-            for answer in [
-                ParticipantOutcome::Resolved,
-                ParticipantOutcome::PartiallyResolved,
-                ParticipantOutcome::Unresolved,
-            ] {
-                section.lines.push(format!(
-                    "{}: {}/outcome/{token}?answer={answer}",
-                    l.t(&format!("notify.outcome_{answer}")),
-                    state.ctx.public_url
-                ));
-            }
-            let content = EmailContent::new(
-                l,
-                l.tf("notify.outcome_subject", &[("group", &group.title)]),
-                &m.user.display_name,
-            )
-            .paragraph(l.tf("notify.outcome_intro", &[("group", &group.title)]))
-            .section(section);
+            let answer_url = format!("{}/outcome/{token}", state.ctx.public_url);
+            let content = kinds::outcome_check(l, &m.user.display_name, &group.title, &answer_url);
             let (content, headers) = super::bulk(state, m.user.id, l, content);
             let email = NewEmail {
                 kind: "outcome_check",

@@ -91,6 +91,16 @@ struct MessagePage<'a> {
     title: &'a str,
     message: String,
     ok: bool,
+    /// The page a failure's next step happens on: (label key, path).
+    next: Option<(&'static str, &'static str)>,
+}
+
+/// Where a message that names a next step sends the reader (a page that exists).
+fn next_step(title_key: &str, ok: bool) -> Option<(&'static str, &'static str)> {
+    match (title_key, ok) {
+        ("page.reset.title", false) => Some(("page.reset.request_again", "/reset-password")),
+        _ => None,
+    }
 }
 
 fn message(
@@ -113,13 +123,14 @@ fn message(
             title: l.t(title_key),
             message,
             ok,
+            next: next_step(title_key, ok),
         },
     )
 }
 
 fn error_page(req: &HttpRequest, l: Locale, e: &AppError) -> HttpResponse {
     let status = actix_web::ResponseError::status_code(e);
-    let problem = e.problem();
+    let problem = e.problem_in(l);
     render(
         req,
         status,
@@ -128,6 +139,7 @@ fn error_page(req: &HttpRequest, l: Locale, e: &AppError) -> HttpResponse {
             title: problem.title,
             message: problem.detail,
             ok: false,
+            next: None,
         },
     )
 }

@@ -15,13 +15,15 @@ use crate::error::{AppError, AppResult};
 pub use crate::groups::access::{find_mine, require_mine};
 use crate::groups::service::{by_slug, current_statement};
 use crate::i18n::Locale;
-use crate::mail::EmailContent;
+use crate::mail::kinds;
 use crate::mail::outbox::{NewEmail, enqueue};
 use crate::ratelimit::Bucket;
 use crate::state::AppState;
 
-fn check_incident_date(date: chrono::NaiveDate, now: DateTime<Utc>) -> AppResult<()> {
-    if date > now.date_naive() {
+/// `today` is the user's local date (`Settings::local_date`): at 01:00 in Beijing an incident of
+/// that day is not in the future even though the UTC date is still the day before.
+fn check_incident_date(date: chrono::NaiveDate, today: chrono::NaiveDate) -> AppResult<()> {
+    if date > today {
         return Err(AppError::field(
             "incident_date",
             "must not be in the future",
@@ -50,7 +52,7 @@ pub async fn join(
         .limits
         .check(Bucket::Join, &format!("user:{}", user.id))?;
     let now = state.now();
-    check_incident_date(req.incident_date, now)?;
+    check_incident_date(req.incident_date, state.ctx.settings.local_date(now))?;
     let txn = db::write_txn(&state.db).await?;
     let group = by_slug(&txn, slug).await?;
     if group.status == GroupStatus::Closed {
@@ -142,9 +144,16 @@ fn already_joined() -> AppError {
     AppError::conflict("already_joined", "you have already joined this group")
 }
 
+/// Trimmed, non-empty references, each once, in the order first given (a reference pasted twice,
+/// anywhere in the list, is one transaction).
 fn clean_refs(refs: Vec<String>) -> Vec<String> {
-    let mut out: Vec<String> = refs.into_iter().map(|r| r.trim().to_owned()).collect();
-    out.dedup();
+    let mut out: Vec<String> = Vec::with_capacity(refs.len());
+    for r in refs {
+        let r = r.trim();
+        if !r.is_empty() && !out.iter().any(|seen| seen == r) {
+            out.push(r.to_owned());
+        }
+    }
     out
 }
 
@@ -165,27 +174,15 @@ async fn queue_join_confirmation(
         Locale::En => p.name_en.unwrap_or(p.name_zh),
         Locale::ZhCn => p.name_zh,
     });
-    let version = group.statement_version.to_string();
-    let args = [
-        ("title", group.title.as_str()),
-        ("provider", provider_name.as_str()),
-        ("version", version.as_str()),
-    ];
-    let mut content = EmailContent::new(
-        locale,
-        locale.tf("email.join_confirmation.subject", &args),
-        &user.display_name,
-    )
-    .paragraph(locale.tf("email.join_confirmation.body", &args));
-    if participation.status == ParticipationStatus::Pending {
-        content = content.paragraph(locale.t("email.join_confirmation.pending"));
-    }
-    let content = content
-        .paragraph(locale.t("email.join_confirmation.evidence"))
-        .action(
-            locale.t("email.join_confirmation.action"),
-            format!("{}/groups/{}", state.ctx.public_url, group.slug),
-        );
+    let group_url = format!("{}/groups/{}", state.ctx.public_url, group.slug);
+    let joined = kinds::Joined {
+        title: &group.title,
+        provider: &provider_name,
+        version: group.statement_version,
+        pending: participation.status == ParticipationStatus::Pending,
+        group_url: &group_url,
+    };
+    let content = kinds::join_confirmation(locale, &user.display_name, joined);
     let email = NewEmail {
         kind: "join_confirmation",
         recipient: user.email.clone(),
@@ -263,7 +260,7 @@ pub async fn update_mine(
 ) -> AppResult<ParticipationView> {
     let now = state.now();
     if let Some(d) = upd.incident_date {
-        check_incident_date(d, now)?;
+        check_incident_date(d, state.ctx.settings.local_date(now))?;
     }
     let txn = db::write_txn(&state.db).await?;
     let (group, p) = require_mine(&txn, slug, user.id).await?;
@@ -325,4 +322,17 @@ pub async fn withdraw(state: &AppState, user: &CurrentUser, slug: &str) -> AppRe
     active.update(&txn).await?;
     txn.commit().await?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::clean_refs;
+
+    #[test]
+    fn references_are_trimmed_deduplicated_in_first_seen_order_and_empty_ones_dropped() {
+        let refs = ["A1", " B2", "A1", "", "  ", "B2 ", "C3", "A1"]
+            .map(String::from)
+            .to_vec();
+        assert_eq!(clean_refs(refs), ["A1", "B2", "C3"]);
+    }
 }

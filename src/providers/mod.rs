@@ -4,5 +4,6 @@
 pub mod api;
 pub mod dto;
 pub mod service;
+pub mod slug;
 
 pub use api::routes;

@@ -8,11 +8,11 @@ use sea_orm::{
 };
 
 use super::dto::{ProviderCreate, ProviderDetail, ProviderQuery};
+use super::slug::{first_free, provider_slug};
 use crate::auth::CurrentUser;
 use crate::db::{self, like_escape};
-use crate::domain::{random_suffix, slugify};
-use crate::entities::enums::ProviderKind;
-use crate::entities::enums::{ParticipationStatus, Visibility};
+use crate::domain::random_suffix;
+use crate::entities::enums::{ParticipationStatus, ProviderKind, Visibility};
 use crate::entities::{groups, participations, providers};
 use crate::error::{AppError, AppResult};
 
@@ -203,12 +203,7 @@ pub async fn resolve_for_group(
     if let Some(p) = exact {
         return Ok(p);
     }
-    let base = slugify(name, 40);
-    let slug = if base.is_empty() {
-        format!("p-{}", random_suffix(8))
-    } else {
-        format!("{base}-{}", random_suffix(4))
-    };
+    let slug = free_slug(conn, name).await?;
     let is_ascii = name.is_ascii();
     let model = providers::ActiveModel {
         slug: Set(slug),
@@ -226,4 +221,28 @@ pub async fn resolve_for_group(
     .insert(conn)
     .await?;
     Ok(model)
+}
+
+/// A readable slug for a proposed provider (pinyin or ASCII words of its name), numbered
+/// `-2`, `-3`, … when taken. Existing rows keep the slug they have.
+async fn free_slug(conn: &impl ConnectionTrait, name: &str) -> AppResult<String> {
+    let base = provider_slug(name, 40);
+    // A name with nothing to spell (symbols only) still needs a unique handle.
+    let base = if base.is_empty() {
+        format!("p-{}", random_suffix(8))
+    } else {
+        base
+    };
+    let taken: Vec<String> = providers::Entity::find()
+        .select_only()
+        .column(providers::Column::Slug)
+        .filter(
+            providers::Column::Slug
+                .eq(base.as_str())
+                .or(providers::Column::Slug.starts_with(format!("{base}-"))),
+        )
+        .into_tuple()
+        .all(conn)
+        .await?;
+    Ok(first_free(&base, &taken))
 }

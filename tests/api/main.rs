@@ -6,6 +6,7 @@ mod browser;
 mod cli;
 mod concurrency;
 mod dashboard;
+mod defects;
 mod dossier;
 mod dossier_verify;
 mod evidence;

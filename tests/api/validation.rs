@@ -318,7 +318,9 @@ async fn bad_joins_name_the_field_and_write_nothing(backend: Backend) {
     let app = TestApp::on(backend).await;
     let scene = Scene::new(&app).await;
     let base = TestApp::join_body("李雷", 1);
+    // "Tomorrow" where the users are (LIANMING_TIMEZONE, Asia/Shanghai by default).
     let tomorrow = (app.clock.now() + Duration::days(1))
+        .with_timezone(&chrono_tz::Asia::Shanghai)
         .date_naive()
         .to_string();
     let cases: Vec<(&str, Option<Value>, &str)> = vec![
@@ -447,7 +449,9 @@ async fn bad_groups_name_the_field_and_create_nothing(backend: Backend) {
     let app = TestApp::on(backend).await;
     let scene = Scene::new(&app).await;
     let base = group_body();
+    // "Tomorrow" where the users are (LIANMING_TIMEZONE, Asia/Shanghai by default).
     let tomorrow = (app.clock.now() + Duration::days(1))
+        .with_timezone(&chrono_tz::Asia::Shanghai)
         .date_naive()
         .to_string();
     let cases: Vec<(&str, Option<Value>, &str)> = vec![
