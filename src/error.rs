@@ -288,7 +288,7 @@ fn request_locale() -> Option<Locale> {
 fn locale_of(req: &actix_web::HttpRequest) -> Locale {
     let stated = req.headers().contains_key(header::ACCEPT_LANGUAGE)
         || req.cookie("lang").is_some()
-        || req.query_string().contains("lang=");
+        || url::form_urlencoded::parse(req.query_string().as_bytes()).any(|(k, _)| k == "lang");
     if !stated && req.path().starts_with("/api/") {
         return Locale::En;
     }

@@ -258,6 +258,34 @@ async fn a_new_provider_gets_a_pinyin_slug_and_a_numbered_one_when_taken(backend
     );
 }
 
+async fn a_provider_with_an_old_random_slug_keeps_it_and_is_found_again(backend: Backend) {
+    use sea_orm::ConnectionTrait;
+    // Arrange: a provider proposed before slugs were readable (SQL, as an old release wrote it).
+    let app = TestApp::on(backend).await;
+    let owner = app.verified_user("owner@example.com", "组织者").await;
+    app.db
+        .execute_unprepared(
+            "INSERT INTO providers (slug, name_zh, aliases, kind, complaint_channels, reviewed, \
+             search_text, created_at) VALUES ('p-hpwvs7h3', '慢付钱包', '[]', 'other', '[]', \
+             FALSE, '慢付钱包', CURRENT_TIMESTAMP)",
+        )
+        .await
+        .expect("insert");
+
+    // Act: a new group names it by name.
+    let group = app
+        .create_group(&owner, json!({"provider_name": "慢付钱包"}))
+        .await;
+
+    // Assert: the same row, under its old slug, which still resolves.
+    assert_eq!(group["provider"]["slug"], "p-hpwvs7h3", "{group}");
+    let res = app.get("/providers/p-hpwvs7h3", None).await;
+    assert_eq!(
+        expect_json(res, StatusCode::OK).await["name_zh"],
+        "慢付钱包"
+    );
+}
+
 // 6. The approval email, and next steps that lead to pages that exist.
 
 async fn an_approved_joiner_is_told_by_email_with_a_link_to_the_group_page(backend: Backend) {
@@ -413,6 +441,7 @@ on_both_databases!(
     a_title_containing_a_placeholder_arrives_verbatim_in_the_confirmation_email,
     a_title_and_statement_containing_placeholders_arrive_verbatim_in_the_reconfirm_email,
     a_new_provider_gets_a_pinyin_slug_and_a_numbered_one_when_taken,
+    a_provider_with_an_old_random_slug_keeps_it_and_is_found_again,
     an_approved_joiner_is_told_by_email_with_a_link_to_the_group_page,
     a_rejection_email_names_no_form_that_does_not_exist,
 );
