@@ -59,7 +59,9 @@ async fn update_mine(
     body: ApiJson<ParticipationUpdate>,
 ) -> AppResult<web::Json<ParticipationView>> {
     Ok(web::Json(
-        service::update_mine(&state, &user, &slug, body.0).await?,
+        state
+            .write(async |txn| service::update_mine(txn, &state.ctx, &user, &slug, body.0).await)
+            .await?,
     ))
 }
 
@@ -72,7 +74,9 @@ async fn withdraw(
     user: CurrentUser,
     slug: web::Path<String>,
 ) -> AppResult<HttpResponse> {
-    service::withdraw(&state, &user, &slug).await?;
+    state
+        .write(async |txn| service::withdraw(txn, &state.ctx, &user, &slug).await)
+        .await?;
     Ok(HttpResponse::NoContent().finish())
 }
 

@@ -18,7 +18,7 @@ use crate::i18n::Locale;
 use crate::mail::kinds;
 use crate::mail::outbox::{NewEmail, enqueue};
 use crate::ratelimit::Bucket;
-use crate::state::AppState;
+use crate::state::{AppState, Ctx};
 
 /// `today` is the user's local date (`Settings::local_date`): at 01:00 in Beijing an incident of
 /// that day is not in the future even though the UTC date is still the day before.
@@ -51,17 +51,33 @@ pub async fn join(
     state
         .limits
         .check(Bucket::Join, &format!("user:{}", user.id))?;
-    let now = state.now();
-    check_incident_date(req.incident_date, state.ctx.settings.local_date(now))?;
-    let txn = db::write_txn(&state.db).await?;
-    let group = by_slug(&txn, slug).await?;
+    state
+        .write(async |txn| join_in(txn, &state.ctx, user, slug, req).await)
+        .await
+}
+
+/// [`join`] inside the caller's transaction (which commits it), for a writer that batches
+/// joins; the caller has checked verification and the rate limit.
+///
+/// # Errors
+/// As [`join`], except 403 and 429.
+pub async fn join_in(
+    conn: &impl ConnectionTrait,
+    ctx: &Ctx,
+    user: &CurrentUser,
+    slug: &str,
+    req: JoinRequest,
+) -> AppResult<participations::Model> {
+    let now = ctx.now();
+    check_incident_date(req.incident_date, ctx.settings.local_date(now))?;
+    let group = by_slug(conn, slug).await?;
     if group.status == GroupStatus::Closed {
         return Err(AppError::conflict(
             "group_closed",
             "this group is closed and takes no new participants",
         ));
     }
-    let statement = current_statement(&txn, &group).await?;
+    let statement = current_statement(conn, &group).await?;
     if req.signature.statement_version != statement.version {
         return Err(AppError::conflict(
             "statement_version_stale",
@@ -78,7 +94,7 @@ pub async fn join(
     };
     let refs =
         serde_json::to_string(&clean_refs(req.transaction_refs)).map_err(anyhow::Error::from)?;
-    let existing = find_mine(&txn, group.id, user.id).await?;
+    let existing = find_mine(conn, group.id, user.id).await?;
     let participation = match existing {
         Some(p) if p.status == ParticipationStatus::Withdrawn => {
             let mut active: participations::ActiveModel = p.into();
@@ -93,7 +109,7 @@ pub async fn join(
             active.consent_contact = Set(req.consent_contact);
             active.signed_statement_version = Set(Some(statement.version));
             active.updated_at = Set(now);
-            active.update(&txn).await?
+            active.update(conn).await?
         }
         Some(_) => return Err(already_joined()),
         None => {
@@ -114,7 +130,7 @@ pub async fn join(
                 updated_at: Set(now),
                 ..Default::default()
             }
-            .insert(&txn)
+            .insert(conn)
             .await;
             match insert {
                 Ok(p) => p,
@@ -132,11 +148,9 @@ pub async fn join(
         signed_at: Set(now),
         ..Default::default()
     }
-    .insert(&txn)
+    .insert(conn)
     .await?;
-    queue_join_confirmation(state, &txn, user, &group, &participation, signature.id, now).await?;
-    txn.commit().await?;
-    state.mail_wake.notify_one();
+    queue_join_confirmation(ctx, conn, user, &group, &participation, signature.id, now).await?;
     Ok(participation)
 }
 
@@ -158,7 +172,7 @@ fn clean_refs(refs: Vec<String>) -> Vec<String> {
 }
 
 async fn queue_join_confirmation(
-    state: &AppState,
+    ctx: &Ctx,
     txn: &impl ConnectionTrait,
     user: &CurrentUser,
     group: &groups::Model,
@@ -174,7 +188,7 @@ async fn queue_join_confirmation(
         Locale::En => p.name_en.unwrap_or(p.name_zh),
         Locale::ZhCn => p.name_zh,
     });
-    let group_url = format!("{}/groups/{}", state.ctx.public_url, group.slug);
+    let group_url = format!("{}/groups/{}", ctx.public_url, group.slug);
     let joined = kinds::Joined {
         title: &group.title,
         provider: &provider_name,
@@ -191,7 +205,7 @@ async fn queue_join_confirmation(
         idempotency_key: format!("join_confirmation:{}:{signature_id}", participation.id),
         headers: Vec::new(),
     };
-    enqueue(txn, email, now, &state.ctx.mail_domain).await?;
+    enqueue(txn, email, now, &ctx.mail_domain).await?;
     Ok(())
 }
 
@@ -253,17 +267,16 @@ pub async fn get_mine(
 /// # Errors
 /// 404 when not joined; 409 when withdrawn or rejected; 422 invalid input.
 pub async fn update_mine(
-    state: &AppState,
+    conn: &impl ConnectionTrait, ctx: &Ctx,
     user: &CurrentUser,
     slug: &str,
     upd: ParticipationUpdate,
 ) -> AppResult<ParticipationView> {
-    let now = state.now();
+    let now = ctx.now();
     if let Some(d) = upd.incident_date {
-        check_incident_date(d, state.ctx.settings.local_date(now))?;
+        check_incident_date(d, ctx.settings.local_date(now))?;
     }
-    let txn = db::write_txn(&state.db).await?;
-    let (group, p) = require_mine(&txn, slug, user.id).await?;
+    let (group, p) = require_mine(conn, slug, user.id).await?;
     if matches!(
         p.status,
         ParticipationStatus::Withdrawn | ParticipationStatus::Rejected
@@ -298,9 +311,8 @@ pub async fn update_mine(
         active.outcome = Set(o);
     }
     active.updated_at = Set(now);
-    let p = active.update(&txn).await?;
-    let out = view(&txn, &group, p).await?;
-    txn.commit().await?;
+    let p = active.update(conn).await?;
+    let out = view(conn, &group, p).await?;
     Ok(out)
 }
 
@@ -308,10 +320,9 @@ pub async fn update_mine(
 ///
 /// # Errors
 /// 404 when not joined or already withdrawn.
-pub async fn withdraw(state: &AppState, user: &CurrentUser, slug: &str) -> AppResult<()> {
-    let now = state.now();
-    let txn = db::write_txn(&state.db).await?;
-    let (_, p) = require_mine(&txn, slug, user.id).await?;
+pub async fn withdraw(conn: &impl ConnectionTrait, ctx: &Ctx, user: &CurrentUser, slug: &str) -> AppResult<()> {
+    let now = ctx.now();
+    let (_, p) = require_mine(conn, slug, user.id).await?;
     if p.status == ParticipationStatus::Withdrawn {
         return Err(AppError::NotFound);
     }
@@ -319,8 +330,7 @@ pub async fn withdraw(state: &AppState, user: &CurrentUser, slug: &str) -> AppRe
     active.status = Set(ParticipationStatus::Withdrawn);
     active.withdrawn_at = Set(Some(now));
     active.updated_at = Set(now);
-    active.update(&txn).await?;
-    txn.commit().await?;
+    active.update(conn).await?;
     Ok(())
 }
 
