@@ -181,7 +181,8 @@ pub async fn load(state: &AppState) -> anyhow::Result<String> {
             incident_to: Some((now - Duration::days(3)).date_naive()),
             requires_moderation: false,
         };
-        let group = crate::groups::service::create(state, &owner, req)
+        let group = state
+            .write(async |txn| crate::groups::service::create(txn, &state.ctx, &owner, req).await)
             .await
             .map_err(|e| anyhow::anyhow!("{e}"))?;
         for p in 0..g.participants {

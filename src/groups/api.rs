@@ -42,7 +42,9 @@ async fn create(
     user: CurrentUser,
     body: ApiJson<GroupCreate>,
 ) -> AppResult<HttpResponse> {
-    let group = service::create(&state, &user, body.0).await?;
+    let group = state
+        .write(async |txn| service::create(txn, &state.ctx, &user, body.0).await)
+        .await?;
     let view = service::view(&state.db, group).await?;
     Ok(HttpResponse::Created()
         .insert_header(("Location", format!("/api/v1/groups/{}", view.slug)))
@@ -82,7 +84,9 @@ async fn update(
     slug: web::Path<String>,
     body: ApiJson<GroupUpdate>,
 ) -> AppResult<web::Json<GroupView>> {
-    let group = service::update(&state, &user, &slug, body.0).await?;
+    let group = state
+        .write(async |txn| service::update(txn, &state.ctx, &user, &slug, body.0).await)
+        .await?;
     Ok(web::Json(service::view(&state.db, group).await?))
 }
 

@@ -18,14 +18,13 @@ use super::team_dto::{
 };
 use crate::auth::CurrentUser;
 use crate::auth::tokens::{random_token, sha256_hex};
-use crate::db;
 use crate::domain::normalize_email;
 use crate::entities::{audit_log, group_invites, group_roles, groups, users};
 use crate::error::{AppError, AppResult};
 use crate::i18n::Locale;
 use crate::mail::kinds;
 use crate::mail::outbox::{NewEmail, enqueue};
-use crate::state::AppState;
+use crate::state::Ctx;
 
 /// How long an invitation link works.
 const INVITE_TTL_DAYS: i64 = 7;
@@ -49,24 +48,24 @@ impl From<group_invites::Model> for InviteView {
 /// # Errors
 /// 403 unless an organiser; 404 unknown group; 409 when that address already has a role.
 pub async fn invite(
-    state: &AppState,
+    conn: &impl ConnectionTrait,
+    ctx: &Ctx,
     user: &CurrentUser,
     slug: &str,
     req: InviteRequest,
 ) -> AppResult<InviteView> {
-    let now = state.now();
+    let now = ctx.now();
     let normalized = normalize_email(&req.email);
-    let txn = db::write_txn(&state.db).await?;
-    let group = by_slug(&txn, slug).await?;
-    let group = require_role(&txn, group, user.id, Role::Organiser)
+    let group = by_slug(conn, slug).await?;
+    let group = require_role(conn, group, user.id, Role::Organiser)
         .await?
         .into_group();
     let invitee = users::Entity::find()
         .filter(users::Column::EmailNormalized.eq(&normalized))
-        .one(&txn)
+        .one(conn)
         .await?;
     if let Some(u) = &invitee
-        && role_of(&txn, group.id, u.id).await?.is_some()
+        && role_of(conn, group.id, u.id).await?.is_some()
     {
         return Err(AppError::conflict(
             "already_in_team",
@@ -85,13 +84,13 @@ pub async fn invite(
         expires_at: Set(now + Duration::days(INVITE_TTL_DAYS)),
         ..Default::default()
     }
-    .insert(&txn)
+    .insert(conn)
     .await?;
     let locale = Locale::parse_lenient(invitee.as_ref().map_or(&user.locale, |u| &u.locale));
     let name = invitee
         .as_ref()
         .map_or_else(|| req.email.clone(), |u| u.display_name.clone());
-    let accept_url = format!("{}/invites/accept?token={token}", state.ctx.public_url);
+    let accept_url = format!("{}/invites/accept?token={token}", ctx.public_url);
     let invited = kinds::Invited {
         inviter: &user.display_name,
         title: &group.title,
@@ -108,9 +107,9 @@ pub async fn invite(
         idempotency_key: format!("organiser_invite:{}", invite.id),
         headers: Vec::new(),
     };
-    enqueue(&txn, email, now, &state.ctx.mail_domain).await?;
+    enqueue(conn, email, now, &ctx.mail_domain).await?;
     audit(
-        &txn,
+        conn,
         group.id,
         user.id,
         "team.invite",
@@ -119,8 +118,6 @@ pub async fn invite(
         now,
     )
     .await?;
-    txn.commit().await?;
-    state.mail_wake.notify_one();
     Ok(invite.into())
 }
 
@@ -130,17 +127,17 @@ pub async fn invite(
 /// # Errors
 /// 403 unverified or another address; 422 naming `token` when unknown, used or expired.
 pub async fn accept(
-    state: &AppState,
+    conn: &impl ConnectionTrait,
+    ctx: &Ctx,
     user: &CurrentUser,
     token: &str,
 ) -> AppResult<AcceptedInvite> {
     user.require_verified()?;
     let invalid = || AppError::field("token", "is invalid or has expired");
-    let now = state.now();
-    let txn = db::write_txn(&state.db).await?;
+    let now = ctx.now();
     let invite = group_invites::Entity::find()
         .filter(group_invites::Column::TokenHash.eq(sha256_hex(token.as_bytes())))
-        .one(&txn)
+        .one(conn)
         .await?
         .ok_or_else(invalid)?;
     if invite.accepted_at.is_some() || invite.expires_at <= now {
@@ -154,14 +151,14 @@ pub async fn accept(
     }
     let offered = invite.role;
     let group = groups::Entity::find_by_id(invite.group_id)
-        .one(&txn)
+        .one(conn)
         .await?
         .ok_or_else(invalid)?;
-    let held = role_of(&txn, group.id, user.id).await?;
+    let held = role_of(conn, group.id, user.id).await?;
     let role = match held {
         Some(r) if r >= offered => r,
         Some(_) => {
-            set_role(&txn, group.id, user.id, offered).await?;
+            set_role(conn, group.id, user.id, offered).await?;
             offered
         }
         None => {
@@ -172,7 +169,7 @@ pub async fn accept(
                 created_at: Set(now),
                 ..Default::default()
             }
-            .insert(&txn)
+            .insert(conn)
             .await?;
             offered
         }
@@ -182,13 +179,13 @@ pub async fn accept(
         .filter(group_invites::Column::AcceptedAt.is_null())
         .col_expr(group_invites::Column::AcceptedAt, Some(now).into())
         .col_expr(group_invites::Column::AcceptedBy, Some(user.id).into())
-        .exec(&txn)
+        .exec(conn)
         .await?;
     if taken.rows_affected != 1 {
         return Err(invalid());
     }
     audit(
-        &txn,
+        conn,
         group.id,
         user.id,
         "team.accept",
@@ -197,7 +194,6 @@ pub async fn accept(
         now,
     )
     .await?;
-    txn.commit().await?;
     Ok(AcceptedInvite {
         group: group.slug,
         role: role.into(),
@@ -271,21 +267,21 @@ pub async fn team(
 /// 403 for a moderator removing someone else, or for removing the owner; 404 unknown group or
 /// nobody with a role of that id.
 pub async fn remove(
-    state: &AppState,
+    conn: &impl ConnectionTrait,
+    ctx: &Ctx,
     user: &CurrentUser,
     slug: &str,
     target: i64,
 ) -> AppResult<()> {
-    let now = state.now();
-    let txn = db::write_txn(&state.db).await?;
-    let group = by_slug(&txn, slug).await?;
+    let now = ctx.now();
+    let group = by_slug(conn, slug).await?;
     let min = if target == user.id {
         Role::Moderator
     } else {
         Role::Organiser
     };
-    let group_id = require_role(&txn, group, user.id, min).await?.group().id;
-    let role = role_of(&txn, group_id, target)
+    let group_id = require_role(conn, group, user.id, min).await?.group().id;
+    let role = role_of(conn, group_id, target)
         .await?
         .ok_or(AppError::NotFound)?;
     if role == Role::Owner {
@@ -297,10 +293,10 @@ pub async fn remove(
     group_roles::Entity::delete_many()
         .filter(group_roles::Column::GroupId.eq(group_id))
         .filter(group_roles::Column::UserId.eq(target))
-        .exec(&txn)
+        .exec(conn)
         .await?;
     audit(
-        &txn,
+        conn,
         group_id,
         user.id,
         "team.remove",
@@ -309,7 +305,6 @@ pub async fn remove(
         now,
     )
     .await?;
-    txn.commit().await?;
     Ok(())
 }
 
@@ -319,28 +314,28 @@ pub async fn remove(
 /// # Errors
 /// 403 unless the owner; 404 unknown group; 422 when the new owner holds no role yet.
 pub async fn transfer(
-    state: &AppState,
+    conn: &impl ConnectionTrait,
+    ctx: &Ctx,
     user: &CurrentUser,
     slug: &str,
     req: TransferRequest,
 ) -> AppResult<TeamView> {
-    let now = state.now();
-    let txn = db::write_txn(&state.db).await?;
-    let group = by_slug(&txn, slug).await?;
-    let group_id = require_role(&txn, group, user.id, Role::Owner)
+    let now = ctx.now();
+    let group = by_slug(conn, slug).await?;
+    let group_id = require_role(conn, group, user.id, Role::Owner)
         .await?
         .into_group()
         .id;
     if req.user_id == user.id {
         return Err(AppError::field("user_id", "you already own the group"));
     }
-    let before = role_of(&txn, group_id, req.user_id)
+    let before = role_of(conn, group_id, req.user_id)
         .await?
         .ok_or_else(|| AppError::field("user_id", "must already hold a role in the group"))?;
-    set_role(&txn, group_id, req.user_id, Role::Owner).await?;
-    set_role(&txn, group_id, user.id, Role::Organiser).await?;
+    set_role(conn, group_id, req.user_id, Role::Owner).await?;
+    set_role(conn, group_id, user.id, Role::Organiser).await?;
     audit(
-        &txn,
+        conn,
         group_id,
         user.id,
         "team.transfer",
@@ -349,8 +344,7 @@ pub async fn transfer(
         now,
     )
     .await?;
-    let out = team_of(&txn, group_id).await?;
-    txn.commit().await?;
+    let out = team_of(conn, group_id).await?;
     Ok(out)
 }
 

@@ -17,7 +17,6 @@ use super::access::{Role, require_role};
 use super::service::{audit, by_slug};
 use super::team_dto::{ModerationAction, RosterAction, RosterEntry, RosterPage, RosterQuery};
 use crate::auth::CurrentUser;
-use crate::db;
 use crate::entities::enums::{EvidenceStatus, ParticipationStatus};
 use crate::entities::{evidence, groups, interactions, participations, signatures, users};
 use crate::error::{AppError, AppResult};
@@ -26,7 +25,7 @@ use crate::mail::kinds;
 use crate::mail::outbox::{NewEmail, enqueue};
 use crate::participation::dto::Money;
 use crate::responses::deadlines::start_of_local_day;
-use crate::state::AppState;
+use crate::state::Ctx;
 
 /// Rows per `IN (…)` list, well under every database's parameter limit.
 const CHUNK: usize = 500;
@@ -246,22 +245,22 @@ pub fn to_csv(page: &RosterPage) -> String {
 /// 403 outside the team; 404 unknown group or participation; 409 when the action does not
 /// apply to the participation's status; 422 for a missing reason or a bad `duplicate_of`.
 pub async fn moderate(
-    state: &AppState,
+    conn: &impl ConnectionTrait,
+    ctx: &Ctx,
     user: &CurrentUser,
     slug: &str,
     participation_id: i64,
     req: RosterAction,
 ) -> AppResult<RosterEntry> {
-    let now = state.now();
+    let now = ctx.now();
     let reason = req.reason.as_deref().map(str::trim).map(str::to_owned);
-    let txn = db::write_txn(&state.db).await?;
-    let group = by_slug(&txn, slug).await?;
-    let group = require_role(&txn, group, user.id, Role::Moderator)
+    let group = by_slug(conn, slug).await?;
+    let group = require_role(conn, group, user.id, Role::Moderator)
         .await?
         .into_group();
     let p = participations::Entity::find_by_id(participation_id)
         .filter(participations::Column::GroupId.eq(group.id))
-        .one(&txn)
+        .one(conn)
         .await?
         .ok_or(AppError::NotFound)?;
     let from = p.status.clone();
@@ -304,7 +303,7 @@ pub async fn moderate(
             let same_group = original != p.id
                 && participations::Entity::find_by_id(original)
                     .filter(participations::Column::GroupId.eq(group.id))
-                    .count(&txn)
+                    .count(conn)
                     .await?
                     > 0;
             if !same_group {
@@ -319,14 +318,14 @@ pub async fn moderate(
         }
     }
     active.updated_at = Set(now);
-    let p = active.update(&txn).await?;
+    let p = active.update(conn).await?;
     let action = match req.action {
         ModerationAction::Approve => "roster.approve",
         ModerationAction::Reject => "roster.reject",
         ModerationAction::Duplicate => "roster.duplicate",
     };
     audit(
-        &txn,
+        conn,
         group.id,
         user.id,
         action,
@@ -335,26 +334,23 @@ pub async fn moderate(
         now,
     )
     .await?;
-    let participant = users::Entity::find_by_id(p.user_id).one(&txn).await?;
+    let participant = users::Entity::find_by_id(p.user_id).one(conn).await?;
     // The participant hears of every decision, in the same transaction as the decision.
     let emailed = participant.is_some();
     if let Some(u) = &participant {
         if req.action == ModerationAction::Approve {
-            queue_approval(state, &txn, &group, &p, u, now).await?;
+            queue_approval(ctx, conn, &group, &p, u, now).await?;
         } else {
-            queue_rejection(state, &txn, &group, &p, u, now).await?;
+            queue_rejection(ctx, conn, &group, &p, u, now).await?;
         }
     }
-    let mut entry = entries(&txn, &group, vec![(p, participant)]).await?;
-    txn.commit().await?;
-    if emailed {
-        state.mail_wake.notify_one();
-    }
+    let mut entry = entries(conn, &group, vec![(p, participant)]).await?;
+    if emailed {}
     entry.pop().ok_or(AppError::NotFound)
 }
 
 async fn queue_approval(
-    state: &AppState,
+    ctx: &Ctx,
     txn: &impl ConnectionTrait,
     group: &groups::Model,
     p: &participations::Model,
@@ -362,7 +358,7 @@ async fn queue_approval(
     now: DateTime<Utc>,
 ) -> AppResult<()> {
     let locale = Locale::parse_lenient(&u.locale);
-    let group_url = format!("{}/groups/{}", state.ctx.public_url, group.slug);
+    let group_url = format!("{}/groups/{}", ctx.public_url, group.slug);
     let email = NewEmail {
         kind: "roster_approved",
         recipient: u.email.clone(),
@@ -371,12 +367,12 @@ async fn queue_approval(
         idempotency_key: format!("roster_approved:{}:{}", p.id, now.timestamp_millis()),
         headers: Vec::new(),
     };
-    enqueue(txn, email, now, &state.ctx.mail_domain).await?;
+    enqueue(txn, email, now, &ctx.mail_domain).await?;
     Ok(())
 }
 
 async fn queue_rejection(
-    state: &AppState,
+    ctx: &Ctx,
     txn: &impl ConnectionTrait,
     group: &groups::Model,
     p: &participations::Model,
@@ -384,7 +380,7 @@ async fn queue_rejection(
     now: DateTime<Utc>,
 ) -> AppResult<()> {
     let locale = Locale::parse_lenient(&u.locale);
-    let group_url = format!("{}/groups/{}", state.ctx.public_url, group.slug);
+    let group_url = format!("{}/groups/{}", ctx.public_url, group.slug);
     let rejected = kinds::Rejected {
         title: &group.title,
         reason: p.rejection_reason.as_deref(),
@@ -400,7 +396,7 @@ async fn queue_rejection(
         idempotency_key: format!("roster_rejected:{}:{}", p.id, now.timestamp_millis()),
         headers: Vec::new(),
     };
-    enqueue(txn, email, now, &state.ctx.mail_domain).await?;
+    enqueue(txn, email, now, &ctx.mail_domain).await?;
     Ok(())
 }
 

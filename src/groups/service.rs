@@ -17,7 +17,6 @@ use super::dto::{
 };
 use crate::auth::CurrentUser;
 use crate::auth::tokens::sha256_hex;
-use crate::db;
 use crate::domain::{random_suffix, slugify};
 use crate::entities::enums::{GroupStatus, ParticipationStatus, Visibility};
 use crate::entities::{
@@ -25,7 +24,7 @@ use crate::entities::{
 };
 use crate::error::{AppError, AppResult};
 use crate::providers::service::{resolve_for_group, terms_condition};
-use crate::state::AppState;
+use crate::state::Ctx;
 
 /// Writes one organiser action to the group's audit log.
 ///
@@ -80,16 +79,17 @@ fn group_search_text(title: &str, summary: &str) -> String {
 /// # Errors
 /// 403 for an unverified user; 422 for a bad provider or window.
 pub async fn create(
-    state: &AppState,
+    conn: &impl ConnectionTrait,
+    ctx: &Ctx,
     user: &CurrentUser,
     req: GroupCreate,
 ) -> AppResult<groups::Model> {
     user.require_verified()?;
-    let now = state.now();
+    let now = ctx.now();
     check_window(
         req.incident_from,
         req.incident_to,
-        state.ctx.settings.local_date(now),
+        ctx.settings.local_date(now),
     )?;
     if req.provider.is_some() && req.provider_name.is_some() {
         return Err(AppError::field(
@@ -99,9 +99,8 @@ pub async fn create(
     }
     let demands: Vec<Demand> = req.demands.into_iter().map(|d| d.into_demand()).collect();
     let demands_json = serde_json::to_string(&demands).map_err(anyhow::Error::from)?;
-    let txn = db::write_txn(&state.db).await?;
     let provider = resolve_for_group(
-        &txn,
+        conn,
         req.provider.as_deref(),
         req.provider_name.as_deref(),
         user.id,
@@ -140,7 +139,7 @@ pub async fn create(
         updated_at: Set(now),
         ..Default::default()
     }
-    .insert(&txn)
+    .insert(conn)
     .await?;
     group_roles::ActiveModel {
         group_id: Set(group.id),
@@ -149,7 +148,7 @@ pub async fn create(
         created_at: Set(now),
         ..Default::default()
     }
-    .insert(&txn)
+    .insert(conn)
     .await?;
     statement_versions::ActiveModel {
         group_id: Set(group.id),
@@ -161,10 +160,10 @@ pub async fn create(
         created_at: Set(now),
         ..Default::default()
     }
-    .insert(&txn)
+    .insert(conn)
     .await?;
     audit(
-        &txn,
+        conn,
         group.id,
         user.id,
         "group.create",
@@ -173,7 +172,6 @@ pub async fn create(
         now,
     )
     .await?;
-    txn.commit().await?;
     Ok(group)
 }
 
@@ -325,19 +323,19 @@ pub async fn view(conn: &impl ConnectionTrait, group: groups::Model) -> AppResul
 /// # Errors
 /// 403 unless the user is an organiser of the group; 422 for a bad window.
 pub async fn update(
-    state: &AppState,
+    conn: &impl ConnectionTrait,
+    ctx: &Ctx,
     user: &CurrentUser,
     slug: &str,
     upd: GroupUpdate,
 ) -> AppResult<groups::Model> {
-    let now = state.now();
-    let txn = db::write_txn(&state.db).await?;
-    let group = by_slug(&txn, slug).await?;
-    let access = require_role(&txn, group, user.id, Role::Organiser).await?;
+    let now = ctx.now();
+    let group = by_slug(conn, slug).await?;
+    let access = require_role(conn, group, user.id, Role::Organiser).await?;
     let group = access.into_group();
     let from = upd.incident_from.or(group.incident_from);
     let to = upd.incident_to.or(group.incident_to);
-    check_window(from, to, state.ctx.settings.local_date(now))?;
+    check_window(from, to, ctx.settings.local_date(now))?;
     let changed: Vec<&str> = [
         ("title", upd.title.is_some()),
         ("summary", upd.summary.is_some()),
@@ -373,9 +371,9 @@ pub async fn update(
         active.visibility = Set(v);
     }
     active.updated_at = Set(now);
-    let group = active.update(&txn).await?;
+    let group = active.update(conn).await?;
     audit(
-        &txn,
+        conn,
         group_id,
         user.id,
         "group.update",
@@ -384,7 +382,6 @@ pub async fn update(
         now,
     )
     .await?;
-    txn.commit().await?;
     Ok(group)
 }
 

@@ -14,7 +14,6 @@ use super::service::{audit, by_slug, current_statement};
 use super::team_dto::{StatementUpdate, StatementView};
 use crate::auth::CurrentUser;
 use crate::auth::tokens::sha256_hex;
-use crate::db;
 use crate::entities::enums::{GroupStatus, ParticipationStatus};
 use crate::entities::{groups, participations, signatures, statement_versions, users};
 use crate::error::AppError;
@@ -22,7 +21,7 @@ use crate::error::AppResult;
 use crate::i18n::Locale;
 use crate::mail::kinds;
 use crate::mail::outbox::{NewEmail, enqueue};
-use crate::state::AppState;
+use crate::state::Ctx;
 
 /// Whether anyone signed version `version` of the group's statement.
 async fn signed_by_anyone(
@@ -44,19 +43,19 @@ async fn signed_by_anyone(
 /// # Errors
 /// 403 unless an organiser; 404 unknown group.
 pub async fn edit(
-    state: &AppState,
+    conn: &impl ConnectionTrait,
+    ctx: &Ctx,
     user: &CurrentUser,
     slug: &str,
     req: StatementUpdate,
 ) -> AppResult<StatementView> {
-    let now = state.now();
+    let now = ctx.now();
     let demands: Vec<Demand> = req.demands.into_iter().map(|d| d.into_demand()).collect();
     let demands_json = serde_json::to_string(&demands).map_err(anyhow::Error::from)?;
     let text = req.joint_statement.trim().to_owned();
     let sha256 = sha256_hex(text.as_bytes());
-    let txn = db::write_txn(&state.db).await?;
-    let group = by_slug(&txn, slug).await?;
-    let group = require_role(&txn, group, user.id, Role::Organiser)
+    let group = by_slug(conn, slug).await?;
+    let group = require_role(conn, group, user.id, Role::Organiser)
         .await?
         .into_group();
     if group.status == GroupStatus::Closed {
@@ -65,7 +64,7 @@ pub async fn edit(
             "the group is closed; its statement can no longer change",
         ));
     }
-    let current = current_statement(&txn, &group).await?;
+    let current = current_statement(conn, &group).await?;
     if current.sha256 == sha256 && current.demands == demands_json {
         return Ok(StatementView {
             version: current.version,
@@ -76,7 +75,7 @@ pub async fn edit(
             reconfirm_requested: 0,
         });
     }
-    let new_version = signed_by_anyone(&txn, group.id, current.version).await?;
+    let new_version = signed_by_anyone(conn, group.id, current.version).await?;
     let version = if new_version {
         current.version + 1
     } else {
@@ -93,28 +92,28 @@ pub async fn edit(
             created_at: Set(now),
             ..Default::default()
         }
-        .insert(&txn)
+        .insert(conn)
         .await?;
     } else {
         let mut row: statement_versions::ActiveModel = current.into();
         row.joint_statement = Set(text.clone());
         row.demands = Set(demands_json.clone());
         row.sha256 = Set(sha256.clone());
-        row.update(&txn).await?;
+        row.update(conn).await?;
     }
     let group_id = group.id;
     let mut active: groups::ActiveModel = group.into();
     active.statement_version = Set(version);
     active.demands = Set(demands_json);
     active.updated_at = Set(now);
-    let group = active.update(&txn).await?;
+    let group = active.update(conn).await?;
     let reconfirm_requested = if new_version {
-        queue_reconfirm(state, &txn, &group, &text, now).await?
+        queue_reconfirm(ctx, conn, &group, &text, now).await?
     } else {
         0
     };
     audit(
-        &txn,
+        conn,
         group_id,
         user.id,
         if new_version {
@@ -127,10 +126,7 @@ pub async fn edit(
         now,
     )
     .await?;
-    txn.commit().await?;
-    if reconfirm_requested > 0 {
-        state.mail_wake.notify_one();
-    }
+    if reconfirm_requested > 0 {}
     Ok(StatementView {
         version,
         joint_statement: text,
@@ -143,7 +139,7 @@ pub async fn edit(
 
 /// Asks every active participant to read and sign the new version.
 async fn queue_reconfirm(
-    state: &AppState,
+    ctx: &Ctx,
     txn: &impl ConnectionTrait,
     group: &groups::Model,
     text: &str,
@@ -165,7 +161,7 @@ async fn queue_reconfirm(
             &group.title,
             group.statement_version,
             text,
-            &format!("{}/groups/{}", state.ctx.public_url, group.slug),
+            &format!("{}/groups/{}", ctx.public_url, group.slug),
         );
         let email = NewEmail {
             kind: "reconfirm",
@@ -175,7 +171,7 @@ async fn queue_reconfirm(
             idempotency_key: format!("reconfirm:{}:{}", p.id, group.statement_version),
             headers: Vec::new(),
         };
-        if enqueue(txn, email, now, &state.ctx.mail_domain).await? {
+        if enqueue(txn, email, now, &ctx.mail_domain).await? {
             queued += 1;
         }
     }

@@ -41,7 +41,9 @@ async fn invite(
     slug: web::Path<String>,
     body: ApiJson<InviteRequest>,
 ) -> AppResult<HttpResponse> {
-    let invite = organisers::invite(&state, &user, &slug, body.0).await?;
+    let invite = state
+        .write(async |txn| organisers::invite(txn, &state.ctx, &user, &slug, body.0).await)
+        .await?;
     Ok(HttpResponse::Created().json(invite))
 }
 
@@ -67,7 +69,9 @@ async fn remove(
     path: web::Path<(String, i64)>,
 ) -> AppResult<HttpResponse> {
     let (slug, target) = path.into_inner();
-    organisers::remove(&state, &user, &slug, target).await?;
+    state
+        .write(async |txn| organisers::remove(txn, &state.ctx, &user, &slug, target).await)
+        .await?;
     Ok(HttpResponse::NoContent().finish())
 }
 
@@ -82,7 +86,9 @@ async fn transfer(
     body: ApiJson<TransferRequest>,
 ) -> AppResult<web::Json<TeamView>> {
     Ok(web::Json(
-        organisers::transfer(&state, &user, &slug, body.0).await?,
+        state
+            .write(async |txn| organisers::transfer(txn, &state.ctx, &user, &slug, body.0).await)
+            .await?,
     ))
 }
 
@@ -97,7 +103,9 @@ async fn accept_invite(
     body: ApiJson<AcceptInvite>,
 ) -> AppResult<web::Json<AcceptedInvite>> {
     Ok(web::Json(
-        organisers::accept(&state, &user, &body.0.token).await?,
+        state
+            .write(async |txn| organisers::accept(txn, &state.ctx, &user, &body.0.token).await)
+            .await?,
     ))
 }
 
@@ -128,7 +136,9 @@ async fn edit_statement(
     body: ApiJson<StatementUpdate>,
 ) -> AppResult<web::Json<StatementView>> {
     Ok(web::Json(
-        statement::edit(&state, &user, &slug, body.0).await?,
+        state
+            .write(async |txn| statement::edit(txn, &state.ctx, &user, &slug, body.0).await)
+            .await?,
     ))
 }
 
@@ -179,7 +189,9 @@ async fn moderate(
 ) -> AppResult<web::Json<RosterEntry>> {
     let (slug, id) = path.into_inner();
     Ok(web::Json(
-        roster::moderate(&state, &user, &slug, id, body.0).await?,
+        state
+            .write(async |txn| roster::moderate(txn, &state.ctx, &user, &slug, id, body.0).await)
+            .await?,
     ))
 }
 

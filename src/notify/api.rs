@@ -45,7 +45,7 @@ async fn get_settings(
     state: web::Data<AppState>,
     user: CurrentUser,
 ) -> AppResult<web::Json<NotificationSettings>> {
-    Ok(web::Json(prefs::get(&state, &user).await?))
+    Ok(web::Json(prefs::get(&state.db, &state.ctx, &user).await?))
 }
 
 /// Replace your notification settings.
@@ -57,7 +57,11 @@ async fn put_settings(
     user: CurrentUser,
     body: ApiJson<NotificationSettings>,
 ) -> AppResult<web::Json<NotificationSettings>> {
-    Ok(web::Json(prefs::put(&state, &user, body.0).await?))
+    Ok(web::Json(
+        state
+            .write(async |txn| prefs::put(txn, &state.ctx, &user, body.0).await)
+            .await?,
+    ))
 }
 
 /// `GET /admin/outbox` query.
@@ -221,7 +225,10 @@ async fn unsubscribe_submit(
             false,
         );
     };
-    match prefs::unsubscribe(&state, user_id).await {
+    match state
+        .write(async |txn| prefs::unsubscribe(txn, &state.ctx, user_id).await)
+        .await
+    {
         Ok(()) => message(
             &req,
             l,

@@ -10,11 +10,10 @@ use utoipa::ToSchema;
 use validator::Validate;
 
 use crate::auth::CurrentUser;
-use crate::db;
 use crate::entities::{groups, notification_overrides, notification_prefs, users};
 use crate::error::{AppError, AppResult};
 use crate::i18n::Locale;
-use crate::state::AppState;
+use crate::state::Ctx;
 
 /// The default time zone of users who never chose one.
 pub const DEFAULT_TZ: &str = "Asia/Shanghai";
@@ -151,12 +150,16 @@ pub async fn save(conn: &impl ConnectionTrait, m: notification_prefs::Model) -> 
 ///
 /// # Errors
 /// Database failures.
-pub async fn get(state: &AppState, user: &CurrentUser) -> AppResult<NotificationSettings> {
-    let prefs = load(&state.db, user.id, state.now()).await?;
+pub async fn get(
+    conn: &impl ConnectionTrait,
+    ctx: &Ctx,
+    user: &CurrentUser,
+) -> AppResult<NotificationSettings> {
+    let prefs = load(conn, user.id, ctx.now()).await?;
     let overrides = notification_overrides::Entity::find()
         .filter(notification_overrides::Column::UserId.eq(user.id))
         .find_also_related(groups::Entity)
-        .all(&state.db)
+        .all(conn)
         .await?;
     Ok(NotificationSettings {
         digest: prefs.digest,
@@ -181,27 +184,27 @@ pub async fn get(state: &AppState, user: &CurrentUser) -> AppResult<Notification
 /// # Errors
 /// 422 naming an unknown group.
 pub async fn put(
-    state: &AppState,
+    conn: &impl ConnectionTrait,
+    ctx: &Ctx,
     user: &CurrentUser,
     s: NotificationSettings,
 ) -> AppResult<NotificationSettings> {
-    let now = state.now();
-    let txn = db::write_txn(&state.db).await?;
-    let mut prefs = load(&txn, user.id, now).await?;
+    let now = ctx.now();
+    let mut prefs = load(conn, user.id, now).await?;
     prefs.digest = s.digest;
     prefs.weekday = s.weekday;
     prefs.send_hour = s.send_hour;
     prefs.time_zone = s.time_zone.clone();
     prefs.updated_at = now;
-    save(&txn, prefs).await?;
+    save(conn, prefs).await?;
     notification_overrides::Entity::delete_many()
         .filter(notification_overrides::Column::UserId.eq(user.id))
-        .exec(&txn)
+        .exec(conn)
         .await?;
     for (i, o) in s.groups.iter().enumerate() {
         let group = groups::Entity::find()
             .filter(groups::Column::Slug.eq(o.group.as_str()))
-            .one(&txn)
+            .one(conn)
             .await?
             .ok_or_else(|| {
                 AppError::field(format!("groups[{i}].group"), "no group has this slug")
@@ -220,46 +223,43 @@ pub async fn put(
             .update_column(notification_overrides::Column::Digest)
             .to_owned(),
         )
-        .exec_without_returning(&txn)
+        .exec_without_returning(conn)
         .await?;
     }
     if let Some(lang) = s.language {
         users::Entity::update_many()
             .filter(users::Column::Id.eq(user.id))
             .col_expr(users::Column::Locale, lang.as_str().into())
-            .exec(&txn)
+            .exec(conn)
             .await?;
     }
-    txn.commit().await?;
     let mut user = user.clone();
     if let Some(lang) = s.language {
         user.locale = lang.as_str().into();
     }
-    get(state, &user).await
+    get(conn, ctx, &user).await
 }
 
 /// Stops all bulk email to a user (one-click unsubscribe).
 ///
 /// # Errors
 /// Database failures.
-pub async fn unsubscribe(state: &AppState, user_id: i64) -> AppResult<()> {
-    let now = state.now();
-    let txn = db::write_txn(&state.db).await?;
+pub async fn unsubscribe(conn: &impl ConnectionTrait, ctx: &Ctx, user_id: i64) -> AppResult<()> {
+    let now = ctx.now();
     if users::Entity::find_by_id(user_id)
-        .one(&txn)
+        .one(conn)
         .await?
         .is_none()
     {
         return Err(AppError::NotFound);
     }
-    let mut prefs = load(&txn, user_id, now).await?;
+    let mut prefs = load(conn, user_id, now).await?;
     prefs.digest = DigestMode::Off;
     prefs.updated_at = now;
-    save(&txn, prefs).await?;
+    save(conn, prefs).await?;
     notification_overrides::Entity::delete_many()
         .filter(notification_overrides::Column::UserId.eq(user_id))
-        .exec(&txn)
+        .exec(conn)
         .await?;
-    txn.commit().await?;
     Ok(())
 }

@@ -424,7 +424,11 @@ async fn invite_submit(
     let client = state.limits.client_key(&req);
     let accepted = async {
         let user = accounts::authenticate(&state, &form.email, form.password, &client).await?;
-        crate::groups::organisers::accept(&state, &user.into(), &form.token).await
+        state
+            .write(async |txn| {
+                crate::groups::organisers::accept(txn, &state.ctx, &user.into(), &form.token).await
+            })
+            .await
     };
     match accepted.await {
         Ok(_) => message(

@@ -267,7 +267,8 @@ pub async fn get_mine(
 /// # Errors
 /// 404 when not joined; 409 when withdrawn or rejected; 422 invalid input.
 pub async fn update_mine(
-    conn: &impl ConnectionTrait, ctx: &Ctx,
+    conn: &impl ConnectionTrait,
+    ctx: &Ctx,
     user: &CurrentUser,
     slug: &str,
     upd: ParticipationUpdate,
@@ -320,7 +321,12 @@ pub async fn update_mine(
 ///
 /// # Errors
 /// 404 when not joined or already withdrawn.
-pub async fn withdraw(conn: &impl ConnectionTrait, ctx: &Ctx, user: &CurrentUser, slug: &str) -> AppResult<()> {
+pub async fn withdraw(
+    conn: &impl ConnectionTrait,
+    ctx: &Ctx,
+    user: &CurrentUser,
+    slug: &str,
+) -> AppResult<()> {
     let now = ctx.now();
     let (_, p) = require_mine(conn, slug, user.id).await?;
     if p.status == ParticipationStatus::Withdrawn {

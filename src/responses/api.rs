@@ -143,6 +143,8 @@ async fn replace_holidays(
     body: ApiJson<HolidayYear>,
 ) -> AppResult<web::Json<Vec<Holiday>>> {
     Ok(web::Json(
-        holidays::replace_year(&state, &user, body.0).await?,
+        state
+            .write(async |txn| holidays::replace_year(txn, &state.ctx, &user, body.0).await)
+            .await?,
     ))
 }

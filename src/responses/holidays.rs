@@ -13,10 +13,9 @@ use serde_json::json;
 use super::deadlines::{Calendar, DueKind};
 use super::dto::{Holiday, HolidayYear};
 use crate::auth::CurrentUser;
-use crate::db;
 use crate::entities::{audit_log, holidays, submissions};
 use crate::error::{AppError, AppResult, FieldErrors};
-use crate::state::AppState;
+use crate::state::Ctx;
 
 fn year_bounds(year: i32) -> AppResult<(NaiveDate, NaiveDate)> {
     NaiveDate::from_ymd_opt(year, 1, 1)
@@ -54,7 +53,8 @@ pub async fn list(conn: &impl ConnectionTrait, year: Option<i32>) -> AppResult<V
 /// # Errors
 /// 403 unless an administrator; 422 for a day outside the year or listed twice.
 pub async fn replace_year(
-    state: &AppState,
+    conn: &impl ConnectionTrait,
+    ctx: &Ctx,
     user: &CurrentUser,
     req: HolidayYear,
 ) -> AppResult<Vec<Holiday>> {
@@ -78,11 +78,10 @@ pub async fn replace_year(
     if !errors.is_empty() {
         return Err(AppError::Validation(errors));
     }
-    let now = state.now();
-    let txn = db::write_txn(&state.db).await?;
+    let now = ctx.now();
     holidays::Entity::delete_many()
         .filter(holidays::Column::Day.between(from, to))
-        .exec(&txn)
+        .exec(conn)
         .await?;
     for h in &req.days {
         holidays::ActiveModel {
@@ -90,10 +89,10 @@ pub async fn replace_year(
             name: Set(h.name.trim().to_owned()),
             is_workday: Set(h.is_workday),
         }
-        .insert(&txn)
+        .insert(conn)
         .await?;
     }
-    resync_due_dates(&txn).await?;
+    resync_due_dates(conn).await?;
     audit_log::ActiveModel {
         group_id: Set(None),
         actor_id: Set(Some(user.id)),
@@ -103,10 +102,9 @@ pub async fn replace_year(
         created_at: Set(now),
         ..Default::default()
     }
-    .insert(&txn)
+    .insert(conn)
     .await?;
-    let out = list(&txn, Some(req.year)).await?;
-    txn.commit().await?;
+    let out = list(conn, Some(req.year)).await?;
     Ok(out)
 }
 
