@@ -70,7 +70,9 @@ async fn verify_email(
     state: web::Data<AppState>,
     body: ApiJson<TokenRequest>,
 ) -> AppResult<HttpResponse> {
-    service::verify_email(&state, &body.0.token).await?;
+    state
+        .write(async |txn| service::verify_email(txn, &state.ctx, &body.0.token).await)
+        .await?;
     Ok(HttpResponse::NoContent().finish())
 }
 
@@ -122,7 +124,9 @@ async fn logout(
     state: web::Data<AppState>,
     body: ApiJson<RefreshRequest>,
 ) -> AppResult<HttpResponse> {
-    service::logout(&state, &body.0.refresh_token).await?;
+    state
+        .write(async |txn| service::logout(txn, &state.ctx, &body.0.refresh_token).await)
+        .await?;
     Ok(HttpResponse::NoContent().finish())
 }
 
@@ -171,7 +175,10 @@ async fn patch_me(
     body: ApiJson<MeUpdate>,
 ) -> AppResult<web::Json<MeView>> {
     Ok(web::Json(
-        service::update_me(&state, &user, body.0).await?.into(),
+        state
+            .write(async |txn| service::update_me(txn, &state.ctx, &user, body.0).await)
+            .await?
+            .into(),
     ))
 }
 

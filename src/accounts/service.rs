@@ -24,7 +24,7 @@ use crate::i18n::Locale;
 use crate::mail::kinds;
 use crate::mail::outbox::{NewEmail, enqueue};
 use crate::ratelimit::Bucket;
-use crate::state::AppState;
+use crate::state::{AppState, Ctx};
 
 const VERIFY_TTL_HOURS: i64 = 48;
 const RESET_TTL_MINUTES: i64 = 60;
@@ -184,18 +184,16 @@ async fn consume_email_token(
 ///
 /// # Errors
 /// 422 naming `token` when it is unknown, used or expired.
-pub async fn verify_email(state: &AppState, token: &str) -> AppResult<()> {
-    let now = state.now();
-    let txn = db::write_txn(&state.db).await?;
-    let user_id = consume_email_token(&txn, token, TokenPurpose::VerifyEmail, now).await?;
+pub async fn verify_email(conn: &impl ConnectionTrait, ctx: &Ctx, token: &str) -> AppResult<()> {
+    let now = ctx.now();
+    let user_id = consume_email_token(conn, token, TokenPurpose::VerifyEmail, now).await?;
     users::Entity::update_many()
         .filter(users::Column::Id.eq(user_id))
         .filter(users::Column::EmailVerifiedAt.is_null())
         .col_expr(users::Column::EmailVerifiedAt, Some(now).into())
         .col_expr(users::Column::UpdatedAt, now.into())
-        .exec(&txn)
+        .exec(conn)
         .await?;
-    txn.commit().await?;
     Ok(())
 }
 
@@ -366,17 +364,15 @@ pub async fn refresh(state: &AppState, token: &str) -> AppResult<TokenResponse> 
 ///
 /// # Errors
 /// Database failures only.
-pub async fn logout(state: &AppState, token: &str) -> AppResult<()> {
-    let now = state.now();
-    let txn = db::write_txn(&state.db).await?;
+pub async fn logout(conn: &impl ConnectionTrait, ctx: &Ctx, token: &str) -> AppResult<()> {
+    let now = ctx.now();
     let row = refresh_tokens::Entity::find()
         .filter(refresh_tokens::Column::TokenHash.eq(sha256_hex(token.as_bytes())))
-        .one(&txn)
+        .one(conn)
         .await?;
     if let Some(row) = row {
-        revoke_family(&txn, &row.family_id, now).await?;
+        revoke_family(conn, &row.family_id, now).await?;
     }
-    txn.commit().await?;
     Ok(())
 }
 
@@ -438,12 +434,27 @@ pub async fn confirm_password_reset(
     token: &str,
     new_password: String,
 ) -> AppResult<()> {
+    // Hashed before the write transaction begins, so no lock is held while argon2 runs.
     let hash = password::hash(new_password).await?;
-    let now = state.now();
-    let txn = db::write_txn(&state.db).await?;
-    let user_id = consume_email_token(&txn, token, TokenPurpose::PasswordReset, now).await?;
+    state
+        .write(async |txn| set_password_by_token(txn, &state.ctx, token, hash).await)
+        .await
+}
+
+/// Consumes a reset token and sets the (already hashed) password, ending every session.
+///
+/// # Errors
+/// 404 for an unknown, used or expired token.
+pub async fn set_password_by_token(
+    conn: &impl ConnectionTrait,
+    ctx: &Ctx,
+    token: &str,
+    hash: String,
+) -> AppResult<()> {
+    let now = ctx.now();
+    let user_id = consume_email_token(conn, token, TokenPurpose::PasswordReset, now).await?;
     let user = users::Entity::find_by_id(user_id)
-        .one(&txn)
+        .one(conn)
         .await?
         .ok_or(AppError::NotFound)?;
     let verified = user.email_verified_at.or(Some(now));
@@ -451,14 +462,13 @@ pub async fn confirm_password_reset(
     active.password_hash = Set(hash);
     active.email_verified_at = Set(verified);
     active.updated_at = Set(now);
-    active.update(&txn).await?;
+    active.update(conn).await?;
     refresh_tokens::Entity::update_many()
         .filter(refresh_tokens::Column::UserId.eq(user_id))
         .filter(refresh_tokens::Column::RevokedAt.is_null())
         .col_expr(refresh_tokens::Column::RevokedAt, Some(now).into())
-        .exec(&txn)
+        .exec(conn)
         .await?;
-    txn.commit().await?;
     Ok(())
 }
 
@@ -478,13 +488,13 @@ pub async fn me(state: &AppState, user: &CurrentUser) -> AppResult<users::Model>
 /// # Errors
 /// Database failures.
 pub async fn update_me(
-    state: &AppState,
+    conn: &impl ConnectionTrait,
+    ctx: &Ctx,
     user: &CurrentUser,
     update: MeUpdate,
 ) -> AppResult<users::Model> {
-    let txn = db::write_txn(&state.db).await?;
     let model = users::Entity::find_by_id(user.id)
-        .one(&txn)
+        .one(conn)
         .await?
         .ok_or(AppError::NotFound)?;
     let mut active: users::ActiveModel = model.into();
@@ -494,9 +504,8 @@ pub async fn update_me(
     if let Some(locale) = update.locale {
         active.locale = Set(locale.as_str().into());
     }
-    active.updated_at = Set(state.now());
-    let model = active.update(&txn).await?;
-    txn.commit().await?;
+    active.updated_at = Set(ctx.now());
+    let model = active.update(conn).await?;
     Ok(model)
 }
 

@@ -259,7 +259,10 @@ async fn verify_submit(
     form: web::Form<TokenForm>,
 ) -> HttpResponse {
     let l = page_locale(&req);
-    match accounts::verify_email(&state, &form.token).await {
+    match state
+        .write(async |txn| accounts::verify_email(txn, &state.ctx, &form.token).await)
+        .await
+    {
         Ok(()) => message(
             &req,
             l,
