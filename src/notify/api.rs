@@ -3,10 +3,7 @@
 
 use actix_web::{HttpRequest, HttpResponse, get, put, web};
 use askama::Template;
-use sea_orm::{
-    ActiveModelTrait, ActiveValue::Set, ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter,
-    QueryOrder, QuerySelect,
-};
+use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use utoipa_actix_web::service_config::ServiceConfig;
@@ -14,9 +11,8 @@ use validator::Validate;
 
 use super::prefs::{self, NotificationSettings};
 use crate::auth::CurrentUser;
-use crate::db;
-use crate::entities::enums::{OutboxStatus, ParticipantOutcome, ParticipationStatus};
-use crate::entities::{outbox, participations, updates};
+use crate::entities::enums::{OutboxStatus, ParticipantOutcome};
+use crate::entities::outbox;
 use crate::error::{AppError, AppResult, Problem};
 use crate::i18n::Locale;
 use crate::json::{ApiJson, ApiQuery};
@@ -304,7 +300,12 @@ async fn outcome_submit(
     ) else {
         return message(&req, l, "page.outcome.title", "page.outcome.invalid", false);
     };
-    match record_outcome(&state, participation_id, update_id, answer).await {
+    match state
+        .write(async |txn| {
+            super::prefs::record_outcome(txn, &state.ctx, participation_id, update_id, answer).await
+        })
+        .await
+    {
         Ok(()) => message(&req, l, "page.outcome.title", "page.outcome.done", true),
         Err(AppError::NotFound) => {
             message(&req, l, "page.outcome.title", "page.outcome.invalid", false)
@@ -314,31 +315,4 @@ async fn outcome_submit(
             HttpResponse::InternalServerError().finish()
         }
     }
-}
-
-/// Sets a participation's own outcome from a signed outcome-check link.
-async fn record_outcome(
-    state: &AppState,
-    participation_id: i64,
-    update_id: i64,
-    answer: ParticipantOutcome,
-) -> AppResult<()> {
-    let txn = db::write_txn(&state.db).await?;
-    let p = participations::Entity::find_by_id(participation_id)
-        .one(&txn)
-        .await?
-        .ok_or(AppError::NotFound)?;
-    let update = updates::Entity::find_by_id(update_id)
-        .one(&txn)
-        .await?
-        .ok_or(AppError::NotFound)?;
-    if update.group_id != p.group_id || p.status != ParticipationStatus::Active {
-        return Err(AppError::NotFound);
-    }
-    let mut active: participations::ActiveModel = p.into();
-    active.outcome = Set(answer);
-    active.updated_at = Set(state.now());
-    active.update(&txn).await?;
-    txn.commit().await?;
-    Ok(())
 }

@@ -4,13 +4,18 @@
 use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
 use sea_orm::sea_query::OnConflict;
-use sea_orm::{ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter};
+use sea_orm::{
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter,
+};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use validator::Validate;
 
 use crate::auth::CurrentUser;
-use crate::entities::{groups, notification_overrides, notification_prefs, users};
+use crate::entities::enums::{ParticipantOutcome, ParticipationStatus};
+use crate::entities::{
+    groups, notification_overrides, notification_prefs, participations, updates, users,
+};
 use crate::error::{AppError, AppResult};
 use crate::i18n::Locale;
 use crate::state::Ctx;
@@ -261,5 +266,35 @@ pub async fn unsubscribe(conn: &impl ConnectionTrait, ctx: &Ctx, user_id: i64) -
         .filter(notification_overrides::Column::UserId.eq(user_id))
         .exec(conn)
         .await?;
+    Ok(())
+}
+
+/// Sets a participation's own outcome from a signed outcome-check link.
+///
+/// # Errors
+/// 404 when the link's participation or update is gone, they belong to different groups, or the
+/// participation is no longer active.
+pub async fn record_outcome(
+    conn: &impl ConnectionTrait,
+    ctx: &Ctx,
+    participation_id: i64,
+    update_id: i64,
+    answer: ParticipantOutcome,
+) -> AppResult<()> {
+    let p = participations::Entity::find_by_id(participation_id)
+        .one(conn)
+        .await?
+        .ok_or(AppError::NotFound)?;
+    let update = updates::Entity::find_by_id(update_id)
+        .one(conn)
+        .await?
+        .ok_or(AppError::NotFound)?;
+    if update.group_id != p.group_id || p.status != ParticipationStatus::Active {
+        return Err(AppError::NotFound);
+    }
+    let mut active: participations::ActiveModel = p.into();
+    active.outcome = Set(answer);
+    active.updated_at = Set(ctx.now());
+    active.update(conn).await?;
     Ok(())
 }
