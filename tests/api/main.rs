@@ -15,6 +15,7 @@ mod notify;
 mod openapi;
 mod organisers;
 mod pages;
+mod problems;
 mod responses;
 mod roster;
 mod smtp_selftest;
