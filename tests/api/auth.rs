@@ -263,7 +263,7 @@ async fn answers_do_not_reveal_whether_an_address_has_an_account() {
         .mail
         .wait_for_count(before + 1, Duration::from_secs(10))
         .await;
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    app.outbox_sent().await;
     assert_eq!(app.mail.messages().len(), before + 1);
     assert!(
         all.iter()

@@ -55,7 +55,7 @@ async fn post_update(
 
 /// Mail to `who` whose subject contains `needle`, after waiting for the outbox to drain.
 async fn mail_to(app: &TestApp, who: &str, needle: &str) -> Vec<ReceivedMail> {
-    tokio::time::sleep(Duration::from_millis(400)).await;
+    app.outbox_sent().await;
     app.mail
         .messages()
         .into_iter()

@@ -2,7 +2,7 @@
 //! PostgreSQL database when `TEST_DATABASE_URL` is set), a real SMTP server on loopback and a
 //! clock the test controls.
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use chrono::{DurationRound, Utc};
 use lianming::clock::{Clock as _, ManualClock};
@@ -318,6 +318,32 @@ impl TestApp {
             "consent_share_identity": true,
             "signature": {"full_name": full_name, "statement_version": version, "agree": true}
         })
+    }
+
+    /// Waits until the outbox holds no email that is due and unsent: everything the server has
+    /// queued so far has reached the SMTP server (or failed for good). Email is queued in the
+    /// transaction of the request that causes it, so after the answer this is a complete wait,
+    /// for "no email was sent" checks too. Needs the server's own mail worker (the default).
+    pub async fn outbox_sent(&self) {
+        use lianming::entities::outbox;
+        use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter};
+        let deadline = Instant::now() + Duration::from_secs(15);
+        loop {
+            let due = outbox::Entity::find()
+                .filter(outbox::Column::Status.eq("pending"))
+                .filter(outbox::Column::NextAttemptAt.lte(self.clock.now()))
+                .count(&self.db)
+                .await
+                .expect("count due email");
+            if due == 0 {
+                return;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "{due} due email(s) still unsent after 15 s"
+            );
+            tokio::time::sleep(Duration::from_millis(25)).await;
+        }
     }
 
     /// Counts rows of a table, for "nothing was written" checks.
