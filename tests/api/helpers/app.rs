@@ -265,7 +265,7 @@ impl TestApp {
     }
 
     /// A user registered over HTTP, verified through the emailed link and logged in: the way a
-    /// person does it, for the tests about that way (it costs four requests and an email).
+    /// person does it, for the tests about that way (three requests and a wait for the email).
     pub async fn registered_user(&self, email: &str, name: &str) -> TestUser {
         let password = TEST_PASSWORD.to_owned();
         let token = self.register(email, name, &password).await;
