@@ -15,7 +15,7 @@ use crate::on_both_databases;
 
 async fn refresh_tokens_rotate_and_a_reused_one_ends_the_session(backend: Backend) {
     let app = TestApp::on(backend).await;
-    let user = app.verified_user("rotate@example.com", "轮换").await;
+    let user = app.registered_user("rotate@example.com", "轮换").await;
 
     let first = json_body(
         app.post(
@@ -68,7 +68,7 @@ async fn refresh_tokens_rotate_and_a_reused_one_ends_the_session(backend: Backen
 
 async fn logout_ends_the_session(backend: Backend) {
     let app = TestApp::on(backend).await;
-    let user = app.verified_user("logout@example.com", "登出").await;
+    let user = app.registered_user("logout@example.com", "登出").await;
     let res = app
         .post(
             "/auth/logout",
@@ -108,7 +108,7 @@ fn forge(app: &TestApp, typ: Option<&str>, claims: Value, key: &[u8]) -> String 
 #[tokio::test]
 async fn bad_access_tokens_are_rejected_with_401() {
     let app = TestApp::spawn().await;
-    let user = app.verified_user("tokens@example.com", "令牌").await;
+    let user = app.registered_user("tokens@example.com", "令牌").await;
     let me = json_body(app.get("/me", Some(&user.access_token)).await).await;
     let sub = me["id"].as_i64().expect("id").to_string();
     let key = derive_key(&server_secret(&app), "access-token");
@@ -196,7 +196,7 @@ async fn bad_access_tokens_are_rejected_with_401() {
 #[tokio::test]
 async fn answers_do_not_reveal_whether_an_address_has_an_account() {
     let app = TestApp::spawn().await;
-    let user = app.verified_user("known@example.com", "已注册").await;
+    let user = app.registered_user("known@example.com", "已注册").await;
 
     // Registering a taken address answers exactly like a new one; the owner gets a notice.
     let taken = app
@@ -263,7 +263,7 @@ async fn answers_do_not_reveal_whether_an_address_has_an_account() {
         .mail
         .wait_for_count(before + 1, Duration::from_secs(10))
         .await;
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    app.outbox_sent().await;
     assert_eq!(app.mail.messages().len(), before + 1);
     assert!(
         all.iter()
@@ -274,7 +274,7 @@ async fn answers_do_not_reveal_whether_an_address_has_an_account() {
 #[tokio::test]
 async fn a_password_reset_sets_the_new_password_and_ends_old_sessions() {
     let app = TestApp::spawn().await;
-    let user = app.verified_user("reset@example.com", "重设").await;
+    let user = app.registered_user("reset@example.com", "重设").await;
     let res = app
         .post(
             "/auth/password-reset",
@@ -349,7 +349,7 @@ async fn an_expired_verification_link_is_refused() {
 #[tokio::test]
 async fn variants_of_one_gmail_address_are_one_account() {
     let app = TestApp::spawn().await;
-    let user = app.verified_user("li.ming@gmail.com", "李明").await;
+    let user = app.registered_user("li.ming@gmail.com", "李明").await;
     let res = app
         .post("/auth/register", None, json!({"email": "LiMing+wallet@googlemail.com", "password": "long enough pw", "display_name": "李明2"}))
         .await;
@@ -397,8 +397,8 @@ async fn registration_is_rate_limited_per_client() {
 #[tokio::test]
 async fn a_user_can_export_and_delete_their_data() {
     let app = TestApp::spawn().await;
-    let owner = app.verified_user("owner@example.com", "发起人").await;
-    let user = app.verified_user("leaver@example.com", "离开者").await;
+    let owner = app.registered_user("owner@example.com", "发起人").await;
+    let user = app.registered_user("leaver@example.com", "离开者").await;
     let group = app.create_group(&owner, json!({})).await;
     let slug = group["slug"].as_str().expect("slug");
     let res = app
@@ -449,7 +449,7 @@ async fn a_user_can_export_and_delete_their_data() {
     assert_eq!(view["participant_count"], 0);
 
     // An owner whose group others joined must hand it over first.
-    let joiner = app.verified_user("stays@example.com", "留下者").await;
+    let joiner = app.registered_user("stays@example.com", "留下者").await;
     app.post(
         &format!("/groups/{slug}/participation"),
         Some(&joiner.access_token),

@@ -11,8 +11,8 @@ async fn two_strangers_find_each_other_and_join(backend: Backend) {
     let app = TestApp::on(backend).await;
 
     // Two people register; the tokens come from the emails the SMTP server received.
-    let organiser = app.verified_user("wang.fang@example.com", "王芳").await;
-    let joiner = app.verified_user("li.lei@example.com", "李雷").await;
+    let organiser = app.registered_user("wang.fang@example.com", "王芳").await;
+    let joiner = app.registered_user("li.lei@example.com", "李雷").await;
 
     // One starts a group against a provider not yet in the directory.
     let group = app

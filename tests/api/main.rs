@@ -16,6 +16,7 @@ mod notify;
 mod openapi;
 mod organisers;
 mod pages;
+mod problems;
 mod responses;
 mod roster;
 mod smtp_selftest;

@@ -17,7 +17,7 @@ use sea_orm::EntityTrait;
 use serde_json::{Value, json};
 use tokio_util::sync::CancellationToken;
 
-use crate::helpers::app::{Backend, TestApp, TestUser, json_body};
+use crate::helpers::app::{Backend, TestApp, TestUser, create_account, json_body};
 use crate::helpers::smtp::ReceivedMail;
 use crate::on_both_databases;
 
@@ -55,7 +55,7 @@ async fn post_update(
 
 /// Mail to `who` whose subject contains `needle`, after waiting for the outbox to drain.
 async fn mail_to(app: &TestApp, who: &str, needle: &str) -> Vec<ReceivedMail> {
-    tokio::time::sleep(Duration::from_millis(400)).await;
+    app.outbox_sent().await;
     app.mail
         .messages()
         .into_iter()
@@ -602,7 +602,6 @@ async fn a_relay_that_is_down_loses_nothing_and_a_refused_address_blocks_no_one(
         ],
     )
     .await;
-    let now = lianming::clock::Clock::now(&app.clock);
     while worker.run_once().await.expect("round") > 0 {}
     let delivered: Vec<_> = app.mail.messages().into_iter().skip(before).collect();
     assert_eq!(delivered.len(), 2);
@@ -613,16 +612,7 @@ async fn a_relay_that_is_down_loses_nothing_and_a_refused_address_blocks_no_one(
     );
 
     // Both rows to the refused address are failed, visible to an administrator.
-    lianming::accounts::service::create_user_cli(
-        &app.db,
-        "admin@example.com",
-        "admin",
-        "admin password".into(),
-        true,
-        now,
-    )
-    .await
-    .expect("admin");
+    create_account(&app, "admin@example.com", "admin", "admin password", true).await;
     let (admin, _) = app.login("admin@example.com", "admin password").await;
     let failed = json_body(app.get("/admin/outbox?status=failed", Some(&admin)).await).await;
     assert_eq!(failed["total"], 2, "{failed}");
@@ -633,16 +623,7 @@ async fn a_relay_that_is_down_loses_nothing_and_a_refused_address_blocks_no_one(
             .iter()
             .all(|r| r["recipient"] == "gone@example.com")
     );
-    lianming::accounts::service::create_user_cli(
-        &app.db,
-        "plain@example.com",
-        "plain",
-        "plain password".into(),
-        false,
-        now,
-    )
-    .await
-    .expect("user");
+    create_account(&app, "plain@example.com", "plain", "plain password", false).await;
     let (plain, _) = app.login("plain@example.com", "plain password").await;
     assert_eq!(
         app.get("/admin/outbox", Some(&plain)).await.status(),

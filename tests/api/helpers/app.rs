@@ -2,10 +2,10 @@
 //! PostgreSQL database when `TEST_DATABASE_URL` is set), a real SMTP server on loopback and a
 //! clock the test controls.
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use chrono::{DurationRound, Utc};
-use lianming::clock::ManualClock;
+use lianming::clock::{Clock as _, ManualClock};
 use lianming::{Application, Settings};
 use reqwest::{Method, StatusCode};
 use sea_orm::{ConnectionTrait, Database, DatabaseConnection};
@@ -72,7 +72,7 @@ pub struct TestApp {
     pg: Option<(String, String)>,
 }
 
-/// A registered, verified, logged-in user.
+/// A verified, logged-in user.
 #[derive(Debug, Clone)]
 pub struct TestUser {
     pub email: String,
@@ -248,9 +248,26 @@ impl TestApp {
         )
     }
 
-    /// A user registered, verified through the emailed link and logged in.
+    /// A verified, logged-in user in one line, made the quick way: the account is created
+    /// through the service behind `lianming user create` ([`create_account`]), then logged in
+    /// over HTTP for a real access and refresh token pair. No email is sent. Tests about
+    /// registration and verification themselves use [`TestApp::registered_user`].
     pub async fn verified_user(&self, email: &str, name: &str) -> TestUser {
-        let password = "correct horse battery staple".to_owned();
+        let password = TEST_PASSWORD.to_owned();
+        create_account(self, email, name, &password, false).await;
+        let (access_token, refresh_token) = self.login(email, &password).await;
+        TestUser {
+            email: email.into(),
+            password,
+            access_token,
+            refresh_token,
+        }
+    }
+
+    /// A user registered over HTTP, verified through the emailed link and logged in: the way a
+    /// person does it, for the tests about that way (three requests and a wait for the email).
+    pub async fn registered_user(&self, email: &str, name: &str) -> TestUser {
+        let password = TEST_PASSWORD.to_owned();
         let token = self.register(email, name, &password).await;
         let res = self
             .post("/auth/verify-email", None, json!({"token": token}))
@@ -303,6 +320,32 @@ impl TestApp {
         })
     }
 
+    /// Waits until the outbox holds no email that is due and unsent: everything the server has
+    /// queued so far has reached the SMTP server (or failed for good). Email is queued in the
+    /// transaction of the request that causes it, so after the answer this is a complete wait,
+    /// for "no email was sent" checks too. Needs the server's own mail worker (the default).
+    pub async fn outbox_sent(&self) {
+        use lianming::entities::outbox;
+        use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter};
+        let deadline = Instant::now() + Duration::from_secs(15);
+        loop {
+            let due = outbox::Entity::find()
+                .filter(outbox::Column::Status.eq("pending"))
+                .filter(outbox::Column::NextAttemptAt.lte(self.clock.now()))
+                .count(&self.db)
+                .await
+                .expect("count due email");
+            if due == 0 {
+                return;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "{due} due email(s) still unsent after 15 s"
+            );
+            tokio::time::sleep(Duration::from_millis(25)).await;
+        }
+    }
+
     /// Counts rows of a table, for "nothing was written" checks.
     pub async fn count_rows(&self, table: &str) -> i64 {
         let backend = self.db.get_database_backend();
@@ -342,6 +385,31 @@ impl Drop for TestApp {
             .join();
         }
     }
+}
+
+/// The password of the users the builders make.
+const TEST_PASSWORD: &str = "correct horse battery staple";
+
+/// Creates an active account whose address is verified, directly through the service layer as
+/// `lianming user create` does; returns its id. The one place to change when that service's
+/// signature changes.
+pub async fn create_account(
+    app: &TestApp,
+    email: &str,
+    name: &str,
+    password: &str,
+    admin: bool,
+) -> i64 {
+    lianming::accounts::service::create_user_cli(
+        &app.db,
+        email,
+        name,
+        password.to_owned(),
+        admin,
+        app.clock.now(),
+    )
+    .await
+    .unwrap_or_else(|e| panic!("create account {email}: {e}"))
 }
 
 /// Reads a JSON body, failing with the text when it is not JSON.
