@@ -5,8 +5,8 @@
 
 use sea_orm::entity::prelude::*;
 
-/// Defines a string-backed enum: a sea-orm active enum, serde (the same strings) and an
-/// OpenAPI schema, with `as_str` and `Display` giving the stored value; ordered as declared.
+/// Defines a string-backed enum: a sea-orm active enum, serde (the same strings: every stored
+/// value is the variant's name in snake_case, checked by a test) and an OpenAPI schema, with `as_str` and `Display` giving the stored value; ordered as declared.
 macro_rules! string_enum {
     ($(#[$meta:meta])* $name:ident { $($(#[$vmeta:meta])* $variant:ident = $value:literal,)+ }) => {
         $(#[$meta])*
@@ -15,11 +15,11 @@ macro_rules! string_enum {
             serde::Serialize, serde::Deserialize, utoipa::ToSchema,
         )]
         #[sea_orm(rs_type = "String", db_type = "Text")]
+        #[serde(rename_all = "snake_case")]
         pub enum $name {
             $(
                 $(#[$vmeta])*
                 #[sea_orm(string_value = $value)]
-                #[serde(rename = $value)]
                 $variant,
             )+
         }
@@ -400,5 +400,54 @@ string_enum! {
         Weekly = "weekly",
         /// None.
         Off = "off",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn check<T: serde::Serialize + ActiveEnum<Value = String> + Copy>(all: Vec<T>) {
+        for v in all {
+            let json = serde_json::to_value(v).expect("serialises");
+            assert_eq!(
+                json,
+                serde_json::Value::String(v.to_value()),
+                "serde and database agree"
+            );
+        }
+    }
+
+    #[test]
+    fn json_and_stored_values_are_the_same_strings() {
+        check(Category::all());
+        check(GroupStatus::all());
+        check(GroupOutcome::all());
+        check(Visibility::all());
+        check(ParticipationStatus::all());
+        check(ParticipantOutcome::all());
+        check(EvidenceKind::all());
+        check(EvidenceStatus::all());
+        check(ContactChannel::all());
+        check(ContactOutcome::all());
+        check(Channel::all());
+        check(DueKind::all());
+        check(UpdateKind::all());
+        check(ResponseClass::all());
+        check(UpdateVisibility::all());
+        check(Tier::all());
+        check(DossierStatus::all());
+        check(OutboxStatus::all());
+        check(UserStatus::all());
+        check(TokenPurpose::all());
+        check(ProviderKind::all());
+        check(Role::all());
+        check(InvitedRole::all());
+        check(DigestMode::all());
+    }
+
+    #[test]
+    fn roles_are_ordered_by_power() {
+        assert!(Role::Moderator < Role::Organiser && Role::Organiser < Role::Owner);
     }
 }
