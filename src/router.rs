@@ -44,6 +44,93 @@ impl utoipa::Modify for BearerAuth {
     }
 }
 
+/// Makes the document say what the server does: every 4xx and 5xx body is
+/// `application/problem+json` (RFC 9457, the `Problem` schema), every response has a
+/// description, and every operation documents that bad input answers a 4XX problem.
+struct ErrorResponses;
+
+impl utoipa::Modify for ErrorResponses {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::{ContentBuilder, Ref, RefOr, ResponseBuilder};
+        const PROBLEM: &str = "application/problem+json";
+        // Operation ids come from handler names, which repeat across domains (`list`,
+        // `create`): a repeated one is qualified by the operation's tag.
+        let mut seen: std::collections::HashMap<String, usize> = std::collections::HashMap::new();
+        for item in openapi.paths.paths.values() {
+            for op in [
+                &item.get,
+                &item.put,
+                &item.post,
+                &item.delete,
+                &item.patch,
+                &item.options,
+                &item.head,
+                &item.trace,
+            ]
+            .into_iter()
+            .flatten()
+            {
+                if let Some(id) = &op.operation_id {
+                    *seen.entry(id.clone()).or_default() += 1;
+                }
+            }
+        }
+        for item in openapi.paths.paths.values_mut() {
+            let ops = [
+                &mut item.get,
+                &mut item.put,
+                &mut item.post,
+                &mut item.delete,
+                &mut item.patch,
+                &mut item.options,
+                &mut item.head,
+                &mut item.trace,
+            ];
+            for op in ops.into_iter().flatten() {
+                if let (Some(id), Some(tag)) =
+                    (&op.operation_id, op.tags.as_ref().and_then(|t| t.first()))
+                    && seen.get(id).is_some_and(|n| *n > 1)
+                {
+                    op.operation_id = Some(format!("{tag}_{id}"));
+                }
+                for (status, response) in &mut op.responses.responses {
+                    let RefOr::T(response) = response else {
+                        continue;
+                    };
+                    if response.description.is_empty() {
+                        response.description = status
+                            .parse::<u16>()
+                            .ok()
+                            .and_then(|s| actix_web::http::StatusCode::from_u16(s).ok())
+                            .and_then(|s| s.canonical_reason())
+                            .unwrap_or("Answer")
+                            .to_owned();
+                    }
+                    if (status.starts_with('4') || status.starts_with('5'))
+                        && let Some(content) = response.content.shift_remove("application/json")
+                    {
+                        response.content.insert(PROBLEM.to_owned(), content);
+                    }
+                }
+                if !op.responses.responses.keys().any(|k| k.starts_with('4')) {
+                    let problem = ContentBuilder::new()
+                        .schema(Some(Ref::from_schema_name("Problem")))
+                        .build();
+                    op.responses.responses.insert(
+                        "4XX".to_owned(),
+                        RefOr::T(
+                            ResponseBuilder::new()
+                                .description("A problem with the request (RFC 9457)")
+                                .content(PROBLEM, problem)
+                                .build(),
+                        ),
+                    );
+                }
+            }
+        }
+    }
+}
+
 /// The OpenAPI document as JSON, computed once at start-up and served from inside the API scope.
 #[derive(Debug, Default)]
 pub struct OpenApiJson(pub String);
@@ -98,6 +185,8 @@ pub fn routes(
         .configure(ops::routes)
         .configure(crate::dossier::well_known_routes)
         .split_for_parts();
+    let mut api = api;
+    utoipa::Modify::modify(&ErrorResponses, &mut api);
     let app = app
         .configure(pages::routes)
         .configure(crate::notify::api::page_routes);

@@ -306,6 +306,7 @@ pub use crate::entities::enums::GroupStatus;
 
 /// `GET /groups` query.
 #[derive(Debug, Deserialize, Validate, IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct GroupQuery {
     /// Words to find in title, summary and the provider's names and aliases.
@@ -319,6 +320,7 @@ pub struct GroupQuery {
     /// Group status.
     pub status: Option<GroupStatus>,
     /// `popular` (default) or `newest`.
+    #[param(inline)]
     pub sort: Option<Sort>,
     /// Page number, from 1.
     #[validate(range(min = 1, max = 10000, message = "must be 1 to 10000"))]
@@ -330,6 +332,7 @@ pub struct GroupQuery {
 
 /// `GET /groups/suggest` query: what a user is about to start a group about.
 #[derive(Debug, Deserialize, Validate, IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct SuggestQuery {
     /// Provider slug.

@@ -109,6 +109,7 @@ pub struct TransferRequest {
 
 /// Paging of the audit log.
 #[derive(Debug, Deserialize, Validate, IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct AuditQuery {
     /// Page number, from 1.
@@ -181,6 +182,7 @@ pub use crate::entities::enums::ParticipationStatus;
 
 /// `GET /groups/{slug}/roster` query.
 #[derive(Debug, Deserialize, Validate, IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct RosterQuery {
     /// Only this status.

@@ -62,6 +62,7 @@ async fn put_settings(
 
 /// `GET /admin/outbox` query.
 #[derive(Debug, Deserialize, Validate, IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct OutboxQuery {
     /// pending, sent or failed (default failed).

@@ -57,6 +57,7 @@ pub struct ProviderDetail {
 
 /// `GET /providers` query.
 #[derive(Debug, Deserialize, Validate, IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct ProviderQuery {
     /// Words to find in names and aliases (any language).

@@ -88,6 +88,7 @@ pub struct UpdateView {
 
 /// `GET /groups/{slug}/updates` query.
 #[derive(Debug, Deserialize, Validate, IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct UpdateQuery {
     /// Only entries of this visibility; `participants` needs the right to see them.
@@ -210,6 +211,7 @@ pub struct Holiday {
 
 /// `GET /holidays` query.
 #[derive(Debug, Deserialize, Validate, IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct HolidayQuery {
     /// Only this year.

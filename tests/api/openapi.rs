@@ -95,3 +95,99 @@ async fn unknown_paths_answer_a_problem_document() {
     );
     assert_eq!(json_body(res).await["code"], "not_found");
 }
+
+/// Every `$ref` to a schema in `value`.
+fn schema_refs(value: &Value, out: &mut Vec<String>) {
+    match value {
+        Value::Object(map) => {
+            if let Some(Value::String(r)) = map.get("$ref")
+                && let Some(name) = r.strip_prefix("#/components/schemas/")
+            {
+                out.push(name.to_owned());
+            }
+            map.values().for_each(|v| schema_refs(v, out));
+        }
+        Value::Array(items) => items.iter().for_each(|v| schema_refs(v, out)),
+        _ => {}
+    }
+}
+
+#[tokio::test]
+async fn the_openapi_document_is_valid_and_says_what_the_server_answers() {
+    // Arrange
+    let app = TestApp::spawn().await;
+    let res = app
+        .client
+        .get(format!("{}/api/v1/openapi.json", app.address))
+        .send()
+        .await
+        .expect("spec");
+    let spec: Value = json_body(res).await;
+
+    // Assert: an independent validator (openapi-spec-validator, installed by .ci/run) accepts it.
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("openapi.json");
+    std::fs::write(&path, spec.to_string()).expect("write spec");
+    let out = std::process::Command::new("python3")
+        .args(["-m", "openapi_spec_validator"])
+        .arg(&path)
+        .output()
+        .expect("python3 runs (openapi-spec-validator installed by .ci/run)");
+    assert!(
+        out.status.success(),
+        "openapi-spec-validator: {}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+
+    // Every schema referred to exists.
+    let mut refs = Vec::new();
+    schema_refs(&spec, &mut refs);
+    for name in refs {
+        assert!(
+            spec["components"]["schemas"][&name].is_object(),
+            "dangling $ref to {name}"
+        );
+    }
+
+    let paths = spec["paths"].as_object().expect("paths");
+    for (path, ops) in paths {
+        for (method, op) in ops.as_object().expect("operations") {
+            // Path parameters are in the path; query parameters are declared as such.
+            for p in op["parameters"].as_array().into_iter().flatten() {
+                let name = p["name"].as_str().expect("name");
+                if p["in"] == "path" {
+                    assert!(
+                        path.contains(&format!("{{{name}}}")),
+                        "{method} {path}: `{name}` is declared in the path but is not in it"
+                    );
+                }
+            }
+            // Errors are documented, as problem documents.
+            let responses = op["responses"].as_object().expect("responses");
+            assert!(
+                responses.keys().any(|k| k.starts_with('4')),
+                "{method} {path} documents no 4xx answer"
+            );
+            for (status, r) in responses {
+                if status.starts_with('4')
+                    && let Some(content) = r["content"].as_object()
+                {
+                    assert!(
+                        content.keys().all(|k| k == "application/problem+json"),
+                        "{method} {path} {status}: {:?}",
+                        content.keys().collect::<Vec<_>>()
+                    );
+                }
+            }
+        }
+    }
+    // The contact log's channels and the submissions' channels are different schemas.
+    let contact = &spec["components"]["schemas"]["ContactChannel"]["enum"];
+    assert!(
+        contact
+            .as_array()
+            .is_some_and(|v| v.contains(&Value::from("hotline"))),
+        "{contact}"
+    );
+}
