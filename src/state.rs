@@ -61,6 +61,8 @@ pub struct AppState {
     pub keys: crate::dossier::keys::KeySource,
     /// The CJK fonts of `letter.pdf`.
     pub pdf_fonts: crate::dossier::letter::PdfFonts,
+    /// The writer that commits concurrent joins together.
+    pub joins: crate::participation::writer::JoinWriter,
 }
 
 impl AppState {
@@ -87,7 +89,11 @@ impl AppState {
     }
 }
 
-/// Builds the shared state from settings and an open database.
+/// Most joins one transaction of the join writer commits together.
+const JOIN_BATCH_MAX: usize = 64;
+
+/// Builds the shared state from settings and an open database; starts the join writer, so it
+/// runs inside a Tokio runtime.
 ///
 /// # Errors
 /// When the secrets cannot be loaded.
@@ -126,20 +132,31 @@ pub fn build_state(
              dossiers will answer 503 pdf_font_missing"
         );
     }
+    let limits = RateLimits::new(&settings);
+    let ctx = Ctx {
+        links: crate::notify::tokens::LinkSigner::new(&secret),
+        settings: Arc::new(settings),
+        clock,
+        public_url,
+        mail_domain,
+    };
+    let mail_wake = Arc::new(tokio::sync::Notify::new());
+    let joins = crate::participation::writer::JoinWriter::spawn(
+        db.clone(),
+        ctx.clone(),
+        mail_wake.clone(),
+        JOIN_BATCH_MAX,
+        None,
+    );
     Ok(AppState {
+        joins,
         keys,
         pdf_fonts,
         blobs,
         db,
-        limits: RateLimits::new(&settings),
-        ctx: Ctx {
-            links: crate::notify::tokens::LinkSigner::new(&secret),
-            settings: Arc::new(settings),
-            clock,
-            public_url,
-            mail_domain,
-        },
+        limits,
+        ctx,
         tokens,
-        mail_wake: Arc::new(tokio::sync::Notify::new()),
+        mail_wake,
     })
 }

@@ -5,5 +5,6 @@ pub mod api;
 pub mod dto;
 pub mod service;
 pub mod sign;
+pub mod writer;
 
 pub use api::routes;

@@ -52,7 +52,12 @@ pub async fn join(
         .limits
         .check(Bucket::Join, &format!("user:{}", user.id))?;
     state
-        .write(async |txn| join_in(txn, &state.ctx, user, slug, req).await)
+        .joins
+        .join(super::writer::JoinJob {
+            user: user.clone(),
+            slug: slug.to_owned(),
+            req,
+        })
         .await
 }
 

@@ -11,6 +11,7 @@ mod dossier;
 mod dossier_verify;
 mod evidence;
 mod helpers;
+mod join_writer;
 mod journey;
 mod notify;
 mod openapi;

@@ -1,0 +1,167 @@
+//! Group commit for joins. A complaint that goes viral brings hundreds of joins a second, and on
+//! SQLite every write transaction takes the one write lock: joins that each begin and commit
+//! their own transaction queue on that lock. One writer task instead takes the joins that are
+//! waiting together and commits them in one transaction, each in its own savepoint so a bad join
+//! fails alone; every request is answered only after the commit that holds its join, so an
+//! answered join is durable and an unanswered one left nothing behind (its outbox row included).
+
+use std::sync::Arc;
+
+use futures_util::FutureExt as _;
+use sea_orm::{DatabaseConnection, TransactionTrait};
+use tokio::sync::{Notify, mpsc, oneshot};
+
+use super::dto::JoinRequest;
+use super::service::join_in;
+use crate::auth::CurrentUser;
+use crate::db;
+use crate::entities::participations;
+use crate::error::{AppError, AppResult};
+use crate::state::Ctx;
+
+/// Joins waiting for the writer at most; a full queue makes callers wait (backpressure).
+const QUEUE: usize = 1024;
+
+/// One join to commit.
+#[derive(Debug)]
+pub struct JoinJob {
+    /// Who joins.
+    pub user: CurrentUser,
+    /// Which group.
+    pub slug: String,
+    /// What they sign.
+    pub req: JoinRequest,
+}
+
+type Answer = oneshot::Sender<AppResult<participations::Model>>;
+
+/// A hook that runs after the `n`th join of a batch is written, before the commit — tests use
+/// it to make the writer fail mid-batch, as a crash would.
+pub type Fault = Arc<dyn Fn(usize) + Send + Sync>;
+
+/// The handle requests use to reach the writer task.
+#[derive(Clone)]
+pub struct JoinWriter {
+    tx: mpsc::Sender<(JoinJob, Answer)>,
+}
+
+impl std::fmt::Debug for JoinWriter {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("JoinWriter").finish_non_exhaustive()
+    }
+}
+
+impl JoinWriter {
+    /// Starts the writer task on the current runtime; it ends when every handle is dropped.
+    #[must_use]
+    pub fn spawn(
+        db: DatabaseConnection,
+        ctx: Ctx,
+        mail_wake: Arc<Notify>,
+        max_batch: usize,
+        fault: Option<Fault>,
+    ) -> Self {
+        let (tx, rx) = mpsc::channel(QUEUE);
+        tokio::spawn(run(rx, db, ctx, mail_wake, max_batch.max(1), fault));
+        Self { tx }
+    }
+
+    /// Joins through the writer and waits for the commit that holds the join.
+    ///
+    /// # Errors
+    /// The join's own error (404, 409, 422 …); 503 when the writer is gone or its batch could
+    /// not be committed (then nothing of the join was kept).
+    pub async fn join(&self, job: JoinJob) -> AppResult<participations::Model> {
+        let (answer, answered) = oneshot::channel();
+        self.tx
+            .send((job, answer))
+            .await
+            .map_err(|_| writer_gone())?;
+        answered.await.map_err(|_| writer_gone())?
+    }
+}
+
+fn writer_gone() -> AppError {
+    AppError::ServiceUnavailable(
+        "join_not_committed",
+        "the join could not be saved; nothing was kept, please try again".into(),
+    )
+}
+
+async fn run(
+    mut rx: mpsc::Receiver<(JoinJob, Answer)>,
+    db: DatabaseConnection,
+    ctx: Ctx,
+    mail_wake: Arc<Notify>,
+    max_batch: usize,
+    fault: Option<Fault>,
+) {
+    while let Some(first) = rx.recv().await {
+        let mut batch = vec![first];
+        while batch.len() < max_batch {
+            match rx.try_recv() {
+                Ok(next) => batch.push(next),
+                Err(_) => break,
+            }
+        }
+        let (jobs, answers): (Vec<JoinJob>, Vec<Answer>) = batch.into_iter().unzip();
+        let n = jobs.len();
+        // A panic inside a batch drops its transaction (rolled back) and its answers (each
+        // caller gets 503); the writer goes on with the next batch.
+        let outcome = std::panic::AssertUnwindSafe(commit_batch(&db, &ctx, jobs, fault.as_ref()))
+            .catch_unwind()
+            .await;
+        match outcome {
+            Ok(results) => {
+                mail_wake.notify_one();
+                for (answer, result) in answers.into_iter().zip(results) {
+                    // A caller that gave up waiting is not an error of the writer.
+                    let _ = answer.send(result);
+                }
+            }
+            Err(_) => tracing::error!(joins = n, "the join writer failed mid-batch; none kept"),
+        }
+    }
+}
+
+/// Writes `jobs` in one transaction, each in a savepoint, and commits; answers per job. When
+/// the transaction cannot begin or commit, every job is answered 503 and none is kept.
+pub async fn commit_batch(
+    db: &DatabaseConnection,
+    ctx: &Ctx,
+    jobs: Vec<JoinJob>,
+    fault: Option<&Fault>,
+) -> Vec<AppResult<participations::Model>> {
+    let n = jobs.len();
+    let all_failed = |e: &dyn std::fmt::Display| {
+        tracing::error!(error = %e, joins = n, "a batch of joins could not be committed");
+        (0..n).map(|_| Err(writer_gone())).collect()
+    };
+    let txn = match db::write_txn(db).await {
+        Ok(t) => t,
+        Err(e) => return all_failed(&e),
+    };
+    let mut results = Vec::with_capacity(n);
+    for (i, job) in jobs.into_iter().enumerate() {
+        let result = match txn.begin().await {
+            Ok(savepoint) => match join_in(&savepoint, ctx, &job.user, &job.slug, job.req).await {
+                Ok(p) => savepoint.commit().await.map(|()| p).map_err(AppError::from),
+                Err(e) => {
+                    if let Err(rb) = savepoint.rollback().await {
+                        return all_failed(&rb);
+                    }
+                    Err(e)
+                }
+            },
+            Err(e) => return all_failed(&e),
+        };
+        results.push(result);
+        if let Some(fault) = fault {
+            fault(i + 1);
+        }
+    }
+    match txn.commit().await {
+        Ok(()) => results,
+        Err(e) => all_failed(&e),
+    }
+}

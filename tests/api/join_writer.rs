@@ -1,0 +1,182 @@
+//! The join writer: concurrent joins are committed together, each in its own savepoint, and
+//! every request is answered only after the commit that holds it.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use lianming::auth::CurrentUser;
+use lianming::entities::users;
+use lianming::error::AppError;
+use lianming::participation::dto::JoinRequest;
+use lianming::participation::writer::{Fault, JoinJob, JoinWriter, commit_batch};
+use sea_orm::EntityTrait;
+
+use crate::helpers::app::{Backend, TestApp, create_account};
+use crate::on_both_databases;
+
+async fn current_user(app: &TestApp, n: usize) -> CurrentUser {
+    let id = create_account(
+        app,
+        &format!("joiner{n}@example.com"),
+        &format!("参与者{n}"),
+        "a long enough password",
+        false,
+    )
+    .await;
+    users::Entity::find_by_id(id)
+        .one(&app.db)
+        .await
+        .expect("query")
+        .expect("user")
+        .into()
+}
+
+fn job(user: &CurrentUser, slug: &str, version: i64) -> JoinJob {
+    let req: JoinRequest =
+        serde_json::from_value(TestApp::join_body(&user.display_name, version)).expect("request");
+    JoinJob {
+        user: user.clone(),
+        slug: slug.to_owned(),
+        req,
+    }
+}
+
+async fn group(app: &TestApp) -> String {
+    let owner = app.verified_user("owner@example.com", "组织者").await;
+    let g = app.create_group(&owner, serde_json::json!({})).await;
+    g["slug"].as_str().expect("slug").to_owned()
+}
+
+on_both_databases!(
+    a_batch_holding_one_invalid_join_commits_the_others_and_answers_the_bad_one_alone,
+    joins_racing_in_one_batch_for_the_same_user_give_one_join_and_409s,
+    a_writer_failing_mid_batch_loses_no_answered_join_and_leaves_no_orphan_mail,
+);
+
+async fn a_batch_holding_one_invalid_join_commits_the_others_and_answers_the_bad_one_alone(
+    backend: Backend,
+) {
+    // Arrange: three good joins and one signing a statement version that does not exist.
+    let app = TestApp::on(backend).await;
+    let slug = group(&app).await;
+    let mut users = Vec::new();
+    for n in 0..4 {
+        users.push(current_user(&app, n).await);
+    }
+    let mails_before = app.count_rows("outbox").await;
+    let jobs = vec![
+        job(&users[0], &slug, 1),
+        job(&users[1], &slug, 1),
+        job(&users[2], &slug, 7),
+        job(&users[3], &slug, 1),
+    ];
+
+    // Act
+    let results = commit_batch(&app.state.db, &app.state.ctx, jobs, None).await;
+
+    // Assert
+    assert_eq!(results.len(), 4);
+    assert!(results[0].is_ok() && results[1].is_ok() && results[3].is_ok());
+    assert!(
+        matches!(
+            &results[2],
+            Err(AppError::Conflict("statement_version_stale", _))
+        ),
+        "{:?}",
+        results[2]
+    );
+    assert_eq!(app.count_rows("participations").await, 3);
+    assert_eq!(app.count_rows("signatures").await, 3);
+    assert_eq!(
+        app.count_rows("outbox").await - mails_before,
+        3,
+        "one confirmation per kept join, none for the refused one"
+    );
+}
+
+async fn joins_racing_in_one_batch_for_the_same_user_give_one_join_and_409s(backend: Backend) {
+    // Arrange
+    let app = TestApp::on(backend).await;
+    let slug = group(&app).await;
+    let user = current_user(&app, 0).await;
+    let mails_before = app.count_rows("outbox").await;
+    let jobs = (0..5).map(|_| job(&user, &slug, 1)).collect();
+
+    // Act
+    let results = commit_batch(&app.state.db, &app.state.ctx, jobs, None).await;
+
+    // Assert
+    assert!(results[0].is_ok(), "{:?}", results[0]);
+    for r in &results[1..] {
+        assert!(
+            matches!(r, Err(AppError::Conflict("already_joined", _))),
+            "{r:?}"
+        );
+    }
+    assert_eq!(app.count_rows("participations").await, 1);
+    assert_eq!(app.count_rows("signatures").await, 1);
+    assert_eq!(app.count_rows("outbox").await - mails_before, 1);
+}
+
+async fn a_writer_failing_mid_batch_loses_no_answered_join_and_leaves_no_orphan_mail(
+    backend: Backend,
+) {
+    // Arrange: a writer whose third written join panics, as a crash between the writes of a
+    // batch and its commit would.
+    let app = TestApp::on(backend).await;
+    let slug = group(&app).await;
+    let mut users = Vec::new();
+    for n in 0..12 {
+        users.push(current_user(&app, n).await);
+    }
+    let mails_before = app.count_rows("outbox").await;
+    let written = Arc::new(AtomicUsize::new(0));
+    let counter = written.clone();
+    let fault: Fault = Arc::new(move |_| {
+        if counter.fetch_add(1, Ordering::SeqCst) == 2 {
+            panic!("simulated crash of the join writer");
+        }
+    });
+    let writer = JoinWriter::spawn(
+        app.state.db.clone(),
+        app.state.ctx.clone(),
+        app.state.mail_wake.clone(),
+        4,
+        Some(fault),
+    );
+
+    // Act: twelve joins at once.
+    let answers = futures_util::future::join_all(
+        users
+            .iter()
+            .map(|u| writer.join(job(u, &slug, 1)))
+            .collect::<Vec<_>>(),
+    )
+    .await;
+
+    // Assert: the batch that crashed kept nothing and its callers were told (503); every join
+    // answered as made is in the database with its confirmation email, and nothing else is.
+    let kept = answers.iter().filter(|a| a.is_ok()).count();
+    let refused = answers
+        .iter()
+        .filter(|a| {
+            matches!(
+                a,
+                Err(AppError::ServiceUnavailable("join_not_committed", _))
+            )
+        })
+        .count();
+    assert!(refused >= 1, "the crash must refuse its batch: {answers:?}");
+    assert_eq!(kept + refused, 12, "{answers:?}");
+    assert_eq!(app.count_rows("participations").await, kept as i64);
+    assert_eq!(app.count_rows("signatures").await, kept as i64);
+    assert_eq!(app.count_rows("outbox").await - mails_before, kept as i64);
+
+    // The writer goes on after the failed batch.
+    let late = current_user(&app, 99).await;
+    writer
+        .join(job(&late, &slug, 1))
+        .await
+        .expect("a join after the crash");
+    assert_eq!(app.count_rows("participations").await, kept as i64 + 1);
+}
