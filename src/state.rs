@@ -63,6 +63,8 @@ pub struct AppState {
     pub pdf_fonts: crate::dossier::letter::PdfFonts,
     /// The writer that commits concurrent joins together.
     pub joins: crate::participation::writer::JoinWriter,
+    /// Public group views, shared by every viewer.
+    pub views: Arc<crate::groups::cache::ViewCache>,
 }
 
 impl AppState {
@@ -84,6 +86,7 @@ impl AppState {
         let txn = db::write_txn(&self.db).await?;
         let out = f(&txn).await?;
         txn.commit().await?;
+        self.views.invalidate();
         self.mail_wake.notify_one();
         Ok(out)
     }
@@ -141,15 +144,18 @@ pub fn build_state(
         mail_domain,
     };
     let mail_wake = Arc::new(tokio::sync::Notify::new());
+    let views = Arc::new(crate::groups::cache::ViewCache::default());
     let joins = crate::participation::writer::JoinWriter::spawn(
         db.clone(),
         ctx.clone(),
         mail_wake.clone(),
+        views.clone(),
         JOIN_BATCH_MAX,
         None,
     );
     Ok(AppState {
         joins,
+        views,
         keys,
         pdf_fonts,
         blobs,

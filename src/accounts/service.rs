@@ -608,6 +608,7 @@ pub async fn delete_me(state: &AppState, user: &CurrentUser, password: String) -
     let released = crate::evidence::service::delete_all_of_user(&txn, user.id).await?;
     users::Entity::delete_by_id(user.id).exec(&txn).await?;
     txn.commit().await?;
+    state.views.invalidate();
     crate::blob::refs::collect(&state.db, state.blobs.as_ref(), &released).await?;
     Ok(())
 }

@@ -66,12 +66,9 @@ async fn suggest(
 #[utoipa::path(tag = "groups", params(("slug" = String, Path)), responses(
     (status = 200, body = GroupView), (status = 404, body = Problem)))]
 #[get("/groups/{slug}")]
-async fn show(
-    state: web::Data<AppState>,
-    slug: web::Path<String>,
-) -> AppResult<web::Json<GroupView>> {
-    let group = service::by_slug(&state.db, &slug).await?;
-    Ok(web::Json(service::view(&state.db, group).await?))
+async fn show(state: web::Data<AppState>, slug: web::Path<String>) -> AppResult<HttpResponse> {
+    let view = state.views.public_view(&state.db, &slug).await?;
+    Ok(HttpResponse::Ok().json(&*view))
 }
 
 /// Edit a group (organisers).

@@ -4,6 +4,7 @@
 
 pub mod access;
 pub mod api;
+pub mod cache;
 pub mod cells;
 pub mod dashboard;
 pub mod dto;

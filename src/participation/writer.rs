@@ -17,6 +17,7 @@ use crate::auth::CurrentUser;
 use crate::db;
 use crate::entities::participations;
 use crate::error::{AppError, AppResult};
+use crate::groups::cache::ViewCache;
 use crate::state::Ctx;
 
 /// Joins waiting for the writer at most; a full queue makes callers wait (backpressure).
@@ -58,11 +59,16 @@ impl JoinWriter {
         db: DatabaseConnection,
         ctx: Ctx,
         mail_wake: Arc<Notify>,
+        views: Arc<ViewCache>,
         max_batch: usize,
         fault: Option<Fault>,
     ) -> Self {
         let (tx, rx) = mpsc::channel(QUEUE);
-        tokio::spawn(run(rx, db, ctx, mail_wake, max_batch.max(1), fault));
+        let wake = Wake {
+            mail: mail_wake,
+            views,
+        };
+        tokio::spawn(run(rx, db, ctx, wake, max_batch.max(1), fault));
         Self { tx }
     }
 
@@ -88,11 +94,17 @@ fn writer_gone() -> AppError {
     )
 }
 
+/// Who hears of a committed batch: the outbox worker and the public view cache.
+struct Wake {
+    mail: Arc<Notify>,
+    views: Arc<ViewCache>,
+}
+
 async fn run(
     mut rx: mpsc::Receiver<(JoinJob, Answer)>,
     db: DatabaseConnection,
     ctx: Ctx,
-    mail_wake: Arc<Notify>,
+    wake: Wake,
     max_batch: usize,
     fault: Option<Fault>,
 ) {
@@ -113,7 +125,8 @@ async fn run(
             .await;
         match outcome {
             Ok(results) => {
-                mail_wake.notify_one();
+                wake.views.invalidate();
+                wake.mail.notify_one();
                 for (answer, result) in answers.into_iter().zip(results) {
                     // A caller that gave up waiting is not an error of the writer.
                     let _ = answer.send(result);

@@ -141,6 +141,7 @@ async fn a_writer_failing_mid_batch_loses_no_answered_join_and_leaves_no_orphan_
         app.state.db.clone(),
         app.state.ctx.clone(),
         app.state.mail_wake.clone(),
+        app.state.views.clone(),
         4,
         Some(fault),
     );
@@ -179,4 +180,61 @@ async fn a_writer_failing_mid_batch_loses_no_answered_join_and_leaves_no_orphan_
         .await
         .expect("a join after the crash");
     assert_eq!(app.count_rows("participations").await, kept as i64 + 1);
+}
+
+#[tokio::test]
+async fn the_cached_group_view_follows_joins_and_never_holds_private_fields() {
+    // Arrange: the view is read (and cached) before anyone joins.
+    let app = TestApp::spawn().await;
+    let slug = group(&app).await;
+    let path = format!("/groups/{slug}");
+    let before = crate::helpers::app::json_body(app.get(&path, None).await).await;
+    assert_eq!(before["participant_count"], 0, "{before}");
+    let joiner = app.verified_user("li.na@example.com", "李娜").await;
+    let mut body = TestApp::join_body("李娜真名", 1);
+    body["statement"] = "我的私人陈述：退款 4321 元一直没到账。".into();
+
+    // Act: a join through the API, then a join this instance did not make (written straight to
+    // the database, as another instance would).
+    let res = app
+        .post(
+            &format!("{path}/participation"),
+            Some(&joiner.access_token),
+            body,
+        )
+        .await;
+    assert_eq!(res.status(), 201);
+    let after_api = app.get(&path, None).await.text().await.expect("body");
+    let other = current_user(&app, 7).await;
+    let (results, counted) = (
+        commit_batch(&app.db, &app.state.ctx, vec![job(&other, &slug, 1)], None).await,
+        std::time::Instant::now(),
+    );
+    assert!(results[0].is_ok());
+    let mut seen = 0;
+    while counted.elapsed() < lianming::groups::cache::MAX_AGE * 3 {
+        let v = crate::helpers::app::json_body(app.get(&path, None).await).await;
+        seen = v["participant_count"].as_i64().expect("count");
+        if seen == 2 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+
+    // Assert: this instance's join shows at once; the other's once the entry has aged out.
+    let view: serde_json::Value = serde_json::from_str(&after_api).expect("json");
+    assert_eq!(view["participant_count"], 1, "{after_api}");
+    assert_eq!(
+        seen, 2,
+        "a write made elsewhere shows within the cache's age bound"
+    );
+    for private in [
+        "李娜真名",
+        "li.na@example.com",
+        "我的私人陈述",
+        "4321",
+        "T2026030200001",
+    ] {
+        assert!(!after_api.contains(private), "{private} in {after_api}");
+    }
 }
