@@ -192,7 +192,11 @@ impl RateLimits {
         Ok(())
     }
 
-    fn check_in(&self, limiter: &DefaultKeyedRateLimiter<String>, key: &str) -> Result<(), AppError> {
+    fn check_in(
+        &self,
+        limiter: &DefaultKeyedRateLimiter<String>,
+        key: &str,
+    ) -> Result<(), AppError> {
         limiter.check_key(&key.to_owned()).map_err(|not_until| {
             let wait = not_until.wait_time_from(DefaultClock::default().now());
             AppError::TooManyRequests {

@@ -280,7 +280,9 @@ pub async fn authenticate(
     client: &str,
 ) -> AppResult<users::Model> {
     let normalized = normalize_email(email);
-    state.limits.login_attempt(&normalized, client, state.now())?;
+    state
+        .limits
+        .login_attempt(&normalized, client, state.now())?;
     let user = users::Entity::find()
         .filter(users::Column::EmailNormalized.eq(&normalized))
         .one(&state.db)
@@ -290,7 +292,9 @@ pub async fn authenticate(
         Some(u) if ok && u.status == UserStatus::Active => Ok(u),
         // Unknown addresses count like known ones, so the answers stay alike.
         _ => {
-            state.limits.login_failed(&normalized, client, state.now())?;
+            state
+                .limits
+                .login_failed(&normalized, client, state.now())?;
             Err(invalid_credentials())
         }
     }

@@ -18,5 +18,6 @@ mod organisers;
 mod pages;
 mod responses;
 mod roster;
+mod sessions;
 mod smtp_selftest;
 mod validation;
