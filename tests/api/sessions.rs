@@ -309,3 +309,27 @@ async fn a_successful_login_does_not_count_as_a_failure() {
         "only the three failures counted towards the bound of three"
     );
 }
+
+#[tokio::test]
+async fn one_address_trying_many_accounts_is_limited_over_all_of_them() {
+    // Ten times `login_per_minute` per address over all accounts: 20 here.
+    let (app, user) = lockout_app(|s| s.login_per_minute = 2).await;
+    let sprayer = "203.0.113.77";
+    for i in 0..20 {
+        let res = login_from(&app, sprayer, &format!("victim{i}@example.com"), "guess").await;
+        assert_eq!(res.status(), StatusCode::UNAUTHORIZED, "attempt {}", i + 1);
+    }
+    assert_eq!(
+        login_from(&app, sprayer, "victim99@example.com", "guess")
+            .await
+            .status(),
+        StatusCode::TOO_MANY_REQUESTS
+    );
+    assert_eq!(
+        login_from(&app, "198.51.100.8", &user.email, &user.password)
+            .await
+            .status(),
+        StatusCode::OK,
+        "other addresses are not affected"
+    );
+}
