@@ -152,7 +152,7 @@ async fn housekeeping(state: web::Data<AppState>, stop: CancellationToken) {
     loop {
         tokio::select! {
             () = stop.cancelled() => break,
-            _ = tick.tick() => state.limits.shrink(),
+            _ = tick.tick() => state.limits.shrink(state.now()),
         }
     }
 }

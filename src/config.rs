@@ -43,8 +43,12 @@ pub struct Settings {
     pub refresh_token_days: i64,
     /// Largest JSON request body, in bytes.
     pub json_limit_bytes: usize,
-    /// Login attempts allowed per minute, per client address and per account.
+    /// Login attempts allowed per minute per account and client address (ten times as many per
+    /// address over all accounts).
     pub login_per_minute: u32,
+    /// Failed logins on one account, from all addresses, within an hour before further wrong
+    /// passwords answer 429 (a right password from an address without failures still works).
+    pub login_failures_per_hour: u32,
     /// Registrations allowed per hour per client address.
     pub register_per_hour: u32,
     /// Password-reset and verification-mail requests per hour, per address and per account.
@@ -105,6 +109,7 @@ impl Default for Settings {
             refresh_token_days: 30,
             json_limit_bytes: 64 * 1024,
             login_per_minute: 10,
+            login_failures_per_hour: 100,
             register_per_hour: 20,
             reset_per_hour: 5,
             join_per_minute: 30,
@@ -152,6 +157,7 @@ impl std::fmt::Debug for Settings {
             .field("refresh_token_days", &self.refresh_token_days)
             .field("json_limit_bytes", &self.json_limit_bytes)
             .field("login_per_minute", &self.login_per_minute)
+            .field("login_failures_per_hour", &self.login_failures_per_hour)
             .field("register_per_hour", &self.register_per_hour)
             .field("reset_per_hour", &self.reset_per_hour)
             .field("join_per_minute", &self.join_per_minute)
@@ -283,6 +289,7 @@ impl Settings {
             return Err(ConfigError("token lifetimes must be at least 1".into()));
         }
         if self.login_per_minute == 0
+            || self.login_failures_per_hour == 0
             || self.register_per_hour == 0
             || self.reset_per_hour == 0
             || self.join_per_minute == 0

@@ -231,6 +231,7 @@ async fn issue_session(
     now: DateTime<Utc>,
 ) -> AppResult<TokenResponse> {
     let (plain, hash) = random_token();
+    let access_token = state.tokens.issue(user_id, &family, now)?;
     refresh_tokens::ActiveModel {
         user_id: Set(user_id),
         family_id: Set(family),
@@ -242,7 +243,7 @@ async fn issue_session(
     .insert(txn)
     .await?;
     Ok(TokenResponse {
-        access_token: state.tokens.issue(user_id, now)?,
+        access_token,
         token_type: "Bearer",
         expires_in: state.tokens.ttl_secs(),
         refresh_token: plain,
@@ -279,10 +280,9 @@ pub async fn authenticate(
     client: &str,
 ) -> AppResult<users::Model> {
     let normalized = normalize_email(email);
-    state.limits.check(Bucket::Login, client)?;
     state
         .limits
-        .check(Bucket::Login, &format!("email:{normalized}"))?;
+        .login_attempt(&normalized, client, state.now())?;
     let user = users::Entity::find()
         .filter(users::Column::EmailNormalized.eq(&normalized))
         .one(&state.db)
@@ -290,7 +290,13 @@ pub async fn authenticate(
     let ok = password::verify(password, user.as_ref().map(|u| u.password_hash.clone())).await?;
     match user {
         Some(u) if ok && u.status == UserStatus::Active => Ok(u),
-        _ => Err(invalid_credentials()),
+        // Unknown addresses count like known ones, so the answers stay alike.
+        _ => {
+            state
+                .limits
+                .login_failed(&normalized, client, state.now())?;
+            Err(invalid_credentials())
+        }
     }
 }
 

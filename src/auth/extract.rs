@@ -7,10 +7,11 @@ use std::pin::Pin;
 use actix_web::dev::Payload;
 use actix_web::http::header;
 use actix_web::{FromRequest, HttpRequest, web};
-use sea_orm::EntityTrait;
+use sea_orm::sea_query::Query;
+use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 
 use crate::entities::enums::UserStatus;
-use crate::entities::users;
+use crate::entities::{refresh_tokens, users};
 use crate::error::AppError;
 use crate::state::AppState;
 
@@ -96,13 +97,28 @@ impl FromRequest for CurrentUser {
                     "send an access token as `Authorization: Bearer …`".into(),
                 )
             })?;
-            let user_id = state.tokens.verify(&token, state.ctx.clock.now())?;
-            let user = users::Entity::find_by_id(user_id)
+            let access = state.tokens.verify(&token, state.ctx.clock.now())?;
+            // The session check rides on the user lookup every request already made: one
+            // round trip, an indexed subquery (`idx_refresh_tokens_family_id`), and the
+            // database is the only truth, so a session ended by logout, reuse revocation,
+            // a password reset or account deletion ends its access tokens at once, on every
+            // instance — no cache that could be stale.
+            let open_session = Query::select()
+                .column(refresh_tokens::Column::UserId)
+                .from(refresh_tokens::Entity)
+                .and_where(refresh_tokens::Column::FamilyId.eq(access.session_id.as_str()))
+                .and_where(refresh_tokens::Column::RevokedAt.is_null())
+                .to_owned();
+            let user = users::Entity::find_by_id(access.user_id)
+                .filter(users::Column::Id.in_subquery(open_session))
                 .one(&state.db)
                 .await?
                 .filter(|u| u.status == UserStatus::Active)
                 .ok_or_else(|| {
-                    AppError::Unauthorized("invalid_token", "the account no longer exists".into())
+                    AppError::Unauthorized(
+                        "invalid_token",
+                        "the session has ended or the account no longer exists".into(),
+                    )
                 })?;
             Ok(user.into())
         })

@@ -24,6 +24,18 @@ struct AccessClaims {
     iat: i64,
     exp: i64,
     jti: String,
+    /// The session (refresh-token family) the token was issued in; checked on every request so
+    /// ending the session ends its access tokens at once.
+    sid: String,
+}
+
+/// What a valid access token says.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VerifiedAccess {
+    /// The user the token was issued to.
+    pub user_id: i64,
+    /// The session (refresh-token family id) it belongs to.
+    pub session_id: String,
 }
 
 /// Issues and checks access tokens.
@@ -82,11 +94,16 @@ impl TokenService {
         self.ttl.num_seconds()
     }
 
-    /// Issues an access token for `user_id`.
+    /// Issues an access token for `user_id` in the session `session_id`.
     ///
     /// # Errors
     /// Only when signing fails.
-    pub fn issue(&self, user_id: i64, now: DateTime<Utc>) -> Result<String, AppError> {
+    pub fn issue(
+        &self,
+        user_id: i64,
+        session_id: &str,
+        now: DateTime<Utc>,
+    ) -> Result<String, AppError> {
         let mut header = Header::new(Algorithm::HS256);
         header.typ = Some(ACCESS_TOKEN_TYP.into());
         let claims = AccessClaims {
@@ -96,16 +113,19 @@ impl TokenService {
             iat: now.timestamp(),
             exp: (now + self.ttl).timestamp(),
             jti: uuid::Uuid::new_v4().to_string(),
+            sid: session_id.to_owned(),
         };
         jsonwebtoken::encode(&header, &claims, &self.encoding)
             .map_err(|e| AppError::Internal(anyhow::anyhow!("signing access token: {e}")))
     }
 
-    /// Checks an access token and returns the user id it was issued to.
+    /// Checks an access token and returns the user and session it was issued to. Whether the
+    /// session is still open is the caller's question (it needs the database).
     ///
     /// # Errors
-    /// 401 `invalid_token` for anything but a well-formed, unexpired token of this server.
-    pub fn verify(&self, token: &str, now: DateTime<Utc>) -> Result<i64, AppError> {
+    /// 401 `invalid_token` for anything but a well-formed, unexpired token of this server
+    /// (a token without a session id included).
+    pub fn verify(&self, token: &str, now: DateTime<Utc>) -> Result<VerifiedAccess, AppError> {
         let invalid =
             || AppError::Unauthorized("invalid_token", "the access token is invalid".into());
         let data = jsonwebtoken::decode::<AccessClaims>(token, &self.decoding, &self.validation)
@@ -119,7 +139,13 @@ impl TokenService {
                 "the access token has expired".into(),
             ));
         }
-        data.claims.sub.parse().map_err(|_| invalid())
+        if data.claims.sid.is_empty() {
+            return Err(invalid());
+        }
+        Ok(VerifiedAccess {
+            user_id: data.claims.sub.parse().map_err(|_| invalid())?,
+            session_id: data.claims.sid,
+        })
     }
 }
 

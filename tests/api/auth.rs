@@ -113,7 +113,15 @@ async fn bad_access_tokens_are_rejected_with_401() {
     let sub = me["id"].as_i64().expect("id").to_string();
     let key = derive_key(&server_secret(&app), "access-token");
     let now = app.clock.now_ts();
-    let good = json!({"iss": app.address, "aud": AUDIENCE, "sub": sub, "iat": now, "exp": now + 600, "jti": "x"});
+    // The session id of the user's real token: a forged token needs an open session too.
+    let sid = {
+        let payload = user.access_token.split('.').nth(1).expect("payload");
+        let claims: Value =
+            serde_json::from_slice(&URL_SAFE_NO_PAD.decode(payload).expect("b64")).expect("json");
+        claims["sid"].clone()
+    };
+    assert!(sid.is_string(), "access tokens name their session");
+    let good = json!({"iss": app.address, "aud": AUDIENCE, "sub": sub, "iat": now, "exp": now + 600, "jti": "x", "sid": sid});
 
     // Sanity: a token forged exactly like the server's own is accepted, so the rejections below
     // are caused by the one thing each changes.
@@ -126,6 +134,10 @@ async fn bad_access_tokens_are_rejected_with_401() {
     expired["exp"] = json!(now - 1);
     let mut wrong_iss = good.clone();
     wrong_iss["iss"] = json!("https://evil.example");
+    let mut no_session = good.clone();
+    no_session.as_object_mut().expect("object").remove("sid");
+    let mut unknown_session = good.clone();
+    unknown_session["sid"] = json!(uuid::Uuid::new_v4().to_string());
     let tampered = {
         let mut parts: Vec<String> = user.access_token.split('.').map(str::to_owned).collect();
         let mut claims: Value =
@@ -148,6 +160,14 @@ async fn bad_access_tokens_are_rejected_with_401() {
             forge(&app, Some("at+jwt"), wrong_aud, &key),
         ),
         ("wrong issuer", forge(&app, Some("at+jwt"), wrong_iss, &key)),
+        (
+            "no session id",
+            forge(&app, Some("at+jwt"), no_session, &key),
+        ),
+        (
+            "unknown session id",
+            forge(&app, Some("at+jwt"), unknown_session, &key),
+        ),
         ("wrong type", forge(&app, Some("JWT"), good.clone(), &key)),
         ("no type", forge(&app, None, good.clone(), &key)),
         (

@@ -20,5 +20,6 @@ mod pages;
 mod problems;
 mod responses;
 mod roster;
+mod sessions;
 mod smtp_selftest;
 mod validation;
