@@ -18,7 +18,7 @@ use crate::config::Settings;
 use crate::db;
 use crate::mail::transport::Transport;
 use crate::mail::worker::MailWorker;
-use crate::router::{OpenApiJson, routes};
+use crate::router::{AllowedMethods, OpenApiJson, routes};
 use crate::state::{AppState, build_state};
 
 /// A built server, bound and ready to run.
@@ -40,7 +40,10 @@ impl Application {
     pub async fn build(settings: Settings, clock: SharedClock) -> anyhow::Result<Self> {
         std::fs::create_dir_all(&settings.data_dir)
             .with_context(|| format!("creating data directory {}", settings.data_dir.display()))?;
-        let db = db::connect(&settings.database_url())
+        let db = db::connect_with(
+            &settings.database_url(),
+            Duration::from_secs(settings.db_acquire_timeout_secs),
+        )
             .await
             .context("connecting to the database")?;
         Migrator::up(&db, None)
@@ -55,10 +58,17 @@ impl Application {
             .context("recovering interrupted dossier builds")?;
 
         // Collect the OpenAPI document once from the same registrations the server uses.
-        let (_, api) = routes(state.clone(), web::Data::new(OpenApiJson::default()));
+        let (_, api) = routes(
+            state.clone(),
+            web::Data::new(OpenApiJson::default()),
+            web::Data::new(AllowedMethods::default()),
+        );
         let spec = web::Data::new(OpenApiJson(api.to_json().context("serialising OpenAPI")?));
+        let allowed = web::Data::new(AllowedMethods::from_openapi(&api));
         let server_state = state.clone();
-        let server = HttpServer::new(move || routes(server_state.clone(), spec.clone()).0)
+        let server = HttpServer::new(move || {
+            routes(server_state.clone(), spec.clone(), allowed.clone()).0
+        })
             .listen(listener)?
             .shutdown_timeout(10)
             .run();

@@ -30,6 +30,7 @@ pub mod router;
 pub mod secrets;
 pub mod state;
 pub mod telemetry;
+pub mod text;
 
 pub use app::Application;
 pub use config::Settings;

@@ -155,13 +155,13 @@ async fn run(command: Command, settings: Settings) -> anyhow::Result<()> {
         }
         Command::Migrate => {
             std::fs::create_dir_all(&settings.data_dir)?;
-            let db = lianming::db::connect(&settings.database_url()).await?;
+            let db = lianming::db::connect_with(&settings.database_url(), std::time::Duration::from_secs(settings.db_acquire_timeout_secs)).await?;
             Migrator::up(&db, None).await?;
             println!("migrations applied");
         }
         Command::Worker => {
             std::fs::create_dir_all(&settings.data_dir)?;
-            let db = lianming::db::connect(&settings.database_url()).await?;
+            let db = lianming::db::connect_with(&settings.database_url(), std::time::Duration::from_secs(settings.db_acquire_timeout_secs)).await?;
             Migrator::up(&db, None).await?;
             let local = settings.bind_addr()?;
             let every = std::time::Duration::from_millis(settings.scheduler_tick_ms);
@@ -188,7 +188,7 @@ async fn run(command: Command, settings: Settings) -> anyhow::Result<()> {
                 },
         } => {
             std::fs::create_dir_all(&settings.data_dir)?;
-            let db = lianming::db::connect(&settings.database_url()).await?;
+            let db = lianming::db::connect_with(&settings.database_url(), std::time::Duration::from_secs(settings.db_acquire_timeout_secs)).await?;
             Migrator::up(&db, None).await?;
             let generated = password.is_none();
             let password = password.unwrap_or_else(|| lianming::domain::random_suffix(16));
@@ -214,7 +214,7 @@ async fn run(command: Command, settings: Settings) -> anyhow::Result<()> {
         }
         Command::Demo => {
             std::fs::create_dir_all(&settings.data_dir)?;
-            let db = lianming::db::connect(&settings.database_url()).await?;
+            let db = lianming::db::connect_with(&settings.database_url(), std::time::Duration::from_secs(settings.db_acquire_timeout_secs)).await?;
             Migrator::up(&db, None).await?;
             let local = settings.bind_addr()?;
             let state = lianming::state::build_state(settings, clock, db, local)?;
