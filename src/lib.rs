@@ -23,6 +23,7 @@ pub mod notify;
 pub mod ops;
 pub mod pages;
 pub mod participation;
+pub mod private_fs;
 pub mod providers;
 pub mod ratelimit;
 pub mod responses;

@@ -154,13 +154,13 @@ async fn run(command: Command, settings: Settings) -> anyhow::Result<()> {
             app.run_until_stopped().await?;
         }
         Command::Migrate => {
-            std::fs::create_dir_all(&settings.data_dir)?;
+            lianming::app::prepare_data_dir(&settings)?;
             let db = lianming::db::connect_with(&settings.database_url(), std::time::Duration::from_secs(settings.db_acquire_timeout_secs)).await?;
             Migrator::up(&db, None).await?;
             println!("migrations applied");
         }
         Command::Worker => {
-            std::fs::create_dir_all(&settings.data_dir)?;
+            lianming::app::prepare_data_dir(&settings)?;
             let db = lianming::db::connect_with(&settings.database_url(), std::time::Duration::from_secs(settings.db_acquire_timeout_secs)).await?;
             Migrator::up(&db, None).await?;
             let local = settings.bind_addr()?;
@@ -187,7 +187,7 @@ async fn run(command: Command, settings: Settings) -> anyhow::Result<()> {
                     admin,
                 },
         } => {
-            std::fs::create_dir_all(&settings.data_dir)?;
+            lianming::app::prepare_data_dir(&settings)?;
             let db = lianming::db::connect_with(&settings.database_url(), std::time::Duration::from_secs(settings.db_acquire_timeout_secs)).await?;
             Migrator::up(&db, None).await?;
             let generated = password.is_none();
@@ -213,7 +213,7 @@ async fn run(command: Command, settings: Settings) -> anyhow::Result<()> {
             }
         }
         Command::Demo => {
-            std::fs::create_dir_all(&settings.data_dir)?;
+            lianming::app::prepare_data_dir(&settings)?;
             let db = lianming::db::connect_with(&settings.database_url(), std::time::Duration::from_secs(settings.db_acquire_timeout_secs)).await?;
             Migrator::up(&db, None).await?;
             let local = settings.bind_addr()?;
