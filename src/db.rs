@@ -82,12 +82,16 @@ pub fn is_unavailable(err: &DbErr) -> bool {
     use sea_orm::RuntimeErr;
     use sea_orm::sqlx::Error as Sqlx;
     match err {
-        DbErr::ConnectionAcquire(_) => true,
-        DbErr::Conn(RuntimeErr::SqlxError(e))
-        | DbErr::Exec(RuntimeErr::SqlxError(e))
-        | DbErr::Query(RuntimeErr::SqlxError(e)) => match e.as_ref() {
+        // Failing to open or acquire a connection is unavailability, whatever the cause (a
+        // refused or reset socket, a half-open proxy answering garbage, authentication while
+        // the server starts up).
+        DbErr::ConnectionAcquire(_) | DbErr::Conn(_) => true,
+        DbErr::Exec(RuntimeErr::SqlxError(e)) | DbErr::Query(RuntimeErr::SqlxError(e)) => match e
+            .as_ref()
+        {
             Sqlx::Io(_)
             | Sqlx::Tls(_)
+            | Sqlx::Protocol(_)
             | Sqlx::PoolTimedOut
             | Sqlx::PoolClosed
             | Sqlx::WorkerCrashed => true,
@@ -98,7 +102,6 @@ pub fn is_unavailable(err: &DbErr) -> bool {
             }),
             _ => false,
         },
-        DbErr::Conn(_) => true,
         _ => false,
     }
 }

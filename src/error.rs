@@ -214,6 +214,17 @@ impl ResponseError for AppError {
     }
 
     fn error_response(&self) -> HttpResponse {
+        // A database error a service wrapped with context is still an outage, not a fault.
+        if let Self::Internal(e) = self
+            && e.downcast_ref::<sea_orm::DbErr>()
+                .is_some_and(crate::db::is_unavailable)
+        {
+            tracing::warn!(error = %e, "database unavailable");
+            return Self::DatabaseUnavailable {
+                retry_after_secs: DB_RETRY_AFTER_SECS,
+            }
+            .error_response();
+        }
         if let Self::Internal(e) = self {
             tracing::error!(error = ?e, "internal error");
         }
