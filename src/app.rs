@@ -18,7 +18,7 @@ use crate::config::Settings;
 use crate::db;
 use crate::mail::transport::Transport;
 use crate::mail::worker::MailWorker;
-use crate::router::{OpenApiJson, routes};
+use crate::router::{AllowedMethods, OpenApiJson, routes};
 use crate::state::{AppState, build_state};
 
 /// A built server, bound and ready to run.
@@ -38,11 +38,14 @@ impl Application {
     /// # Errors
     /// When the database, the data directory, the secrets or the address cannot be used.
     pub async fn build(settings: Settings, clock: SharedClock) -> anyhow::Result<Self> {
-        std::fs::create_dir_all(&settings.data_dir)
-            .with_context(|| format!("creating data directory {}", settings.data_dir.display()))?;
-        let db = db::connect(&settings.database_url())
-            .await
-            .context("connecting to the database")?;
+        prepare_data_dir(&settings)?;
+        let db = db::connect_with(
+            &settings.database_url(),
+            Duration::from_secs(settings.db_acquire_timeout_secs),
+        )
+        .await
+        .context("connecting to the database")?;
+        restrict_sqlite_files(&settings);
         Migrator::up(&db, None)
             .await
             .context("applying migrations")?;
@@ -50,15 +53,23 @@ impl Application {
             .with_context(|| format!("binding {}", settings.bind))?;
         let local = listener.local_addr()?;
         let state = web::Data::new(build_state(settings, clock, db, local)?);
+        sweep_uploads(&state).await;
         crate::dossier::service::recover_interrupted(&state)
             .await
             .context("recovering interrupted dossier builds")?;
 
         // Collect the OpenAPI document once from the same registrations the server uses.
-        let (_, api) = routes(state.clone(), web::Data::new(OpenApiJson::default()));
+        let (_, api) = routes(
+            state.clone(),
+            web::Data::new(OpenApiJson::default()),
+            web::Data::new(AllowedMethods::default()),
+        );
         let spec = web::Data::new(OpenApiJson(api.to_json().context("serialising OpenAPI")?));
+        let allowed = web::Data::new(AllowedMethods::from_openapi(&api));
         let server_state = state.clone();
-        let server = HttpServer::new(move || routes(server_state.clone(), spec.clone()).0)
+        let server = HttpServer::new(move || {
+            routes(server_state.clone(), spec.clone(), allowed.clone()).0
+        })
             .listen(listener)?
             .shutdown_timeout(10)
             .run();
@@ -152,7 +163,73 @@ async fn housekeeping(state: web::Data<AppState>, stop: CancellationToken) {
     loop {
         tokio::select! {
             () = stop.cancelled() => break,
-            _ = tick.tick() => state.limits.shrink(state.now()),
+            _ = tick.tick() => {
+                state.limits.shrink(state.now());
+                sweep_uploads(&state).await;
+            }
         }
     }
+}
+
+/// An upload's staging file untouched this long is left over from a crash or a dropped
+/// request (one in progress is written to all the time).
+const STALE_UPLOAD: Duration = Duration::from_secs(600);
+
+async fn sweep_uploads(state: &AppState) {
+    let blobs = state.blobs.clone();
+    let swept = tokio::task::spawn_blocking(move || blobs.sweep(STALE_UPLOAD))
+        .await
+        .unwrap_or_else(|e| Err(std::io::Error::other(e)));
+    match swept {
+        Ok(0) => {}
+        Ok(n) => tracing::info!(removed = n, "removed interrupted uploads"),
+        Err(e) => tracing::warn!(error = %e, "could not sweep interrupted uploads"),
+    }
+}
+
+/// Creates the data directory 0700 (and makes an existing one so: it holds personal data and
+/// secrets), and creates a new SQLite file 0600 before SQLite does, so that its `-wal` and
+/// `-shm` files, which SQLite creates with the database file's mode, are private too.
+///
+/// # Errors
+/// When the directory or the database file cannot be created.
+pub fn prepare_data_dir(settings: &Settings) -> anyhow::Result<()> {
+    let dir = &settings.data_dir;
+    crate::private_fs::create_dir_all(dir)
+        .with_context(|| format!("creating data directory {}", dir.display()))?;
+    if let Err(e) = crate::private_fs::restrict(dir, crate::private_fs::DIR_MODE) {
+        tracing::warn!(dir = %dir.display(), error = %e, "could not make the data directory private");
+    }
+    if let Some(path) = sqlite_path(&settings.database_url())
+        && !path.exists()
+    {
+        crate::private_fs::file_options()
+            .truncate(false)
+            .open(&path)
+            .with_context(|| format!("creating {}", path.display()))?;
+    }
+    Ok(())
+}
+
+/// Makes the SQLite file and its `-wal`/`-shm` companions 0600 (those of an older version were
+/// created 0644).
+fn restrict_sqlite_files(settings: &Settings) {
+    let Some(path) = sqlite_path(&settings.database_url()) else {
+        return;
+    };
+    for suffix in ["", "-wal", "-shm"] {
+        let file = std::path::PathBuf::from(format!("{}{suffix}", path.display()));
+        if let Err(e) = crate::private_fs::restrict(&file, crate::private_fs::FILE_MODE) {
+            tracing::warn!(file = %file.display(), error = %e, "could not make a database file private");
+        }
+    }
+}
+
+/// The file of a `sqlite:` URL (none for PostgreSQL or an in-memory database).
+fn sqlite_path(url: &str) -> Option<std::path::PathBuf> {
+    let rest = url
+        .strip_prefix("sqlite://")
+        .or_else(|| url.strip_prefix("sqlite:"))?;
+    let path = rest.split('?').next().unwrap_or("");
+    (!path.is_empty() && !path.starts_with(":memory:")).then(|| std::path::PathBuf::from(path))
 }

@@ -26,6 +26,8 @@ pub struct Settings {
     /// `sqlite://…` or `postgres://…`; unset means SQLite in the data directory.
     #[serde(skip_serializing)]
     pub database_url: Option<String>,
+    /// Longest a request waits for a database connection before it is answered 503, in seconds.
+    pub db_acquire_timeout_secs: u64,
     /// Public base URL used in links in emails and pages.
     pub public_url: Option<String>,
     /// `smtp://user:pass@host:port` (`smtps://` for implicit TLS, `?tls=required` for STARTTLS);
@@ -101,6 +103,7 @@ impl Default for Settings {
             bind: "127.0.0.1:8080".into(),
             data_dir: PathBuf::from("./data"),
             database_url: None,
+            db_acquire_timeout_secs: 5,
             public_url: None,
             smtp_url: None,
             mail_from: "联名 Lianming <noreply@lianming.localhost>".into(),
@@ -149,6 +152,7 @@ impl std::fmt::Debug for Settings {
                 "database_url",
                 &self.database_url.as_deref().map(redact_url),
             )
+            .field("db_acquire_timeout_secs", &self.db_acquire_timeout_secs)
             .field("public_url", &self.public_url)
             .field("smtp_url", &secret(self.smtp_url.is_some()))
             .field("mail_from", &self.mail_from)
@@ -284,6 +288,11 @@ impl Settings {
                 "LIANMING_TIMEZONE {:?} is not an IANA time zone such as Asia/Shanghai",
                 self.timezone
             )));
+        }
+        if self.db_acquire_timeout_secs == 0 {
+            return Err(ConfigError(
+                "LIANMING_DB_ACQUIRE_TIMEOUT_SECS must be at least 1".into(),
+            ));
         }
         if self.access_token_minutes < 1 || self.refresh_token_days < 1 {
             return Err(ConfigError("token lifetimes must be at least 1".into()));

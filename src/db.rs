@@ -8,15 +8,32 @@ use sea_orm::{
     SqliteTransactionMode, TransactionOptions, TransactionTrait,
 };
 
-/// Opens a pool for `url`. SQLite gets WAL, foreign keys, a busy timeout and `NORMAL` sync.
+/// How long a request waits for a pooled connection unless configured
+/// (`LIANMING_DB_ACQUIRE_TIMEOUT_SECS`).
+pub const DEFAULT_ACQUIRE_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Opens a pool for `url` with the default acquire timeout.
 ///
 /// # Errors
 /// When the database cannot be reached or opened.
 pub async fn connect(url: &str) -> Result<DatabaseConnection, DbErr> {
+    connect_with(url, DEFAULT_ACQUIRE_TIMEOUT).await
+}
+
+/// Opens a pool for `url`. SQLite gets WAL, foreign keys, a busy timeout and `NORMAL` sync.
+/// A request waits at most `acquire_timeout` for a connection: when the database is down it
+/// is answered 503 in a few seconds rather than hanging (see [`is_unavailable`]).
+///
+/// # Errors
+/// When the database cannot be reached or opened.
+pub async fn connect_with(
+    url: &str,
+    acquire_timeout: Duration,
+) -> Result<DatabaseConnection, DbErr> {
     let mut opts = ConnectOptions::new(url.to_owned());
     opts.sqlx_logging(false)
-        .connect_timeout(Duration::from_secs(10))
-        .acquire_timeout(Duration::from_secs(30));
+        .connect_timeout(acquire_timeout)
+        .acquire_timeout(acquire_timeout);
     if url.starts_with("sqlite:") {
         opts.max_connections(8)
             .min_connections(1)
@@ -55,6 +72,38 @@ pub async fn write_txn(db: &DatabaseConnection) -> Result<DatabaseTransaction, D
 #[must_use]
 pub fn is_unique_violation(err: &DbErr) -> bool {
     matches!(err.sql_err(), Some(SqlErr::UniqueConstraintViolation(_)))
+}
+
+/// Whether `err` says the database cannot be reached now (no connection within the acquire
+/// timeout, a connection lost, the server shutting down or refusing connections) rather than
+/// that a statement is wrong: such errors are answered 503 with `Retry-After`.
+#[must_use]
+pub fn is_unavailable(err: &DbErr) -> bool {
+    use sea_orm::RuntimeErr;
+    use sea_orm::sqlx::Error as Sqlx;
+    match err {
+        // Failing to open or acquire a connection is unavailability, whatever the cause (a
+        // refused or reset socket, a half-open proxy answering garbage, authentication while
+        // the server starts up).
+        DbErr::ConnectionAcquire(_) | DbErr::Conn(_) => true,
+        DbErr::Exec(RuntimeErr::SqlxError(e)) | DbErr::Query(RuntimeErr::SqlxError(e)) => match e
+            .as_ref()
+        {
+            Sqlx::Io(_)
+            | Sqlx::Tls(_)
+            | Sqlx::Protocol(_)
+            | Sqlx::PoolTimedOut
+            | Sqlx::PoolClosed
+            | Sqlx::WorkerCrashed => true,
+            // SQLSTATE class 08 (connection exception), 57P01–57P03 (admin or crash shutdown,
+            // cannot connect now), 53300 (too many connections).
+            Sqlx::Database(db) => db.code().is_some_and(|c| {
+                c.starts_with("08") || matches!(c.as_ref(), "57P01" | "57P02" | "57P03" | "53300")
+            }),
+            _ => false,
+        },
+        _ => false,
+    }
 }
 
 /// Escapes `%`, `_` and `\` for a `LIKE … ESCAPE '\'` pattern.

@@ -36,12 +36,18 @@ pub enum AppError {
     /// A body, file or quota is too large.
     #[error("{0}")]
     PayloadTooLarge(String),
+    /// A method the resource does not support; `allow` lists those it does.
+    #[error("method not allowed; allowed: {allow}")]
+    MethodNotAllowed { allow: String },
     /// A body whose type is not accepted.
     #[error("{0}")]
     UnsupportedMediaType(String),
     /// Something the server needs is not there (e.g. a font); names what.
     #[error("{1}")]
     ServiceUnavailable(&'static str, String),
+    /// The database cannot be reached now; the client may retry after a few seconds.
+    #[error("the database is unavailable; retry after {retry_after_secs} s")]
+    DatabaseUnavailable { retry_after_secs: u64 },
     /// A rate limit was hit.
     #[error("too many requests; retry after {retry_after_secs} s")]
     TooManyRequests { retry_after_secs: u64 },
@@ -90,8 +96,10 @@ impl AppError {
             | Self::Conflict(code, _)
             | Self::ServiceUnavailable(code, _) => code,
             Self::NotFound => "not_found",
+            Self::DatabaseUnavailable { .. } => "database_unavailable",
             Self::PayloadTooLarge(_) => "payload_too_large",
             Self::UnsupportedMediaType(_) => "unsupported_media_type",
+            Self::MethodNotAllowed { .. } => "method_not_allowed",
             Self::TooManyRequests { .. } => "rate_limited",
             Self::Internal(_) => "internal_error",
         }
@@ -108,7 +116,10 @@ impl AppError {
             Self::Conflict(..) => "conflict",
             Self::PayloadTooLarge(_) => "payload_too_large",
             Self::UnsupportedMediaType(_) => "unsupported_media_type",
-            Self::ServiceUnavailable(..) => "service_unavailable",
+            Self::MethodNotAllowed { .. } => "method_not_allowed",
+            Self::ServiceUnavailable(..) | Self::DatabaseUnavailable { .. } => {
+                "service_unavailable"
+            }
             Self::TooManyRequests { .. } => "rate_limited",
             Self::Internal(_) => "internal_error",
         }
@@ -193,24 +204,44 @@ impl ResponseError for AppError {
             Self::Conflict(..) => StatusCode::CONFLICT,
             Self::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             Self::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            Self::ServiceUnavailable(..) => StatusCode::SERVICE_UNAVAILABLE,
+            Self::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
+            Self::ServiceUnavailable(..) | Self::DatabaseUnavailable { .. } => {
+                StatusCode::SERVICE_UNAVAILABLE
+            }
             Self::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
 
     fn error_response(&self) -> HttpResponse {
+        // A database error a service wrapped with context is still an outage, not a fault.
+        if let Self::Internal(e) = self
+            && e.downcast_ref::<sea_orm::DbErr>()
+                .is_some_and(crate::db::is_unavailable)
+        {
+            tracing::warn!(error = %e, "database unavailable");
+            return Self::DatabaseUnavailable {
+                retry_after_secs: DB_RETRY_AFTER_SECS,
+            }
+            .error_response();
+        }
         if let Self::Internal(e) = self {
             tracing::error!(error = ?e, "internal error");
         }
         let mut res = HttpResponse::build(self.status_code());
         res.insert_header((header::CONTENT_TYPE, "application/problem+json"));
         match self {
-            Self::TooManyRequests { retry_after_secs } => {
+            Self::TooManyRequests { retry_after_secs }
+            | Self::DatabaseUnavailable { retry_after_secs } => {
                 res.insert_header((header::RETRY_AFTER, retry_after_secs.to_string()));
             }
             Self::Unauthorized(..) => {
                 res.insert_header((header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer")));
+            }
+            Self::MethodNotAllowed { allow } => {
+                if let Ok(v) = HeaderValue::from_str(allow) {
+                    res.insert_header((header::ALLOW, v));
+                }
             }
             _ => {}
         }
@@ -218,8 +249,17 @@ impl ResponseError for AppError {
     }
 }
 
+/// What a client is told to wait when the database is down: about one acquire timeout.
+const DB_RETRY_AFTER_SECS: u64 = 5;
+
 impl From<sea_orm::DbErr> for AppError {
     fn from(e: sea_orm::DbErr) -> Self {
+        if crate::db::is_unavailable(&e) {
+            tracing::warn!(error = %e, "database unavailable");
+            return Self::DatabaseUnavailable {
+                retry_after_secs: DB_RETRY_AFTER_SECS,
+            };
+        }
         Self::Internal(anyhow::Error::new(e))
     }
 }

@@ -23,6 +23,7 @@ pub mod notify;
 pub mod ops;
 pub mod pages;
 pub mod participation;
+pub mod private_fs;
 pub mod providers;
 pub mod ratelimit;
 pub mod responses;
@@ -30,6 +31,7 @@ pub mod router;
 pub mod secrets;
 pub mod state;
 pub mod telemetry;
+pub mod text;
 
 pub use app::Application;
 pub use config::Settings;

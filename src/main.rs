@@ -154,14 +154,14 @@ async fn run(command: Command, settings: Settings) -> anyhow::Result<()> {
             app.run_until_stopped().await?;
         }
         Command::Migrate => {
-            std::fs::create_dir_all(&settings.data_dir)?;
-            let db = lianming::db::connect(&settings.database_url()).await?;
+            lianming::app::prepare_data_dir(&settings)?;
+            let db = lianming::db::connect_with(&settings.database_url(), std::time::Duration::from_secs(settings.db_acquire_timeout_secs)).await?;
             Migrator::up(&db, None).await?;
             println!("migrations applied");
         }
         Command::Worker => {
-            std::fs::create_dir_all(&settings.data_dir)?;
-            let db = lianming::db::connect(&settings.database_url()).await?;
+            lianming::app::prepare_data_dir(&settings)?;
+            let db = lianming::db::connect_with(&settings.database_url(), std::time::Duration::from_secs(settings.db_acquire_timeout_secs)).await?;
             Migrator::up(&db, None).await?;
             let local = settings.bind_addr()?;
             let every = std::time::Duration::from_millis(settings.scheduler_tick_ms);
@@ -187,8 +187,8 @@ async fn run(command: Command, settings: Settings) -> anyhow::Result<()> {
                     admin,
                 },
         } => {
-            std::fs::create_dir_all(&settings.data_dir)?;
-            let db = lianming::db::connect(&settings.database_url()).await?;
+            lianming::app::prepare_data_dir(&settings)?;
+            let db = lianming::db::connect_with(&settings.database_url(), std::time::Duration::from_secs(settings.db_acquire_timeout_secs)).await?;
             Migrator::up(&db, None).await?;
             let generated = password.is_none();
             let password = password.unwrap_or_else(|| lianming::domain::random_suffix(16));
@@ -213,8 +213,8 @@ async fn run(command: Command, settings: Settings) -> anyhow::Result<()> {
             }
         }
         Command::Demo => {
-            std::fs::create_dir_all(&settings.data_dir)?;
-            let db = lianming::db::connect(&settings.database_url()).await?;
+            lianming::app::prepare_data_dir(&settings)?;
+            let db = lianming::db::connect_with(&settings.database_url(), std::time::Duration::from_secs(settings.db_acquire_timeout_secs)).await?;
             Migrator::up(&db, None).await?;
             let local = settings.bind_addr()?;
             let state = lianming::state::build_state(settings, clock, db, local)?;

@@ -1,8 +1,9 @@
 //! Every route in one place: the API scope (which also yields the OpenAPI document), the
 //! pages, the docs and the security headers.
 
+use actix_web::http::Method;
 use actix_web::middleware::DefaultHeaders;
-use actix_web::{App, HttpResponse, web};
+use actix_web::{App, HttpRequest, HttpResponse, web};
 use utoipa::OpenApi;
 use utoipa_actix_web::AppExt;
 use utoipa_swagger_ui::SwaggerUi;
@@ -141,10 +142,104 @@ async fn openapi_json(spec: web::Data<OpenApiJson>) -> HttpResponse {
         .body(spec.0.clone())
 }
 
+/// The methods each API path answers, read from the OpenAPI document: a request whose path
+/// exists but whose method does not is answered 405 with `Allow`, not 404.
+#[derive(Debug, Default)]
+pub struct AllowedMethods(Vec<(Vec<String>, Vec<&'static str>)>);
+
+impl AllowedMethods {
+    /// The table of `api`'s paths (templates like `/api/v1/groups/{slug}`).
+    #[must_use]
+    pub fn from_openapi(api: &utoipa::openapi::OpenApi) -> Self {
+        let table = api
+            .paths
+            .paths
+            .iter()
+            .map(|(path, item)| {
+                let segments = path.split('/').map(ToOwned::to_owned).collect();
+                let mut methods = Vec::new();
+                for (op, name) in [
+                    (&item.get, "GET"),
+                    (&item.post, "POST"),
+                    (&item.put, "PUT"),
+                    (&item.patch, "PATCH"),
+                    (&item.delete, "DELETE"),
+                ] {
+                    if op.is_some() {
+                        methods.push(name);
+                        if name == "GET" {
+                            methods.push("HEAD");
+                        }
+                    }
+                }
+                (segments, methods)
+            })
+            .collect();
+        Self(table)
+    }
+
+    /// The methods `path` answers, when it matches a documented path.
+    fn of(&self, path: &str) -> Option<Vec<&'static str>> {
+        let parts: Vec<&str> = path.split('/').collect();
+        let mut found: Option<Vec<&'static str>> = None;
+        for (template, methods) in &self.0 {
+            let matches = template.len() == parts.len()
+                && template
+                    .iter()
+                    .zip(&parts)
+                    .all(|(t, p)| t == p || (t.starts_with('{') && !p.is_empty()));
+            if matches {
+                let all = found.get_or_insert_with(Vec::new);
+                for m in methods {
+                    if !all.contains(m) {
+                        all.push(m);
+                    }
+                }
+            }
+        }
+        found
+    }
+}
+
+/// What answers a request no route took: 405 with `Allow` when the path exists for other
+/// methods (or the method is one this server never answers, such as TRACE), else 404.
+async fn fallback(
+    req: HttpRequest,
+    allowed: Option<web::Data<AllowedMethods>>,
+) -> Result<HttpResponse, AppError> {
+    if let Some(methods) = allowed.and_then(|a| a.of(req.path()))
+        && !methods.contains(&req.method().as_str())
+    {
+        return Err(AppError::MethodNotAllowed {
+            allow: methods.join(", "),
+        });
+    }
+    let never = [Method::TRACE, Method::CONNECT];
+    if never.contains(req.method()) || req.method().as_str() == "TRACK" {
+        // Pages answer GET and POST; the precise set of an API path came from the table above.
+        return Err(AppError::MethodNotAllowed {
+            allow: "GET, HEAD, POST".into(),
+        });
+    }
+    Err(AppError::NotFound)
+}
+
+/// The Content-Security-Policy of every response: only the site's own scripts, styles and
+/// images (data: for small inline icons), never framed, no `<base>`, forms only to itself.
+pub const CONTENT_SECURITY_POLICY: &str = "default-src 'self'; script-src 'self'; \
+    style-src 'self'; img-src 'self' data:; frame-ancestors 'none'; base-uri 'none'; \
+    form-action 'self'";
+
+/// Browser features no page of ours uses, switched off so injected content cannot use them.
+pub const PERMISSIONS_POLICY: &str = "camera=(), microphone=(), geolocation=(), payment=(), \
+    usb=(), serial=(), bluetooth=(), magnetometer=(), gyroscope=(), accelerometer=(), \
+    interest-cohort=(), browsing-topics=()";
+
 /// Registers every route and returns the app with the OpenAPI document collected from them.
 pub fn routes(
     state: web::Data<AppState>,
     spec: web::Data<OpenApiJson>,
+    allowed: web::Data<AllowedMethods>,
 ) -> (
     App<
         impl actix_web::dev::ServiceFactory<
@@ -163,6 +258,7 @@ pub fn routes(
         .openapi(ApiDoc::openapi())
         .app_data(state)
         .app_data(spec)
+        .app_data(allowed)
         .app_data(json_limit)
         .app_data(
             web::PathConfig::default()
@@ -203,14 +299,15 @@ pub fn routes(
                     .finish()
             }),
         )
-        .default_service(web::to(|| async {
-            Err::<HttpResponse, _>(AppError::NotFound)
-        }))
+        .default_service(web::to(fallback))
+        .wrap(actix_web::middleware::from_fn(pages::same_origin_forms))
         .wrap(
             DefaultHeaders::new()
                 .add(("X-Content-Type-Options", "nosniff"))
                 .add(("Referrer-Policy", "same-origin"))
-                .add(("X-Frame-Options", "DENY")),
+                .add(("X-Frame-Options", "DENY"))
+                .add(("Content-Security-Policy", CONTENT_SECURITY_POLICY))
+                .add(("Permissions-Policy", PERMISSIONS_POLICY)),
         )
         .wrap(actix_web::middleware::from_fn(crate::error::scope_locale))
         .wrap(tracing_actix_web::TracingLogger::default());

@@ -7,22 +7,13 @@ use validator::Validate;
 
 use crate::i18n::Locale;
 
-fn not_blank(s: &str) -> Result<(), validator::ValidationError> {
-    if s.trim().is_empty() {
-        return Err(
-            validator::ValidationError::new("blank").with_message("must not be blank".into())
-        );
-    }
-    Ok(())
-}
-
 /// `POST /auth/register`.
 #[derive(Debug, Deserialize, Validate, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RegisterRequest {
     /// The address to verify and log in with.
     #[validate(
-        email(message = "must be a valid email address"),
+        custom(function = "crate::text::email"),
         length(max = 254, message = "must be at most 254 characters")
     )]
     #[serde(deserialize_with = "crate::json::trimmed")]
@@ -33,7 +24,7 @@ pub struct RegisterRequest {
     /// Shown to the organisers of groups you join.
     #[validate(
         length(min = 1, max = 80, message = "must be 1 to 80 characters"),
-        custom(function = "not_blank")
+        custom(function = "crate::text::line")
     )]
     pub display_name: String,
     /// `zh-CN` (default) or `en`.
@@ -90,7 +81,7 @@ pub struct RefreshRequest {
 pub struct ResetRequest {
     /// The account's email address.
     #[validate(
-        email(message = "must be a valid email address"),
+        custom(function = "crate::text::email"),
         length(max = 254, message = "must be at most 254 characters")
     )]
     #[serde(deserialize_with = "crate::json::trimmed")]
@@ -116,7 +107,7 @@ pub struct MeUpdate {
     /// New display name.
     #[validate(
         length(min = 1, max = 80, message = "must be 1 to 80 characters"),
-        custom(function = "not_blank")
+        custom(function = "crate::text::line")
     )]
     pub display_name: Option<String>,
     /// New language.

@@ -3,6 +3,7 @@
 
 use std::io;
 use std::path::{Path, PathBuf};
+use std::time::{Duration, SystemTime};
 
 use futures_util::StreamExt;
 use sha2::{Digest, Sha256};
@@ -46,6 +47,35 @@ impl LocalStore {
             .join(sha256))
     }
 
+    /// Removes staging files (`tmp/*.part`) not written to for `idle`: what a crash or a
+    /// dropped request left behind. An upload in progress writes continuously, so its file is
+    /// never that old, even when several instances share the directory.
+    ///
+    /// # Errors
+    /// When the staging directory cannot be read.
+    pub fn sweep_parts(&self, idle: Duration) -> io::Result<usize> {
+        let entries = match std::fs::read_dir(self.tmp_dir()) {
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(0),
+            other => other?,
+        };
+        let now = SystemTime::now();
+        let mut removed = 0;
+        for entry in entries.flatten() {
+            let path = entry.path();
+            if path.extension().is_none_or(|e| e != "part") {
+                continue;
+            }
+            let stale = entry
+                .metadata()
+                .and_then(|m| m.modified())
+                .is_ok_and(|t| now.duration_since(t).is_ok_and(|age| age >= idle));
+            if stale && std::fs::remove_file(&path).is_ok() {
+                removed += 1;
+            }
+        }
+        Ok(removed)
+    }
+
     fn staged_path(&self, staged: &Staged) -> io::Result<PathBuf> {
         let name = Path::new(&staged.handle).file_name().map(|n| n.to_owned());
         match name {
@@ -58,14 +88,27 @@ impl LocalStore {
     }
 }
 
+/// A staging file removed when dropped while still armed.
+struct PartGuard(Option<PathBuf>);
+
+impl Drop for PartGuard {
+    fn drop(&mut self) {
+        if let Some(path) = self.0.take() {
+            let _ = std::fs::remove_file(path);
+        }
+    }
+}
+
 #[async_trait::async_trait(?Send)]
 impl BlobStore for LocalStore {
     async fn stage(&self, mut content: UploadStream<'_>, limit: u64) -> Result<Staged, StageError> {
         let tmp_dir = self.tmp_dir();
-        tokio::fs::create_dir_all(&tmp_dir).await?;
+        crate::private_fs::create_dir_all_async(&tmp_dir).await?;
         let name = format!("{}.part", uuid::Uuid::new_v4());
         let path = tmp_dir.join(&name);
-        let mut file = tokio::fs::File::create(&path).await?;
+        let mut file = crate::private_fs::file_options_async().open(&path).await?;
+        // Removes the file should this future be dropped mid-upload (the client went away).
+        let mut guard = PartGuard(Some(path.clone()));
         let mut hasher = Sha256::new();
         let mut size: u64 = 0;
         let result: Result<(), StageError> = async {
@@ -86,8 +129,10 @@ impl BlobStore for LocalStore {
         drop(file);
         if let Err(e) = result {
             let _ = tokio::fs::remove_file(&path).await;
+            guard.0 = None;
             return Err(e);
         }
+        guard.0 = None;
         Ok(Staged {
             sha256: hex::encode(hasher.finalize()),
             size,
@@ -103,7 +148,7 @@ impl BlobStore for LocalStore {
             return Ok(());
         }
         if let Some(dir) = to.parent() {
-            tokio::fs::create_dir_all(dir).await?;
+            crate::private_fs::create_dir_all_async(dir).await?;
         }
         tokio::fs::rename(&from, &to).await?;
         // Make the rename itself durable.
@@ -135,6 +180,10 @@ impl BlobStore for LocalStore {
 
     async fn exists(&self, sha256: &str) -> io::Result<bool> {
         tokio::fs::try_exists(self.path_of(sha256)?).await
+    }
+
+    fn sweep(&self, idle: Duration) -> io::Result<usize> {
+        self.sweep_parts(idle)
     }
 }
 

@@ -65,6 +65,10 @@ pub trait BlobStore: std::fmt::Debug + Send + Sync {
     /// Whether a blob is present.
     async fn exists(&self, sha256: &str) -> io::Result<bool>;
 
+    /// Removes staged content nobody has written to for `idle` (left by a crash); returns how
+    /// many were removed. Blocking: run it off the async threads.
+    fn sweep(&self, idle: std::time::Duration) -> io::Result<usize>;
+
     /// Stages and commits in one step.
     async fn put(&self, content: UploadStream<'_>, limit: u64) -> Result<Staged, StageError> {
         let staged = self.stage(content, limit).await?;

@@ -106,7 +106,7 @@ fn sha_of(bytes: &[u8]) -> String {
 
 fn write_file(dir: &Path, name: &str, bytes: &[u8]) -> anyhow::Result<FileEntry> {
     let path = dir.join(name);
-    std::fs::write(&path, bytes).with_context(|| format!("writing {}", path.display()))?;
+    crate::private_fs::write(&path, bytes).with_context(|| format!("writing {}", path.display()))?;
     Ok(FileEntry {
         path: name.to_owned(),
         sha256: sha_of(bytes),
@@ -117,7 +117,8 @@ fn write_file(dir: &Path, name: &str, bytes: &[u8]) -> anyhow::Result<FileEntry>
 /// Writes `statement.txt`, the CSVs and `manifest.json`; returns the manifest's hash and the
 /// names written.
 fn write_parts(dir: &Path, a: &Assembly) -> anyhow::Result<(String, Vec<&'static str>)> {
-    std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    crate::private_fs::create_dir_all(dir)
+        .with_context(|| format!("creating {}", dir.display()))?;
     let mut names = vec!["statement.txt", Part::Roster.file_name()];
     let mut files = vec![
         write_file(dir, "statement.txt", a.statement.joint_statement.as_bytes())?,
@@ -336,8 +337,9 @@ fn write_zip(
     mtime: zip::DateTime,
 ) -> anyhow::Result<(String, u64)> {
     let path = dir.join(Part::Bundle.file_name());
-    let file =
-        std::fs::File::create(&path).with_context(|| format!("creating {}", path.display()))?;
+    let file = crate::private_fs::file_options()
+        .open(&path)
+        .with_context(|| format!("creating {}", path.display()))?;
     let mut zip = zip::ZipWriter::new(BufWriter::with_capacity(256 * 1024, file));
     let base = SimpleFileOptions::default()
         .last_modified_time(mtime)

@@ -161,13 +161,13 @@ impl KeySource {
     }
 
     fn write(&self, ring: &KeyringFile) -> anyhow::Result<()> {
-        std::fs::create_dir_all(&self.dir)
+        crate::private_fs::create_dir_all(&self.dir)
             .with_context(|| format!("creating {}", self.dir.display()))?;
         let tmp = self
             .dir
             .join(format!(".keyring-{}.json", uuid::Uuid::new_v4()));
         let text = serde_json::to_string_pretty(ring).map_err(anyhow::Error::from)?;
-        std::fs::write(&tmp, text + "\n").with_context(|| format!("writing {}", tmp.display()))?;
+        crate::private_fs::write(&tmp, (text + "\n").as_bytes()).with_context(|| format!("writing {}", tmp.display()))?;
         std::fs::rename(&tmp, self.keyring_path()).context("replacing keyring.json")?;
         Ok(())
     }
@@ -226,7 +226,7 @@ impl KeySource {
         let pem = key
             .to_pkcs8_pem(LineEnding::LF)
             .map_err(|e| anyhow::anyhow!("encoding the key: {e}"))?;
-        std::fs::create_dir_all(&self.dir)
+        crate::private_fs::create_dir_all(&self.dir)
             .with_context(|| format!("creating {}", self.dir.display()))?;
         let file = format!("{kid}.pem");
         let path = self.dir.join(&file);

@@ -322,7 +322,7 @@ impl Drop for TempFile {
 pub async fn verify_upload(state: &AppState, mut form: Multipart) -> AppResult<Report> {
     let limit = state.ctx.settings.dossier_verify_max_bytes;
     let dir = state.ctx.settings.data_dir.join("tmp");
-    tokio::fs::create_dir_all(&dir)
+    crate::private_fs::create_dir_all_async(&dir)
         .await
         .map_err(anyhow::Error::from)?;
     let mut saved: Option<TempFile> = None;
@@ -342,7 +342,8 @@ pub async fn verify_upload(state: &AppState, mut form: Multipart) -> AppResult<R
             continue;
         }
         let tmp = TempFile(dir.join(format!("verify-{}.zip", uuid::Uuid::new_v4())));
-        let mut file = tokio::fs::File::create(&tmp.0)
+        let mut file = crate::private_fs::file_options_async()
+            .open(&tmp.0)
             .await
             .map_err(anyhow::Error::from)?;
         let mut size = 0u64;

@@ -100,6 +100,9 @@ async fn small_text(field: &mut Field, name: &str, max_chars: usize) -> AppResul
             format!("must be at most {max_chars} characters"),
         ));
     }
+    crate::text::block_or_empty(&text).map_err(|e| {
+        AppError::field(name, e.message.map_or_else(|| e.code.to_string(), |m| m.to_string()))
+    })?;
     Ok(text.trim().to_owned())
 }
 

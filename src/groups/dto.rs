@@ -4,7 +4,7 @@ use crate::entities::enums::{GroupOutcome, ResponseClass, UpdateKind};
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
-use validator::{Validate, ValidationError};
+use validator::Validate;
 
 pub use crate::entities::enums::Category;
 
@@ -48,7 +48,10 @@ pub struct Demand {
     /// The kind of demand.
     pub kind: DemandKind,
     /// Details, e.g. the amount or deadline asked for.
-    #[validate(length(max = 500, message = "must be at most 500 characters"))]
+    #[validate(
+        length(max = 500, message = "must be at most 500 characters"),
+        custom(function = "crate::text::block_or_empty")
+    )]
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub text: Option<String>,
 }
@@ -83,35 +86,34 @@ impl Validate for DemandInput {
     }
 }
 
-pub(crate) fn not_blank(s: &str) -> Result<(), ValidationError> {
-    if s.trim().is_empty() {
-        return Err(ValidationError::new("blank").with_message("must not be blank".into()));
-    }
-    Ok(())
-}
-
 /// `POST /groups`.
 #[derive(Debug, Deserialize, Validate, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct GroupCreate {
     /// Slug of an existing provider, or null to propose one with `provider_name`.
-    #[validate(length(min = 1, max = 80, message = "must be 1 to 80 characters"))]
+    #[validate(
+        length(min = 1, max = 80, message = "must be 1 to 80 characters"),
+        custom(function = "crate::text::line")
+    )]
     pub provider: Option<String>,
     /// Name of a provider not yet in the directory.
     #[validate(
         length(min = 1, max = 100, message = "must be 1 to 100 characters"),
-        custom(function = "not_blank")
+        custom(function = "crate::text::line")
     )]
     #[serde(default)]
     pub provider_name: Option<String>,
     /// Short title, e.g. "提现三个月未到账".
     #[validate(
         length(min = 4, max = 120, message = "must be 4 to 120 characters"),
-        custom(function = "not_blank")
+        custom(function = "crate::text::line")
     )]
     pub title: String,
     /// What happened, for people deciding whether to join.
-    #[validate(length(min = 10, max = 4000, message = "must be 10 to 4000 characters"))]
+    #[validate(
+        length(min = 10, max = 4000, message = "must be 10 to 4000 characters"),
+        custom(function = "crate::text::block")
+    )]
     pub summary: String,
     /// Problem category.
     pub category: Category,
@@ -119,7 +121,10 @@ pub struct GroupCreate {
     #[validate(length(min = 1, max = 10, message = "give 1 to 10 demands"), nested)]
     pub demands: Vec<DemandInput>,
     /// The text every participant signs.
-    #[validate(length(min = 20, max = 20000, message = "must be 20 to 20000 characters"))]
+    #[validate(
+        length(min = 20, max = 20000, message = "must be 20 to 20000 characters"),
+        custom(function = "crate::text::block")
+    )]
     pub joint_statement: String,
     /// First day of the incidents.
     #[serde(default)]
@@ -139,11 +144,14 @@ pub struct GroupUpdate {
     /// New title.
     #[validate(
         length(min = 4, max = 120, message = "must be 4 to 120 characters"),
-        custom(function = "not_blank")
+        custom(function = "crate::text::line")
     )]
     pub title: Option<String>,
     /// New summary.
-    #[validate(length(min = 10, max = 4000, message = "must be 10 to 4000 characters"))]
+    #[validate(
+        length(min = 10, max = 4000, message = "must be 10 to 4000 characters"),
+        custom(function = "crate::text::block")
+    )]
     pub summary: Option<String>,
     /// New category.
     pub category: Option<Category>,
@@ -310,10 +318,16 @@ pub use crate::entities::enums::GroupStatus;
 #[serde(deny_unknown_fields)]
 pub struct GroupQuery {
     /// Words to find in title, summary and the provider's names and aliases.
-    #[validate(length(max = 100, message = "must be at most 100 characters"))]
+    #[validate(
+        length(max = 100, message = "must be at most 100 characters"),
+        custom(function = "crate::text::search")
+    )]
     pub q: Option<String>,
     /// Provider slug.
-    #[validate(length(max = 80, message = "must be at most 80 characters"))]
+    #[validate(
+        length(max = 80, message = "must be at most 80 characters"),
+        custom(function = "crate::text::search")
+    )]
     pub provider: Option<String>,
     /// Problem category.
     pub category: Option<Category>,
@@ -336,12 +350,18 @@ pub struct GroupQuery {
 #[serde(deny_unknown_fields)]
 pub struct SuggestQuery {
     /// Provider slug.
-    #[validate(length(max = 80, message = "must be at most 80 characters"))]
+    #[validate(
+        length(max = 80, message = "must be at most 80 characters"),
+        custom(function = "crate::text::search")
+    )]
     pub provider: Option<String>,
     /// Problem category.
     pub category: Option<Category>,
     /// Words describing the problem.
-    #[validate(length(max = 200, message = "must be at most 200 characters"))]
+    #[validate(
+        length(max = 200, message = "must be at most 200 characters"),
+        custom(function = "crate::text::search")
+    )]
     pub q: Option<String>,
     /// Incident day, to prefer groups whose window covers it.
     pub incident_date: Option<NaiveDate>,

@@ -66,6 +66,10 @@ fn check_window(from: Option<NaiveDate>, to: Option<NaiveDate>, today: NaiveDate
         if day.is_some_and(|d| d > today) {
             return Err(AppError::field(name, "must not be in the future"));
         }
+        // As for a participant's incident date: nothing of these services happened before.
+        if day.is_some_and(|d| d < NaiveDate::from_ymd_opt(2000, 1, 1).unwrap_or_default()) {
+            return Err(AppError::field(name, "must be in 2000 or later"));
+        }
     }
     Ok(())
 }

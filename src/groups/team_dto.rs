@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use validator::Validate;
 
-use super::dto::{Demand, DemandInput, not_blank};
+use super::dto::{Demand, DemandInput};
 use crate::entities::enums::{GroupOutcome, GroupStatus, ParticipantOutcome, Role};
 use crate::participation::dto::Money;
 use crate::responses::dto::SubmissionView;
@@ -32,7 +32,7 @@ impl InvitedRole {
 pub struct InviteRequest {
     /// Where the invitation link goes; accepting needs an account with this address.
     #[validate(
-        email(message = "must be a valid email address"),
+        custom(function = "crate::text::email"),
         length(max = 254, message = "must be at most 254 characters")
     )]
     #[serde(deserialize_with = "crate::json::trimmed")]
@@ -154,7 +154,10 @@ pub struct AuditPage {
 #[serde(deny_unknown_fields)]
 pub struct StatementUpdate {
     /// The text every participant signs.
-    #[validate(length(min = 20, max = 20000, message = "must be 20 to 20000 characters"))]
+    #[validate(
+        length(min = 20, max = 20000, message = "must be 20 to 20000 characters"),
+        custom(function = "crate::text::block")
+    )]
     pub joint_statement: String,
     /// What the group asks for (1 to 10).
     #[validate(length(min = 1, max = 10, message = "give 1 to 10 demands"), nested)]
@@ -283,7 +286,7 @@ pub struct RosterAction {
     /// Why (required to reject).
     #[validate(
         length(min = 2, max = 500, message = "must be 2 to 500 characters"),
-        custom(function = "not_blank")
+        custom(function = "crate::text::block")
     )]
     #[serde(default)]
     pub reason: Option<String>,

@@ -20,15 +20,24 @@ pub struct InteractionCreate {
     /// How.
     pub channel: Channel,
     /// The agent's name or staff number.
-    #[validate(length(max = 100, message = "must be at most 100 characters"))]
+    #[validate(
+        length(max = 100, message = "must be at most 100 characters"),
+        custom(function = "crate::text::line_or_empty")
+    )]
     #[serde(default)]
     pub agent: Option<String>,
     /// Ticket or case number given.
-    #[validate(length(max = 100, message = "must be at most 100 characters"))]
+    #[validate(
+        length(max = 100, message = "must be at most 100 characters"),
+        custom(function = "crate::text::line_or_empty")
+    )]
     #[serde(default)]
     pub ticket_ref: Option<String>,
     /// What was said.
-    #[validate(length(max = 5000, message = "must be at most 5000 characters"))]
+    #[validate(
+        length(max = 5000, message = "must be at most 5000 characters"),
+        custom(function = "crate::text::block_or_empty")
+    )]
     #[serde(default)]
     pub summary: Option<String>,
     /// What came of it.
@@ -44,13 +53,22 @@ pub struct InteractionUpdate {
     /// How.
     pub channel: Option<Channel>,
     /// Agent.
-    #[validate(length(max = 100, message = "must be at most 100 characters"))]
+    #[validate(
+        length(max = 100, message = "must be at most 100 characters"),
+        custom(function = "crate::text::line_or_empty")
+    )]
     pub agent: Option<String>,
     /// Ticket.
-    #[validate(length(max = 100, message = "must be at most 100 characters"))]
+    #[validate(
+        length(max = 100, message = "must be at most 100 characters"),
+        custom(function = "crate::text::line_or_empty")
+    )]
     pub ticket_ref: Option<String>,
     /// What was said.
-    #[validate(length(max = 5000, message = "must be at most 5000 characters"))]
+    #[validate(
+        length(max = 5000, message = "must be at most 5000 characters"),
+        custom(function = "crate::text::block_or_empty")
+    )]
     pub summary: Option<String>,
     /// Outcome.
     pub outcome: Option<ContactOutcome>,

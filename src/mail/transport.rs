@@ -70,11 +70,13 @@ impl Transport {
                     permanent: false,
                     message: e.to_string(),
                 };
-                tokio::fs::create_dir_all(dir).await.map_err(transient)?;
+                crate::private_fs::create_dir_all_async(dir)
+                    .await
+                    .map_err(transient)?;
                 // Named by outbox id: a resend after a crash overwrites, never duplicates.
                 let path = dir.join(format!("{:08}-{}.eml", row.id, row.kind));
                 let tmp = path.with_extension("eml.tmp");
-                tokio::fs::write(&tmp, message.formatted())
+                crate::private_fs::write_async(&tmp, &message.formatted())
                     .await
                     .map_err(transient)?;
                 tokio::fs::rename(&tmp, &path).await.map_err(transient)

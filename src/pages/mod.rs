@@ -451,3 +451,71 @@ async fn stylesheet() -> HttpResponse {
         .insert_header((header::CACHE_CONTROL, "public, max-age=3600"))
         .body(include_str!("../../frontend/static/site.css"))
 }
+
+/// Page forms that may come from elsewhere: one-click unsubscribe (RFC 8058) is posted by
+/// mail clients, carrying its own token.
+fn cross_origin_allowed(path: &str) -> bool {
+    path.starts_with("/unsubscribe/")
+}
+
+/// Whether a request's stated origin is `own` (`Origin`, else the origin of `Referer`); `None`
+/// when it states neither, which old clients and privacy settings do.
+fn same_origin(req: &actix_web::dev::ServiceRequest, own: &str) -> Option<bool> {
+    let headers = req.headers();
+    if let Some(origin) = headers.get(header::ORIGIN) {
+        return Some(origin.to_str().is_ok_and(|o| o == own));
+    }
+    let referer = headers.get(header::REFERER)?;
+    Some(
+        referer
+            .to_str()
+            .ok()
+            .and_then(|r| url::Url::parse(r).ok())
+            .is_some_and(|u| u.origin().ascii_serialization() == own),
+    )
+}
+
+/// Middleware: a page form that changes state (any non-API POST, PUT, PATCH or DELETE) is
+/// refused with 403 when its `Origin` (or, without one, its `Referer`) names another site, so
+/// a foreign page cannot make a visitor's browser send it (the reset request needs no login,
+/// so SameSite cookies do not protect it). A request stating neither is let through: old
+/// browsers and privacy settings omit both, and such a request cannot be made to carry a
+/// visitor's cookies across sites by a modern browser anyway. The API is not covered: it
+/// takes JSON with a bearer token, which a foreign form cannot send.
+///
+/// # Errors
+/// Whatever the inner service fails with.
+pub async fn same_origin_forms(
+    req: actix_web::dev::ServiceRequest,
+    next: actix_web::middleware::Next<impl actix_web::body::MessageBody>,
+) -> Result<
+    actix_web::dev::ServiceResponse<
+        actix_web::body::EitherBody<impl actix_web::body::MessageBody>,
+    >,
+    actix_web::Error,
+> {
+    use actix_web::http::Method;
+    let changes_state = matches!(
+        *req.method(),
+        Method::POST | Method::PUT | Method::PATCH | Method::DELETE
+    );
+    let path = req.path();
+    if changes_state && !path.starts_with("/api/") && !cross_origin_allowed(path) {
+        let own = req
+            .app_data::<web::Data<AppState>>()
+            .and_then(|s| url::Url::parse(&s.ctx.public_url).ok())
+            .map(|u| u.origin().ascii_serialization());
+        if let Some(own) = own
+            && same_origin(&req, &own) == Some(false)
+        {
+            let l = page_locale(req.request());
+            let e = AppError::forbidden(
+                "cross_origin",
+                "this form may only be sent from this site's own pages",
+            );
+            let res = error_page(req.request(), l, &e);
+            return Ok(req.into_response(res).map_into_right_body());
+        }
+    }
+    Ok(next.call(req).await?.map_into_left_body())
+}

@@ -6,7 +6,6 @@ use utoipa::ToSchema;
 use validator::{Validate, ValidationError};
 
 use crate::entities::enums::ParticipationStatus;
-use crate::groups::dto::not_blank;
 
 pub use crate::domain::Money;
 
@@ -19,15 +18,12 @@ fn must_agree(agree: &bool) -> Result<(), ValidationError> {
 }
 
 fn refs_ok(refs: &[String]) -> Result<(), ValidationError> {
-    if refs
-        .iter()
-        .any(|r| r.trim().is_empty() || r.chars().count() > 100)
-    {
+    if refs.iter().any(|r| r.chars().count() > 100) {
         return Err(
             ValidationError::new("refs").with_message("each must be 1 to 100 characters".into())
         );
     }
-    Ok(())
+    refs.iter().try_for_each(|r| crate::text::line(r))
 }
 
 /// The participant's signature of the joint statement.
@@ -37,7 +33,7 @@ pub struct SignatureInput {
     /// Full legal name as typed by the participant.
     #[validate(
         length(min = 2, max = 100, message = "must be 2 to 100 characters"),
-        custom(function = "not_blank")
+        custom(function = "crate::text::line")
     )]
     pub full_name: String,
     /// The joint-statement version being signed (must be the current one).
@@ -53,7 +49,10 @@ pub struct SignatureInput {
 #[serde(deny_unknown_fields)]
 pub struct JoinRequest {
     /// What happened to you.
-    #[validate(length(min = 10, max = 5000, message = "must be 10 to 5000 characters"))]
+    #[validate(
+        length(min = 10, max = 5000, message = "must be 10 to 5000 characters"),
+        custom(function = "crate::text::block")
+    )]
     pub statement: String,
     /// The amount in dispute.
     #[validate(nested)]
@@ -84,7 +83,10 @@ pub use crate::entities::enums::ParticipantOutcome;
 #[serde(deny_unknown_fields)]
 pub struct ParticipationUpdate {
     /// New statement.
-    #[validate(length(min = 10, max = 5000, message = "must be 10 to 5000 characters"))]
+    #[validate(
+        length(min = 10, max = 5000, message = "must be 10 to 5000 characters"),
+        custom(function = "crate::text::block")
+    )]
     pub statement: Option<String>,
     /// New amount.
     #[validate(nested)]

@@ -61,7 +61,10 @@ pub struct ProviderDetail {
 #[serde(deny_unknown_fields)]
 pub struct ProviderQuery {
     /// Words to find in names and aliases (any language).
-    #[validate(length(max = 100, message = "must be at most 100 characters"))]
+    #[validate(
+        length(max = 100, message = "must be at most 100 characters"),
+        custom(function = "crate::text::search")
+    )]
     pub q: Option<String>,
     /// Page number, from 1.
     #[validate(range(min = 1, max = 10000, message = "must be 1 to 10000"))]
@@ -91,13 +94,22 @@ pub struct ProviderCreate {
     )]
     pub slug: String,
     /// Chinese name.
-    #[validate(length(min = 1, max = 100, message = "must be 1 to 100 characters"))]
+    #[validate(
+        length(min = 1, max = 100, message = "must be 1 to 100 characters"),
+        custom(function = "crate::text::line")
+    )]
     pub name_zh: String,
     /// English name.
-    #[validate(length(min = 1, max = 100, message = "must be 1 to 100 characters"))]
+    #[validate(
+        length(min = 1, max = 100, message = "must be 1 to 100 characters"),
+        custom(function = "crate::text::line")
+    )]
     pub name_en: Option<String>,
     /// Other names.
-    #[validate(length(max = 20, message = "at most 20 aliases"))]
+    #[validate(
+        length(max = 20, message = "at most 20 aliases"),
+        custom(function = "crate::text::lines")
+    )]
     #[serde(default)]
     pub aliases: Vec<String>,
     /// Kind of business.

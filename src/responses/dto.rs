@@ -9,7 +9,6 @@ use utoipa::{IntoParams, ToSchema};
 use validator::Validate;
 
 use super::deadlines::{Channel, ClockState, DueKind};
-use crate::groups::dto::not_blank;
 
 pub use crate::entities::enums::UpdateKind;
 
@@ -48,11 +47,14 @@ pub struct UpdateCreate {
     /// One line.
     #[validate(
         length(min = 2, max = 200, message = "must be 2 to 200 characters"),
-        custom(function = "not_blank")
+        custom(function = "crate::text::line")
     )]
     pub title: String,
     /// Details.
-    #[validate(length(max = 10000, message = "must be at most 10000 characters"))]
+    #[validate(
+        length(max = 10000, message = "must be at most 10000 characters"),
+        custom(function = "crate::text::block_or_empty")
+    )]
     #[serde(default)]
     pub body: String,
     /// `public` (default) or `participants`.
@@ -104,7 +106,7 @@ pub struct SubmissionCreate {
     /// Who received it, e.g. "深圳市消费者委员会".
     #[validate(
         length(min = 2, max = 200, message = "must be 2 to 200 characters"),
-        custom(function = "not_blank")
+        custom(function = "crate::text::line")
     )]
     pub recipient: String,
     /// When it was sent (not in the future).
@@ -133,7 +135,7 @@ pub struct ExtendRequest {
     /// Why, e.g. "the association asked for 15 more working days".
     #[validate(
         length(min = 2, max = 500, message = "must be 2 to 500 characters"),
-        custom(function = "not_blank")
+        custom(function = "crate::text::line")
     )]
     pub reason: String,
 }
@@ -201,7 +203,7 @@ pub struct Holiday {
     /// What it is, e.g. "国庆节".
     #[validate(
         length(min = 1, max = 100, message = "must be 1 to 100 characters"),
-        custom(function = "not_blank")
+        custom(function = "crate::text::line")
     )]
     pub name: String,
     /// True for an adjusted working weekend day, false for a day off.

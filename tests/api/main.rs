@@ -10,6 +10,7 @@ mod defects;
 mod dossier;
 mod dossier_verify;
 mod evidence;
+mod hardening;
 mod helpers;
 mod join_writer;
 mod journey;
