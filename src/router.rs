@@ -100,6 +100,7 @@ pub fn routes(
         .split_for_parts();
     let app = app
         .configure(pages::routes)
+        .configure(accounts::pages::routes)
         .configure(crate::notify::api::page_routes);
     let app = app
         .service(
