@@ -54,6 +54,20 @@ async fn openapi_json(spec: web::Data<OpenApiJson>) -> HttpResponse {
         .body(spec.0.clone())
 }
 
+/// Unknown addresses: the 404 page for a browser outside the API, a problem document otherwise.
+async fn not_found(req: actix_web::HttpRequest, c: pages::PageCtx) -> HttpResponse {
+    let wants_html = req
+        .headers()
+        .get(actix_web::http::header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|a| a.contains("text/html"));
+    if wants_html && !req.path().starts_with("/api/") {
+        c.error(&AppError::NotFound)
+    } else {
+        actix_web::ResponseError::error_response(&AppError::NotFound)
+    }
+}
+
 /// Registers every route and returns the app with the OpenAPI document collected from them.
 pub fn routes(
     state: web::Data<AppState>,
@@ -115,9 +129,7 @@ pub fn routes(
                     .finish()
             }),
         )
-        .default_service(web::to(|| async {
-            Err::<HttpResponse, _>(AppError::NotFound)
-        }))
+        .default_service(web::to(not_found))
         .wrap(
             DefaultHeaders::new()
                 .add(("X-Content-Type-Options", "nosniff"))

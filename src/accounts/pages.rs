@@ -94,8 +94,7 @@ fn login_page<'a>(
         Field::new("email", l.t("page.login.email"), "email", 254)
             .value(email)
             .error(errors.email),
-        Field::new("password", l.t("page.login.password"), "password", 256)
-            .error(errors.password),
+        Field::new("password", l.t("page.login.password"), "password", 256).error(errors.password),
     ];
     page.links = vec![
         (l.t("page.login.forgot"), "/forgot-password".to_owned()),
@@ -120,7 +119,7 @@ async fn login_submit(
 ) -> HttpResponse {
     let form: LoginForm = match c.accept(&body) {
         Ok(f) => f,
-        Err(res) => return res,
+        Err(res) => return *res,
     };
     let next = next_of(form.next.as_deref());
     let email = form.email.trim();
@@ -137,13 +136,21 @@ async fn login_submit(
     }
     let client = state.limits.client_key(&req);
     match service::login(&state, email, form.password, &client).await {
-        Ok(tokens) => c
-            .redirect_builder(&destination(next.as_ref()), Some("page.flash.logged_in"))
-            .cookie(c.session_cookie(
-                tokens.refresh_token,
-                state.ctx.settings.refresh_token_days,
-            ))
-            .finish(),
+        Ok(tokens) => {
+            // The session this browser had before (perhaps another account's) ends here.
+            if let Some(old) = c.session_token()
+                && let Err(e) = state
+                    .write(async |txn| service::logout(txn, &state.ctx, old).await)
+                    .await
+            {
+                return c.error(&e);
+            }
+            c.redirect_builder(&destination(next.as_ref()), Some("page.flash.logged_in"))
+                .cookie(
+                    c.session_cookie(tokens.refresh_token, state.ctx.settings.refresh_token_days),
+                )
+                .finish()
+        }
         Err(AppError::Unauthorized("invalid_credentials", _)) => {
             let errors = LoginErrors {
                 email: None,
@@ -164,7 +171,7 @@ struct Empty {}
 /// working even where it was copied, and removes it from the browser.
 async fn logout(state: web::Data<AppState>, c: PageCtx, body: web::Bytes) -> HttpResponse {
     if let Err(res) = c.accept::<Empty>(&body) {
-        return res;
+        return *res;
     }
     if let Some(token) = c.session_token() {
         let ended = state
@@ -258,7 +265,7 @@ async fn register_submit(
 ) -> HttpResponse {
     let form: RegisterForm = match c.accept(&body) {
         Ok(f) => f,
-        Err(res) => return res,
+        Err(res) => return *res,
     };
     let next = next_of(form.next.as_deref());
     let l = c.l;
@@ -347,7 +354,7 @@ fn verify_failed(c: &PageCtx) -> HttpResponse {
 async fn verify_submit(state: web::Data<AppState>, c: PageCtx, body: web::Bytes) -> HttpResponse {
     let form: VerifyForm = match c.accept(&body) {
         Ok(f) => f,
-        Err(res) => return res,
+        Err(res) => return *res,
     };
     let next = next_of(form.next.as_deref());
     let previous = c.session_token();
@@ -363,10 +370,7 @@ async fn verify_submit(state: web::Data<AppState>, c: PageCtx, body: web::Bytes)
     match signed_in {
         Ok(tokens) => c
             .redirect_builder(&destination(next.as_ref()), Some("page.flash.verified"))
-            .cookie(c.session_cookie(
-                tokens.refresh_token,
-                state.ctx.settings.refresh_token_days,
-            ))
+            .cookie(c.session_cookie(tokens.refresh_token, state.ctx.settings.refresh_token_days))
             .finish(),
         Err(AppError::Validation(_)) => verify_failed(&c),
         Err(e) => c.error(&e),
@@ -411,7 +415,7 @@ async fn forgot_submit(
 ) -> HttpResponse {
     let form: ForgotForm = match c.accept(&body) {
         Ok(f) => f,
-        Err(res) => return res,
+        Err(res) => return *res,
     };
     let email = form.email.trim();
     let request = ResetRequest {
@@ -466,7 +470,7 @@ struct ResetForm {
 async fn reset_submit(state: web::Data<AppState>, c: PageCtx, body: web::Bytes) -> HttpResponse {
     let form: ResetForm = match c.accept(&body) {
         Ok(f) => f,
-        Err(res) => return res,
+        Err(res) => return *res,
     };
     let request = ResetConfirmRequest {
         token: form.token,

@@ -167,7 +167,12 @@ async fn unsubscribe_form(
 ) -> HttpResponse {
     let l = c.l;
     if state.ctx.links.check_unsubscribe(&token).is_none() {
-        return message(&c, "page.unsubscribe.title", "page.unsubscribe.invalid", false);
+        return message(
+            &c,
+            "page.unsubscribe.title",
+            "page.unsubscribe.invalid",
+            false,
+        );
     }
     let mut page = FormPage::new(
         &c,
@@ -191,16 +196,24 @@ async fn unsubscribe_submit(
     token: web::Path<String>,
 ) -> HttpResponse {
     let Some(user_id) = state.ctx.links.check_unsubscribe(&token) else {
-        return message(&c, "page.unsubscribe.title", "page.unsubscribe.invalid", false);
+        return message(
+            &c,
+            "page.unsubscribe.title",
+            "page.unsubscribe.invalid",
+            false,
+        );
     };
     match state
         .write(async |txn| prefs::unsubscribe(txn, &state.ctx, user_id).await)
         .await
     {
         Ok(()) => message(&c, "page.unsubscribe.title", "page.unsubscribe.done", true),
-        Err(AppError::NotFound) => {
-            message(&c, "page.unsubscribe.title", "page.unsubscribe.invalid", false)
-        }
+        Err(AppError::NotFound) => message(
+            &c,
+            "page.unsubscribe.title",
+            "page.unsubscribe.invalid",
+            false,
+        ),
         Err(e) => c.error(&e),
     }
 }
@@ -254,7 +267,7 @@ async fn outcome_submit(
 ) -> HttpResponse {
     let form: Answer = match c.accept(&body) {
         Ok(f) => f,
-        Err(res) => return res,
+        Err(res) => return *res,
     };
     let (Some((participation_id, update_id)), Some(answer)) = (
         state.ctx.links.check_outcome(&token),

@@ -285,13 +285,13 @@ impl PageCtx {
     ///
     /// # Errors
     /// The rendered 403 page, or the 422 page for a form that cannot be read.
-    pub fn accept<T: DeserializeOwned>(&self, body: &[u8]) -> Result<T, HttpResponse> {
+    pub fn accept<T: DeserializeOwned>(&self, body: &[u8]) -> Result<T, Box<HttpResponse>> {
         let token = url::form_urlencoded::parse(body)
             .find(|(k, _)| k == CSRF_FIELD)
             .map(|(_, v)| v.into_owned())
             .unwrap_or_default();
         if !self.links.check_csrf(&self.seed, &self.session_key, &token) {
-            return Err(self.csrf_failed());
+            return Err(Box::new(self.csrf_failed()));
         }
         self.read_form(body)
     }
@@ -301,12 +301,12 @@ impl PageCtx {
     ///
     /// # Errors
     /// The 422 page for a form that cannot be read.
-    pub fn read_form<T: DeserializeOwned>(&self, body: &[u8]) -> Result<T, HttpResponse> {
+    pub fn read_form<T: DeserializeOwned>(&self, body: &[u8]) -> Result<T, Box<HttpResponse>> {
         serde_urlencoded::from_bytes(body).map_err(|e| {
-            self.error(&AppError::BadRequest {
+            Box::new(self.error(&AppError::BadRequest {
                 code: "unreadable_form",
                 detail: format!("the form cannot be read: {e}"),
-            })
+            }))
         })
     }
 
@@ -362,10 +362,10 @@ impl PageCtx {
     ///
     /// # Errors
     /// The 303 to `/login?next=…`.
-    pub fn require_user(&self) -> Result<&CurrentUser, HttpResponse> {
+    pub fn require_user(&self) -> Result<&CurrentUser, Box<HttpResponse>> {
         self.user.as_ref().ok_or_else(|| {
             let next = LocalPath::parse(&self.here);
-            self.redirect(&with_next("/login", next.as_ref()), None)
+            Box::new(self.redirect(&with_next("/login", next.as_ref()), None))
         })
     }
 }

@@ -66,11 +66,7 @@ struct HomeQuery {
     q: Option<String>,
 }
 
-async fn home(
-    state: web::Data<AppState>,
-    c: PageCtx,
-    q: web::Query<HomeQuery>,
-) -> HttpResponse {
+async fn home(state: web::Data<AppState>, c: PageCtx, q: web::Query<HomeQuery>) -> HttpResponse {
     let text: String = q
         .into_inner()
         .q
@@ -109,11 +105,7 @@ struct GroupPage {
     g: GroupView,
 }
 
-async fn group(
-    state: web::Data<AppState>,
-    c: PageCtx,
-    slug: web::Path<String>,
-) -> HttpResponse {
+async fn group(state: web::Data<AppState>, c: PageCtx, slug: web::Path<String>) -> HttpResponse {
     let view = async {
         let g = groups::by_slug(&state.db, &slug).await?;
         groups::view(&state.db, g).await
@@ -225,7 +217,7 @@ async fn invite_submit(
 ) -> HttpResponse {
     let form: InviteForm = match c.accept(&body) {
         Ok(f) => f,
-        Err(res) => return res,
+        Err(res) => return *res,
     };
     let client = state.limits.client_key(&req);
     let accepted = async {

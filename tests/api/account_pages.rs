@@ -46,10 +46,19 @@ async fn a_newcomer_registers_verifies_through_the_email_and_lands_where_they_we
             ],
         )
         .await;
-    assert_eq!(registered.status, StatusCode::SEE_OTHER, "{}", registered.html);
+    assert_eq!(
+        registered.status,
+        StatusCode::SEE_OTHER,
+        "{}",
+        registered.html
+    );
     assert_eq!(registered.location.as_deref(), Some("/verify-email"));
     let told = v.get("/verify-email").await;
-    assert!(told.html.contains("注册成功"), "the flash message: {}", told.html);
+    assert!(
+        told.html.contains("注册成功"),
+        "the flash message: {}",
+        told.html
+    );
     assert!(
         !v.get("/verify-email").await.html.contains("注册成功"),
         "a flash message is shown once"
@@ -163,7 +172,10 @@ async fn a_wrong_password_re_renders_the_login_form_with_the_message_by_the_fiel
     let user = app.verified_user("member@example.com", "用户").await;
     let v = Visitor::new(&app);
     let page = v.get("/login").await;
-    assert!(page.html.contains("href=\"/forgot-password\""), "linked from login");
+    assert!(
+        page.html.contains("href=\"/forgot-password\""),
+        "linked from login"
+    );
     let wrong = v
         .submit(
             "/login",
@@ -173,19 +185,33 @@ async fn a_wrong_password_re_renders_the_login_form_with_the_message_by_the_fiel
         .await;
     assert_eq!(wrong.status, StatusCode::UNPROCESSABLE_ENTITY);
     assert!(wrong.set_cookie("lm_session").is_none());
-    assert!(wrong.html.contains("class=\"error-summary\""), "{}", wrong.html);
-    assert!(wrong.html.contains("href=\"#password\""), "summary links the field");
+    assert!(
+        wrong.html.contains("class=\"error-summary\""),
+        "{}",
+        wrong.html
+    );
+    assert!(
+        wrong.html.contains("href=\"#password\""),
+        "summary links the field"
+    );
     assert!(wrong.html.contains("id=\"password-error\""));
     assert!(wrong.html.contains("邮箱或密码不正确"));
     assert!(
         wrong.html.contains("value=\"member@example.com\""),
         "the email is kept"
     );
-    assert!(!wrong.html.contains("not the password"), "never the password");
+    assert!(
+        !wrong.html.contains("not the password"),
+        "never the password"
+    );
 
     let empty = v.submit("/login?lang=en", "/login", &[]).await;
     assert_eq!(empty.status, StatusCode::UNPROCESSABLE_ENTITY);
-    assert!(empty.html.contains("Enter your email address"), "{}", empty.html);
+    assert!(
+        empty.html.contains("Enter your email address"),
+        "{}",
+        empty.html
+    );
 }
 
 #[tokio::test]
@@ -228,20 +254,33 @@ async fn forms_posted_without_a_valid_csrf_token_are_refused_and_change_nothing(
     // No token, a wrong token, and a real token made for another browser's cookie.
     let none = v.post("/register", &fields).await;
     assert_eq!(none.status, StatusCode::FORBIDDEN);
-    assert!(none.html.contains("表单已过期"), "the 403 page says why: {}", none.html);
+    assert!(
+        none.html.contains("表单已过期"),
+        "the 403 page says why: {}",
+        none.html
+    );
     let mut wrong = fields.to_vec();
     wrong.push(("csrf", "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"));
-    assert_eq!(v.post("/register", &wrong).await.status, StatusCode::FORBIDDEN);
+    assert_eq!(
+        v.post("/register", &wrong).await.status,
+        StatusCode::FORBIDDEN
+    );
     let other = Visitor::new(&app);
     let theirs = other.get("/register").await.csrf();
     let mut foreign = fields.to_vec();
     foreign.push(("csrf", &theirs));
-    assert_eq!(v.post("/register", &foreign).await.status, StatusCode::FORBIDDEN);
+    assert_eq!(
+        v.post("/register", &foreign).await.status,
+        StatusCode::FORBIDDEN
+    );
     // The same form with this browser's own token goes through.
     let mut good = fields.to_vec();
     let mine = form.csrf();
     good.push(("csrf", &mine));
-    assert_eq!(v.post("/register", &good).await.status, StatusCode::SEE_OTHER);
+    assert_eq!(
+        v.post("/register", &good).await.status,
+        StatusCode::SEE_OTHER
+    );
     assert_eq!(app.count_rows("users").await, users + 1);
 
     // A signed-in browser: log-out and log-in forms without the token do nothing.
@@ -274,7 +313,10 @@ async fn forms_posted_without_a_valid_csrf_token_are_refused_and_change_nothing(
     );
     assert_eq!(
         fresh
-            .post("/login", &[("email", &user.email), ("password", &user.password)])
+            .post(
+                "/login",
+                &[("email", &user.email), ("password", &user.password)]
+            )
             .await
             .status,
         StatusCode::FORBIDDEN
@@ -331,7 +373,12 @@ async fn session_cookies_are_http_only_lax_and_site_wide_and_secure_behind_https
             && session.contains("Path=/"),
         "{session}"
     );
-    assert!(login.set_cookie("lm_flash").expect("flash").contains("Secure"));
+    assert!(
+        login
+            .set_cookie("lm_flash")
+            .expect("flash")
+            .contains("Secure")
+    );
 }
 
 #[tokio::test]
@@ -376,8 +423,17 @@ async fn the_error_page_speaks_the_page_language_and_says_what_to_do_next() {
     assert!(zh.html.contains("lang=\"zh-CN\"") && zh.html.contains("请检查链接是否完整"));
     let en = v.get("/groups/nope?lang=en").await;
     assert_eq!(en.status, StatusCode::NOT_FOUND);
-    assert!(en.html.contains("Check that the link is complete"), "{}", en.html);
-    assert!(v.post("/logout", &[]).await.html.contains("reload the page"));
+    assert!(
+        en.html.contains("Check that the link is complete"),
+        "{}",
+        en.html
+    );
+    assert!(
+        v.post("/logout", &[])
+            .await
+            .html
+            .contains("reload the page")
+    );
 }
 
 #[tokio::test]
@@ -392,7 +448,11 @@ async fn a_forgotten_password_is_reset_through_the_emailed_link_and_ends_every_s
     )
     .await;
     let asked = v
-        .submit("/forgot-password", "/forgot-password", &[("email", &user.email)])
+        .submit(
+            "/forgot-password",
+            "/forgot-password",
+            &[("email", &user.email)],
+        )
         .await;
     assert_eq!(asked.status, StatusCode::SEE_OTHER);
     assert_eq!(asked.location.as_deref(), Some("/login"));
@@ -404,12 +464,77 @@ async fn a_forgotten_password_is_reset_through_the_emailed_link_and_ends_every_s
         .expect("reset mail");
     let link = link_in(&mail.text, "/reset-password?token=");
     let done = v
-        .submit(&link, "/reset-password", &[("password", "a brand new password")])
+        .submit(
+            &link,
+            "/reset-password",
+            &[("password", "a brand new password")],
+        )
         .await;
     assert_eq!(done.status, StatusCode::SEE_OTHER, "{}", done.html);
     assert_eq!(done.location.as_deref(), Some("/login"));
     let after = v.get("/login").await;
     assert!(after.html.contains("密码已更新"));
-    assert!(!after.html.contains("action=\"/logout\""), "signed out everywhere");
+    assert!(
+        !after.html.contains("action=\"/logout\""),
+        "signed out everywhere"
+    );
     app.login(&user.email, "a brand new password").await;
+}
+
+#[tokio::test]
+async fn an_unknown_address_answers_a_browser_with_the_404_page_and_a_client_with_json() {
+    let app = TestApp::spawn().await;
+    let page = app
+        .client
+        .get(format!("{}/no-such-page", app.address))
+        .header("Accept", "text/html,application/xhtml+xml")
+        .send()
+        .await
+        .expect("page");
+    assert_eq!(page.status(), StatusCode::NOT_FOUND);
+    assert!(
+        page.text()
+            .await
+            .expect("html")
+            .contains("请检查链接是否完整")
+    );
+    let api = app
+        .client
+        .get(app.api("/no-such-thing"))
+        .send()
+        .await
+        .expect("api");
+    assert_eq!(api.status(), StatusCode::NOT_FOUND);
+    assert_eq!(
+        api.headers()["content-type"].to_str().expect("type"),
+        "application/problem+json"
+    );
+}
+
+#[tokio::test]
+async fn logging_in_again_in_the_same_browser_ends_the_previous_session() {
+    let app = TestApp::spawn().await;
+    let first = app.verified_user("first@example.com", "甲").await;
+    let second = app.verified_user("second@example.com", "乙").await;
+    let v = Visitor::new(&app);
+    v.submit(
+        "/login",
+        "/login",
+        &[("email", &first.email), ("password", &first.password)],
+    )
+    .await;
+    let old = v.cookie("lm_session").expect("first session");
+    v.submit(
+        "/login",
+        "/login",
+        &[("email", &second.email), ("password", &second.password)],
+    )
+    .await;
+    assert!(v.get("/").await.html.contains("乙"));
+    let copy = Visitor::new(&app);
+    copy.set_cookie("lm_session", &old);
+    assert!(
+        !copy.get("/").await.html.contains("甲"),
+        "the first session ended"
+    );
 }

@@ -464,7 +464,11 @@ async fn an_outcome_check_answer_sets_the_outcome_shown_on_the_dashboard(backend
     let action = link.split('?').next().expect("path").to_owned();
     let v = crate::helpers::visitor::Visitor::new(&app);
     let forged = v.post(&action, &[("answer", "resolved")]).await;
-    assert_eq!(forged.status, StatusCode::FORBIDDEN, "a form without its CSRF token");
+    assert_eq!(
+        forged.status,
+        StatusCode::FORBIDDEN,
+        "a form without its CSRF token"
+    );
     let res = v.submit(&link, &action, &[]).await;
     assert_eq!(res.status, StatusCode::OK, "{}", res.html);
 

@@ -34,7 +34,10 @@ async fn the_verification_link_opens_a_page_whose_button_verifies() {
     let v = Visitor::new(&app);
     let page = v.get(&link).await;
     assert_eq!(page.status, StatusCode::OK);
-    assert!(page.html.contains("<form method=\"post\" action=\"/verify-email\""));
+    assert!(
+        page.html
+            .contains("<form method=\"post\" action=\"/verify-email\"")
+    );
     assert!(page.html.contains("lang=\"zh-CN\""));
     let token = mail.find_link_token("token").expect("token");
     assert_eq!(hidden(&page.html, "token").as_deref(), Some(token.as_str()));
@@ -60,7 +63,8 @@ async fn the_reset_link_opens_a_form_that_sets_the_password_in_english_too() {
     let v = Visitor::new(&app);
     let form = v.get("/reset-password?lang=en").await;
     assert!(
-        form.set_cookie("lang").is_some_and(|c| c.contains("lang=en")),
+        form.set_cookie("lang")
+            .is_some_and(|c| c.contains("lang=en")),
         "{:?}",
         form.set_cookies
     );
@@ -106,7 +110,11 @@ async fn the_reset_link_opens_a_form_that_sets_the_password_in_english_too() {
     assert_eq!(short.status, StatusCode::UNPROCESSABLE_ENTITY);
     assert!(short.html.contains("id=\"password-error\""));
     let done = english
-        .submit(&link, "/reset-password", &[("password", "my new long password")])
+        .submit(
+            &link,
+            "/reset-password",
+            &[("password", "my new long password")],
+        )
         .await;
     assert_eq!(done.status, StatusCode::SEE_OTHER);
     app.login(&user.email, "my new long password").await;
@@ -202,7 +210,10 @@ async fn the_invitation_link_opens_a_form_that_logs_in_and_accepts() {
         .post(
             "/invites/accept",
             &[
-                ("token", hidden(&form.html, "token").expect("token").as_str()),
+                (
+                    "token",
+                    hidden(&form.html, "token").expect("token").as_str(),
+                ),
                 ("email", helper.email.as_str()),
                 ("password", helper.password.as_str()),
             ],
@@ -213,7 +224,10 @@ async fn the_invitation_link_opens_a_form_that_logs_in_and_accepts() {
         .submit(
             &link,
             "/invites/accept",
-            &[("email", helper.email.as_str()), ("password", "wrong password")],
+            &[
+                ("email", helper.email.as_str()),
+                ("password", "wrong password"),
+            ],
         )
         .await;
     assert_eq!(wrong.status, StatusCode::UNAUTHORIZED);

@@ -38,7 +38,11 @@ pub fn hidden(html: &str, name: &str) -> Option<String> {
     let marker = format!("name=\"{name}\" value=\"");
     let start = html.find(&marker)? + marker.len();
     let end = html[start..].find('"')?;
-    Some(html[start..start + end].replace("&#x2f;", "/").replace("&amp;", "&"))
+    Some(
+        html[start..start + end]
+            .replace("&#x2f;", "/")
+            .replace("&amp;", "&"),
+    )
 }
 
 pub struct Visitor {
@@ -157,7 +161,11 @@ impl Visitor {
                 all.push((name.into(), v));
             }
         }
-        all.extend(fields.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())));
+        all.extend(
+            fields
+                .iter()
+                .map(|(k, v)| ((*k).to_owned(), (*v).to_owned())),
+        );
         let res = self
             .client
             .post(self.url(action))
