@@ -206,22 +206,36 @@ impl AllowedMethods {
 async fn fallback(
     req: HttpRequest,
     allowed: Option<web::Data<AllowedMethods>>,
-) -> Result<HttpResponse, AppError> {
+    c: pages::PageCtx,
+) -> HttpResponse {
+    use actix_web::ResponseError as _;
     if let Some(methods) = allowed.and_then(|a| a.of(req.path()))
         && !methods.contains(&req.method().as_str())
     {
-        return Err(AppError::MethodNotAllowed {
+        return AppError::MethodNotAllowed {
             allow: methods.join(", "),
-        });
+        }
+        .error_response();
     }
     let never = [Method::TRACE, Method::CONNECT];
     if never.contains(req.method()) || req.method().as_str() == "TRACK" {
         // Pages answer GET and POST; the precise set of an API path came from the table above.
-        return Err(AppError::MethodNotAllowed {
+        return AppError::MethodNotAllowed {
             allow: "GET, HEAD, POST".into(),
-        });
+        }
+        .error_response();
     }
-    Err(AppError::NotFound)
+    // Unknown addresses: the 404 page for a browser outside the API, a problem otherwise.
+    let wants_html = req
+        .headers()
+        .get(actix_web::http::header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|a| a.contains("text/html"));
+    if wants_html && !req.path().starts_with("/api/") {
+        c.error(&AppError::NotFound)
+    } else {
+        AppError::NotFound.error_response()
+    }
 }
 
 /// The Content-Security-Policy of every response: only the site's own scripts, styles and
@@ -285,6 +299,7 @@ pub fn routes(
     utoipa::Modify::modify(&ErrorResponses, &mut api);
     let app = app
         .configure(pages::routes)
+        .configure(accounts::pages::routes)
         .configure(crate::notify::api::page_routes);
     let app = app
         .service(

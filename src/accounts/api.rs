@@ -58,7 +58,7 @@ async fn register(
     body: ApiJson<RegisterRequest>,
 ) -> AppResult<HttpResponse> {
     let client = state.limits.client_key(&req);
-    service::register(&state, body.0, &client).await?;
+    service::register(&state, body.0, &client, None).await?;
     Ok(HttpResponse::Created().json(CHECK_MAIL))
 }
 

@@ -13,7 +13,7 @@ use crate::auth::CurrentUser;
 use crate::auth::password;
 use crate::auth::tokens::{random_token, sha256_hex};
 use crate::db;
-use crate::domain::normalize_email;
+use crate::domain::{LocalPath, normalize_email};
 use crate::entities::enums::{ParticipationStatus, Role, TokenPurpose, UserStatus};
 use crate::entities::{
     email_tokens, evidence, group_roles, interactions, outbox, participations, refresh_tokens,
@@ -36,12 +36,18 @@ fn invalid_credentials() -> AppError {
     )
 }
 
-/// Registers an account and queues the verification email. An address that already has an
+/// Registers an account and queues the verification email, whose link carries `next` (where
+/// the person was going) through to the verification page. An address that already has an
 /// account gets a notice instead; the answer is the same either way.
 ///
 /// # Errors
 /// 429 when rate limited; database failures.
-pub async fn register(state: &AppState, req: RegisterRequest, client: &str) -> AppResult<()> {
+pub async fn register(
+    state: &AppState,
+    req: RegisterRequest,
+    client: &str,
+    next: Option<&LocalPath>,
+) -> AppResult<()> {
     state.limits.check(Bucket::Register, client)?;
     let normalized = normalize_email(&req.email);
     state
@@ -95,7 +101,7 @@ pub async fn register(state: &AppState, req: RegisterRequest, client: &str) -> A
         Err(e) if db::is_unique_violation(&e) => return Ok(()),
         Err(e) => return Err(e.into()),
     };
-    queue_verification(state, &txn, &user, now).await?;
+    queue_verification(state, &txn, &user, now, next).await?;
     txn.commit().await?;
     state.mail_wake.notify_one();
     Ok(())
@@ -127,6 +133,7 @@ async fn queue_verification(
     txn: &impl ConnectionTrait,
     user: &users::Model,
     now: DateTime<Utc>,
+    next: Option<&LocalPath>,
 ) -> AppResult<()> {
     let token = create_email_token(
         txn,
@@ -137,7 +144,13 @@ async fn queue_verification(
     )
     .await?;
     let locale = Locale::parse_lenient(&user.locale);
-    let link = format!("{}/verify-email?token={token}", state.ctx.public_url);
+    let mut link = format!("{}/verify-email?token={token}", state.ctx.public_url);
+    if let Some(next) = next {
+        link.push_str("&next=");
+        link.extend(url::form_urlencoded::byte_serialize(
+            next.as_str().as_bytes(),
+        ));
+    }
     let content = kinds::verification(locale, &user.display_name, link, VERIFY_TTL_HOURS);
     let email = NewEmail {
         kind: "verify_email",
@@ -180,11 +193,11 @@ async fn consume_email_token(
     Ok(row.user_id)
 }
 
-/// Verifies the address the token was mailed to.
+/// Verifies the address the token was mailed to and returns the user's id.
 ///
 /// # Errors
 /// 422 naming `token` when it is unknown, used or expired.
-pub async fn verify_email(conn: &impl ConnectionTrait, ctx: &Ctx, token: &str) -> AppResult<()> {
+pub async fn verify_email(conn: &impl ConnectionTrait, ctx: &Ctx, token: &str) -> AppResult<i64> {
     let now = ctx.now();
     let user_id = consume_email_token(conn, token, TokenPurpose::VerifyEmail, now).await?;
     users::Entity::update_many()
@@ -194,7 +207,57 @@ pub async fn verify_email(conn: &impl ConnectionTrait, ctx: &Ctx, token: &str) -
         .col_expr(users::Column::UpdatedAt, now.into())
         .exec(conn)
         .await?;
-    Ok(())
+    Ok(user_id)
+}
+
+/// Verifies the address and opens a session for its user: the page behind the verification
+/// link signs the person in, since opening the mailed single-use link proves the address just
+/// as a reset link does, and a newcomer then continues where they were going.
+///
+/// # Errors
+/// 422 naming `token` when it is unknown, used or expired; 401 for a closed account.
+pub async fn verify_email_and_sign_in(
+    state: &AppState,
+    conn: &impl ConnectionTrait,
+    token: &str,
+) -> AppResult<TokenResponse> {
+    let user_id = verify_email(conn, &state.ctx, token).await?;
+    let active = users::Entity::find_by_id(user_id)
+        .one(conn)
+        .await?
+        .is_some_and(|u| u.status == UserStatus::Active);
+    if !active {
+        return Err(invalid_credentials());
+    }
+    let family = uuid::Uuid::new_v4().to_string();
+    issue_session(state, conn, user_id, family, state.now()).await
+}
+
+/// The user a page session (a refresh token kept in a cookie) belongs to, while the session
+/// is neither revoked (log-out, password reset), expired, nor its account closed. Pages never
+/// rotate the token, so this is a lookup only.
+///
+/// # Errors
+/// Database failures only.
+pub async fn session_user(
+    conn: &impl ConnectionTrait,
+    ctx: &Ctx,
+    token: &str,
+) -> AppResult<Option<users::Model>> {
+    let now = ctx.now();
+    let row = refresh_tokens::Entity::find()
+        .filter(refresh_tokens::Column::TokenHash.eq(sha256_hex(token.as_bytes())))
+        .one(conn)
+        .await?;
+    let Some(row) =
+        row.filter(|r| r.revoked_at.is_none() && r.used_at.is_none() && r.expires_at > now)
+    else {
+        return Ok(None);
+    };
+    Ok(users::Entity::find_by_id(row.user_id)
+        .one(conn)
+        .await?
+        .filter(|u| u.status == UserStatus::Active))
 }
 
 /// Sends a new verification email to a logged-in, unverified user.
@@ -217,7 +280,7 @@ pub async fn resend_verification(state: &AppState, user: &CurrentUser) -> AppRes
         .one(&txn)
         .await?
         .ok_or(AppError::NotFound)?;
-    queue_verification(state, &txn, &model, now).await?;
+    queue_verification(state, &txn, &model, now, None).await?;
     txn.commit().await?;
     state.mail_wake.notify_one();
     Ok(())

@@ -1,8 +1,8 @@
 //! Handlers: notification settings (JSON), the admin's view of failed mail (JSON), and the
 //! pages behind email links — one-click unsubscribe and outcome answers — which need no login.
 
-use actix_web::{HttpRequest, HttpResponse, get, put, web};
-use askama::Template;
+use actix_web::http::StatusCode;
+use actix_web::{HttpResponse, get, put, web};
 use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
@@ -14,9 +14,8 @@ use crate::auth::CurrentUser;
 use crate::entities::enums::{OutboxStatus, ParticipantOutcome};
 use crate::entities::outbox;
 use crate::error::{AppError, AppResult, Problem};
-use crate::i18n::Locale;
 use crate::json::{ApiJson, ApiQuery};
-use crate::pages::{page_locale, render};
+use crate::pages::{FormPage, MessagePage, PageCtx};
 use crate::state::AppState;
 
 /// Registers the JSON routes of this module.
@@ -139,41 +138,19 @@ async fn failed_mail(
     }))
 }
 
-#[derive(Template)]
-#[template(path = "pages/confirm.html")]
-struct ConfirmPage<'a> {
-    l: Locale,
-    title: &'a str,
-    intro: String,
-    action: String,
-    fields: Vec<(&'a str, String)>,
-    button: &'a str,
-}
-
-#[derive(Template)]
-#[template(path = "pages/message.html")]
-struct Message<'a> {
-    l: Locale,
-    title: &'a str,
-    message: String,
-    ok: bool,
-    /// A next step's page (label key, path); these messages name none.
-    next: Option<(&'static str, &'static str)>,
-}
-
-fn message(req: &HttpRequest, l: Locale, title: &str, text: &str, ok: bool) -> HttpResponse {
+fn message(c: &PageCtx, title: &str, text: &str, ok: bool) -> HttpResponse {
     let status = if ok {
-        actix_web::http::StatusCode::OK
+        StatusCode::OK
     } else {
-        actix_web::http::StatusCode::NOT_FOUND
+        StatusCode::NOT_FOUND
     };
-    render(
-        req,
+    c.render(
         status,
-        &Message {
-            l,
-            title: l.t(title),
-            message: l.t(text).into(),
+        &MessagePage {
+            l: c.l,
+            head: c.head(),
+            title: c.l.t(title),
+            message: c.l.t(text).into(),
             ok,
             next: None,
         },
@@ -182,41 +159,42 @@ fn message(req: &HttpRequest, l: Locale, title: &str, text: &str, ok: bool) -> H
 
 async fn unsubscribe_form(
     state: web::Data<AppState>,
-    req: HttpRequest,
+    c: PageCtx,
     token: web::Path<String>,
 ) -> HttpResponse {
-    let l = page_locale(&req);
+    let l = c.l;
     if state.ctx.links.check_unsubscribe(&token).is_none() {
         return message(
-            &req,
-            l,
+            &c,
             "page.unsubscribe.title",
             "page.unsubscribe.invalid",
             false,
         );
     }
-    let page = ConfirmPage {
-        l,
-        title: l.t("page.unsubscribe.title"),
-        intro: l.t("page.unsubscribe.intro").into(),
-        action: format!("/unsubscribe/{token}"),
-        fields: vec![("List-Unsubscribe", "One-Click".into())],
-        button: l.t("page.unsubscribe.button"),
-    };
-    render(&req, actix_web::http::StatusCode::OK, &page)
+    let mut page = FormPage::new(
+        &c,
+        l.t("page.unsubscribe.title"),
+        format!("/unsubscribe/{token}"),
+        l.t("page.unsubscribe.button"),
+    );
+    // No CSRF token: see `unsubscribe_submit`.
+    page.csrf = None;
+    page.intro = Some(l.t("page.unsubscribe.intro").into());
+    page.hidden.push(("List-Unsubscribe", "One-Click".into()));
+    c.render(StatusCode::OK, &page)
 }
 
-/// RFC 8058 one-click: a POST with no cookie and no login unsubscribes.
+/// RFC 8058 one-click: a POST with no cookie and no login unsubscribes. It deliberately takes
+/// no CSRF token: mail clients post it without cookies, and the signed link token in the path
+/// is the proof (a forged page cannot know it).
 async fn unsubscribe_submit(
     state: web::Data<AppState>,
-    req: HttpRequest,
+    c: PageCtx,
     token: web::Path<String>,
 ) -> HttpResponse {
-    let l = page_locale(&req);
     let Some(user_id) = state.ctx.links.check_unsubscribe(&token) else {
         return message(
-            &req,
-            l,
+            &c,
             "page.unsubscribe.title",
             "page.unsubscribe.invalid",
             false,
@@ -226,24 +204,14 @@ async fn unsubscribe_submit(
         .write(async |txn| prefs::unsubscribe(txn, &state.ctx, user_id).await)
         .await
     {
-        Ok(()) => message(
-            &req,
-            l,
-            "page.unsubscribe.title",
-            "page.unsubscribe.done",
-            true,
-        ),
+        Ok(()) => message(&c, "page.unsubscribe.title", "page.unsubscribe.done", true),
         Err(AppError::NotFound) => message(
-            &req,
-            l,
+            &c,
             "page.unsubscribe.title",
             "page.unsubscribe.invalid",
             false,
         ),
-        Err(e) => {
-            tracing::error!(error = %e, "unsubscribe failed");
-            HttpResponse::InternalServerError().finish()
-        }
+        Err(e) => c.error(&e),
     }
 }
 
@@ -262,44 +230,47 @@ fn parse_answer(a: Option<&str>) -> Option<ParticipantOutcome> {
 /// Shows the answer to confirm; answering on GET would let mail scanners answer for people.
 async fn outcome_form(
     state: web::Data<AppState>,
-    req: HttpRequest,
+    c: PageCtx,
     token: web::Path<String>,
     q: web::Query<Answer>,
 ) -> HttpResponse {
-    let l = page_locale(&req);
+    let l = c.l;
     let (Some(_), Some(answer)) = (
         state.ctx.links.check_outcome(&token),
         parse_answer(q.answer.as_deref()),
     ) else {
-        return message(&req, l, "page.outcome.title", "page.outcome.invalid", false);
+        return message(&c, "page.outcome.title", "page.outcome.invalid", false);
     };
-    let page = ConfirmPage {
-        l,
-        title: l.t("page.outcome.title"),
-        intro: format!(
-            "{} {}",
-            l.t("page.outcome.intro"),
-            l.t(&format!("notify.outcome_{answer}"))
-        ),
-        action: format!("/outcome/{token}"),
-        fields: vec![("answer", answer.as_str().into())],
-        button: l.t("page.outcome.button"),
-    };
-    render(&req, actix_web::http::StatusCode::OK, &page)
+    let mut page = FormPage::new(
+        &c,
+        l.t("page.outcome.title"),
+        format!("/outcome/{token}"),
+        l.t("page.outcome.button"),
+    );
+    page.intro = Some(format!(
+        "{} {}",
+        l.t("page.outcome.intro"),
+        l.t(&format!("notify.outcome_{answer}"))
+    ));
+    page.hidden.push(("answer", answer.as_str().into()));
+    c.render(StatusCode::OK, &page)
 }
 
 async fn outcome_submit(
     state: web::Data<AppState>,
-    req: HttpRequest,
+    c: PageCtx,
     token: web::Path<String>,
-    form: web::Form<Answer>,
+    body: web::Bytes,
 ) -> HttpResponse {
-    let l = page_locale(&req);
+    let form: Answer = match c.accept(&body) {
+        Ok(f) => f,
+        Err(res) => return *res,
+    };
     let (Some((participation_id, update_id)), Some(answer)) = (
         state.ctx.links.check_outcome(&token),
         parse_answer(form.answer.as_deref()),
     ) else {
-        return message(&req, l, "page.outcome.title", "page.outcome.invalid", false);
+        return message(&c, "page.outcome.title", "page.outcome.invalid", false);
     };
     match state
         .write(async |txn| {
@@ -307,13 +278,8 @@ async fn outcome_submit(
         })
         .await
     {
-        Ok(()) => message(&req, l, "page.outcome.title", "page.outcome.done", true),
-        Err(AppError::NotFound) => {
-            message(&req, l, "page.outcome.title", "page.outcome.invalid", false)
-        }
-        Err(e) => {
-            tracing::error!(error = %e, "recording an outcome failed");
-            HttpResponse::InternalServerError().finish()
-        }
+        Ok(()) => message(&c, "page.outcome.title", "page.outcome.done", true),
+        Err(AppError::NotFound) => message(&c, "page.outcome.title", "page.outcome.invalid", false),
+        Err(e) => c.error(&e),
     }
 }

@@ -1,6 +1,7 @@
 //! Signed tokens in email links (one-click unsubscribe, outcome answers). They use keys derived
 //! for their purpose and a shape of their own, so they can never pass as access tokens, and
-//! one purpose's token never passes as another's.
+//! one purpose's token never passes as another's. The CSRF tokens of page forms are made here
+//! too, with a key of their own.
 
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -16,6 +17,7 @@ type HmacSha256 = Hmac<Sha256>;
 pub struct LinkSigner {
     unsubscribe: Vec<u8>,
     outcome: Vec<u8>,
+    csrf: Vec<u8>,
 }
 
 impl std::fmt::Debug for LinkSigner {
@@ -51,6 +53,7 @@ impl LinkSigner {
         Self {
             unsubscribe: derive_key(secret, "unsubscribe-link"),
             outcome: derive_key(secret, "outcome-link"),
+            csrf: derive_key(secret, "page-csrf"),
         }
     }
 
@@ -99,6 +102,22 @@ impl LinkSigner {
             return None;
         }
         Some((p.parse().ok()?, u.parse().ok()?))
+    }
+}
+
+impl LinkSigner {
+    /// The CSRF token of page forms for a browser's `seed` (a random cookie) and its session
+    /// (empty when signed out): a signed double-submit token, so a cookie planted by another
+    /// site cannot be paired with a token it could compute.
+    #[must_use]
+    pub fn csrf(&self, seed: &str, session: &str) -> String {
+        mac(&self.csrf, &format!("c1~{seed}~{session}"))
+    }
+
+    /// Whether `token` is the CSRF token for this seed and session (compared in constant time).
+    #[must_use]
+    pub fn check_csrf(&self, seed: &str, session: &str, token: &str) -> bool {
+        !seed.is_empty() && check(&self.csrf, &format!("c1~{seed}~{session}"), token)
     }
 }
 

@@ -1,15 +1,15 @@
-//! Server-rendered pages (askama templates in `frontend/templates/pages`): the home search, the
-//! public group page, the targets of the links in account emails, and dossier verification.
-//! Every form works without JavaScript; pages call the same services as the API.
+//! Server-rendered pages (askama templates in `frontend/templates/pages`): the page
+//! foundation ([`ctx`]), the home search, the public group page, the organiser invitation and
+//! dossier verification. Pages of a domain live beside it (`src/accounts/pages.rs`). Every form
+//! works without JavaScript; pages call the same services as the API.
 
-use actix_web::cookie::{Cookie, SameSite};
-use actix_web::http::header;
+pub mod ctx;
+
+use actix_web::http::{StatusCode, header};
 use actix_web::{HttpRequest, HttpResponse, web};
 use askama::Template;
 use serde::Deserialize;
-use validator::Validate;
 
-use crate::accounts::dto::ResetConfirmRequest;
 use crate::accounts::service as accounts;
 use crate::error::AppError;
 use crate::groups::dto::{GroupQuery, GroupSummary, GroupView};
@@ -17,15 +17,12 @@ use crate::groups::service as groups;
 use crate::i18n::Locale;
 use crate::state::AppState;
 
+pub use ctx::{Field, FormPage, Head, MessagePage, PageCtx};
+
 /// Registers the page routes.
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.route("/", web::get().to(home))
         .route("/groups/{slug}", web::get().to(group))
-        .route("/verify-email", web::get().to(verify_form))
-        .route("/verify-email", web::post().to(verify_submit))
-        .route("/reset-password", web::get().to(reset_form))
-        .route("/reset-password", web::post().to(reset_submit))
-        .route("/reset-password/request", web::post().to(reset_request))
         .route("/invites/accept", web::get().to(invite_form))
         .route("/invites/accept", web::post().to(invite_submit))
         .route("/verify", web::get().to(dossier_verify_form))
@@ -55,99 +52,11 @@ pub fn page_locale(req: &HttpRequest) -> Locale {
     }
 }
 
-/// Renders a page template with its status, remembering a `?lang=` choice in a cookie.
-pub fn render(
-    req: &HttpRequest,
-    status: actix_web::http::StatusCode,
-    page: &impl Template,
-) -> HttpResponse {
-    let mut res = HttpResponse::build(status);
-    res.content_type("text/html; charset=utf-8");
-    if let Some((_, tag)) =
-        url::form_urlencoded::parse(req.query_string().as_bytes()).find(|(k, _)| k == "lang")
-    {
-        let tag = Locale::parse_lenient(&tag).as_str();
-        res.cookie(
-            Cookie::build("lang", tag)
-                .path("/")
-                .same_site(SameSite::Lax)
-                .http_only(true)
-                .finish(),
-        );
-    }
-    match page.render() {
-        Ok(html) => res.body(html),
-        Err(e) => {
-            tracing::error!(error = %e, "page rendering failed");
-            HttpResponse::InternalServerError().body("internal error")
-        }
-    }
-}
-
-#[derive(Template)]
-#[template(path = "pages/message.html")]
-struct MessagePage<'a> {
-    l: Locale,
-    title: &'a str,
-    message: String,
-    ok: bool,
-    /// The page a failure's next step happens on: (label key, path).
-    next: Option<(&'static str, &'static str)>,
-}
-
-/// Where a message that names a next step sends the reader (a page that exists).
-fn next_step(title_key: &str, ok: bool) -> Option<(&'static str, &'static str)> {
-    match (title_key, ok) {
-        ("page.reset.title", false) => Some(("page.reset.request_again", "/reset-password")),
-        _ => None,
-    }
-}
-
-fn message(
-    req: &HttpRequest,
-    l: Locale,
-    title_key: &str,
-    message: String,
-    ok: bool,
-) -> HttpResponse {
-    let status = if ok {
-        actix_web::http::StatusCode::OK
-    } else {
-        actix_web::http::StatusCode::BAD_REQUEST
-    };
-    render(
-        req,
-        status,
-        &MessagePage {
-            l,
-            title: l.t(title_key),
-            message,
-            ok,
-            next: next_step(title_key, ok),
-        },
-    )
-}
-
-fn error_page(req: &HttpRequest, l: Locale, e: &AppError) -> HttpResponse {
-    let status = actix_web::ResponseError::status_code(e);
-    let problem = e.problem_in(l);
-    render(
-        req,
-        status,
-        &MessagePage {
-            l,
-            title: problem.title,
-            message: problem.detail,
-            ok: false,
-            next: None,
-        },
-    )
-}
-
 #[derive(Template)]
 #[template(path = "pages/home.html")]
 struct HomePage {
     l: Locale,
+    head: Head,
     q: String,
     groups: Vec<GroupSummary>,
 }
@@ -157,12 +66,7 @@ struct HomeQuery {
     q: Option<String>,
 }
 
-async fn home(
-    state: web::Data<AppState>,
-    req: HttpRequest,
-    q: web::Query<HomeQuery>,
-) -> HttpResponse {
-    let l = page_locale(&req);
+async fn home(state: web::Data<AppState>, c: PageCtx, q: web::Query<HomeQuery>) -> HttpResponse {
     let text: String = q
         .into_inner()
         .q
@@ -180,16 +84,16 @@ async fn home(
         per_page: Some(30),
     };
     match groups::list(&state.db, &query).await {
-        Ok(page) => render(
-            &req,
-            actix_web::http::StatusCode::OK,
+        Ok(page) => c.render(
+            StatusCode::OK,
             &HomePage {
-                l,
+                l: c.l,
+                head: c.head(),
                 q: text,
                 groups: page.items,
             },
         ),
-        Err(e) => error_page(&req, l, &e),
+        Err(e) => c.error(&e),
     }
 }
 
@@ -197,22 +101,66 @@ async fn home(
 #[template(path = "pages/group.html")]
 struct GroupPage {
     l: Locale,
+    head: Head,
     g: GroupView,
 }
 
-async fn group(
-    state: web::Data<AppState>,
-    req: HttpRequest,
-    slug: web::Path<String>,
-) -> HttpResponse {
-    let l = page_locale(&req);
+async fn group(state: web::Data<AppState>, c: PageCtx, slug: web::Path<String>) -> HttpResponse {
     let view = async {
         let g = groups::by_slug(&state.db, &slug).await?;
         groups::view(&state.db, g).await
     };
     match view.await {
-        Ok(g) => render(&req, actix_web::http::StatusCode::OK, &GroupPage { l, g }),
-        Err(e) => error_page(&req, l, &e),
+        Ok(g) => c.render(
+            StatusCode::OK,
+            &GroupPage {
+                l: c.l,
+                head: c.head(),
+                g,
+            },
+        ),
+        Err(e) => c.error(&e),
+    }
+}
+
+#[derive(Template)]
+#[template(path = "pages/dossier_verify.html")]
+struct DossierVerifyPage {
+    l: Locale,
+    head: Head,
+    report: Option<crate::dossier::verify::Report>,
+}
+
+async fn dossier_verify_form(c: PageCtx) -> HttpResponse {
+    c.render(
+        StatusCode::OK,
+        &DossierVerifyPage {
+            l: c.l,
+            head: c.head(),
+            report: None,
+        },
+    )
+}
+
+/// The same verification as `POST /api/v1/dossiers/verify`, shown as a page. It takes no CSRF
+/// token: it reads the uploaded file, answers, and changes nothing.
+async fn dossier_verify_submit(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    c: PageCtx,
+    payload: web::Payload,
+) -> HttpResponse {
+    let form = actix_multipart::Multipart::new(req.headers(), payload);
+    match crate::dossier::service::verify_upload(&state, form).await {
+        Ok(report) => c.render(
+            StatusCode::OK,
+            &DossierVerifyPage {
+                l: c.l,
+                head: c.head(),
+                report: Some(report),
+            },
+        ),
+        Err(e) => c.error(&e),
     }
 }
 
@@ -221,191 +169,35 @@ struct TokenQuery {
     token: Option<String>,
 }
 
-#[derive(Template)]
-#[template(path = "pages/verify.html")]
-struct VerifyPage {
-    l: Locale,
-    token: String,
+fn invite_page(c: &PageCtx, token: String, email: &str, wrong: bool) -> HttpResponse {
+    let l = c.l;
+    let mut page = FormPage::new(
+        c,
+        l.t("page.invite.title"),
+        "/invites/accept",
+        l.t("page.invite.button"),
+    );
+    page.intro = Some(l.t("page.invite.intro").into());
+    page.hidden.push(("token", token));
+    let error = wrong.then(|| l.t("page.login.error_credentials"));
+    page.fields = vec![
+        Field::new("email", l.t("page.invite.email"), "email", 254)
+            .value(email)
+            .error(error),
+        Field::new("password", l.t("page.invite.password"), "password", 256),
+    ];
+    let status = if wrong {
+        StatusCode::UNAUTHORIZED
+    } else {
+        StatusCode::OK
+    };
+    c.render(status, &page)
 }
 
-/// Shows a button rather than verifying on GET, so link scanners in mail systems cannot use
-/// the token up.
-async fn verify_form(req: HttpRequest, q: web::Query<TokenQuery>) -> HttpResponse {
-    let l = page_locale(&req);
+async fn invite_form(c: PageCtx, q: web::Query<TokenQuery>) -> HttpResponse {
     match q.into_inner().token {
-        Some(token) => render(
-            &req,
-            actix_web::http::StatusCode::OK,
-            &VerifyPage { l, token },
-        ),
-        None => message(
-            &req,
-            l,
-            "page.verify.title",
-            l.t("page.verify.failed").into(),
-            false,
-        ),
-    }
-}
-
-#[derive(Deserialize)]
-struct TokenForm {
-    token: String,
-}
-
-async fn verify_submit(
-    state: web::Data<AppState>,
-    req: HttpRequest,
-    form: web::Form<TokenForm>,
-) -> HttpResponse {
-    let l = page_locale(&req);
-    match state
-        .write(async |txn| accounts::verify_email(txn, &state.ctx, &form.token).await)
-        .await
-    {
-        Ok(()) => message(
-            &req,
-            l,
-            "page.verify.title",
-            l.t("page.verify.done").into(),
-            true,
-        ),
-        Err(AppError::Validation(_)) => message(
-            &req,
-            l,
-            "page.verify.title",
-            l.t("page.verify.failed").into(),
-            false,
-        ),
-        Err(e) => error_page(&req, l, &e),
-    }
-}
-
-#[derive(Template)]
-#[template(path = "pages/reset.html")]
-struct ResetPage {
-    l: Locale,
-    token: Option<String>,
-}
-
-async fn reset_form(req: HttpRequest, q: web::Query<TokenQuery>) -> HttpResponse {
-    let l = page_locale(&req);
-    render(
-        &req,
-        actix_web::http::StatusCode::OK,
-        &ResetPage {
-            l,
-            token: q.into_inner().token,
-        },
-    )
-}
-
-async fn reset_submit(
-    state: web::Data<AppState>,
-    req: HttpRequest,
-    form: web::Form<ResetConfirmRequest>,
-) -> HttpResponse {
-    let l = page_locale(&req);
-    let form = form.into_inner();
-    if let Err(e) = form.validate() {
-        return error_page(&req, l, &e.into());
-    }
-    match accounts::confirm_password_reset(&state, &form.token, form.password).await {
-        Ok(()) => message(
-            &req,
-            l,
-            "page.reset.title",
-            l.t("page.reset.done").into(),
-            true,
-        ),
-        Err(AppError::Validation(errors)) if errors.contains_key("token") => message(
-            &req,
-            l,
-            "page.reset.title",
-            l.t("page.reset.failed").into(),
-            false,
-        ),
-        Err(e) => error_page(&req, l, &e),
-    }
-}
-
-#[derive(Deserialize)]
-struct EmailForm {
-    email: String,
-}
-
-async fn reset_request(
-    state: web::Data<AppState>,
-    req: HttpRequest,
-    form: web::Form<EmailForm>,
-) -> HttpResponse {
-    let l = page_locale(&req);
-    let client = state.limits.client_key(&req);
-    match accounts::request_password_reset(&state, form.email.trim(), &client).await {
-        Ok(()) => message(
-            &req,
-            l,
-            "page.reset.title",
-            l.t("page.reset.requested").into(),
-            true,
-        ),
-        Err(e) => error_page(&req, l, &e),
-    }
-}
-
-#[derive(Template)]
-#[template(path = "pages/dossier_verify.html")]
-struct DossierVerifyPage {
-    l: Locale,
-    report: Option<crate::dossier::verify::Report>,
-}
-
-async fn dossier_verify_form(req: HttpRequest) -> HttpResponse {
-    let l = page_locale(&req);
-    render(
-        &req,
-        actix_web::http::StatusCode::OK,
-        &DossierVerifyPage { l, report: None },
-    )
-}
-
-/// The same verification as `POST /api/v1/dossiers/verify`, shown as a page.
-async fn dossier_verify_submit(
-    state: web::Data<AppState>,
-    req: HttpRequest,
-    payload: web::Payload,
-) -> HttpResponse {
-    let l = page_locale(&req);
-    let form = actix_multipart::Multipart::new(req.headers(), payload);
-    match crate::dossier::service::verify_upload(&state, form).await {
-        Ok(report) => render(
-            &req,
-            actix_web::http::StatusCode::OK,
-            &DossierVerifyPage {
-                l,
-                report: Some(report),
-            },
-        ),
-        Err(e) => error_page(&req, l, &e),
-    }
-}
-
-#[derive(Template)]
-#[template(path = "pages/invite.html")]
-struct InvitePage {
-    l: Locale,
-    token: String,
-}
-
-async fn invite_form(req: HttpRequest, q: web::Query<TokenQuery>) -> HttpResponse {
-    let l = page_locale(&req);
-    match q.into_inner().token {
-        Some(token) => render(
-            &req,
-            actix_web::http::StatusCode::OK,
-            &InvitePage { l, token },
-        ),
-        None => error_page(&req, l, &AppError::field("token", "is required")),
+        Some(token) => invite_page(&c, token, "", false),
+        None => c.error(&AppError::field("token", "is required")),
     }
 }
 
@@ -416,14 +208,17 @@ struct InviteForm {
     password: String,
 }
 
-/// Logs in for this one action (pages keep no session) and accepts the invitation.
+/// Accepts the invitation as the person who types the invited account's email and password.
 async fn invite_submit(
     state: web::Data<AppState>,
     req: HttpRequest,
-    form: web::Form<InviteForm>,
+    c: PageCtx,
+    body: web::Bytes,
 ) -> HttpResponse {
-    let l = page_locale(&req);
-    let form = form.into_inner();
+    let form: InviteForm = match c.accept(&body) {
+        Ok(f) => f,
+        Err(res) => return *res,
+    };
     let client = state.limits.client_key(&req);
     let accepted = async {
         let user = accounts::authenticate(&state, &form.email, form.password, &client).await?;
@@ -434,14 +229,21 @@ async fn invite_submit(
             .await
     };
     match accepted.await {
-        Ok(_) => message(
-            &req,
-            l,
-            "page.invite.title",
-            l.t("page.invite.done").into(),
-            true,
+        Ok(_) => c.render(
+            StatusCode::OK,
+            &MessagePage {
+                l: c.l,
+                head: c.head(),
+                title: c.l.t("page.invite.title"),
+                message: c.l.t("page.invite.done").into(),
+                ok: true,
+                next: None,
+            },
         ),
-        Err(e) => error_page(&req, l, &e),
+        Err(AppError::Unauthorized("invalid_credentials", _)) => {
+            invite_page(&c, form.token, &form.email, true)
+        }
+        Err(e) => c.error(&e),
     }
 }
 
@@ -489,9 +291,7 @@ pub async fn same_origin_forms(
     req: actix_web::dev::ServiceRequest,
     next: actix_web::middleware::Next<impl actix_web::body::MessageBody>,
 ) -> Result<
-    actix_web::dev::ServiceResponse<
-        actix_web::body::EitherBody<impl actix_web::body::MessageBody>,
-    >,
+    actix_web::dev::ServiceResponse<actix_web::body::EitherBody<impl actix_web::body::MessageBody>>,
     actix_web::Error,
 > {
     use actix_web::http::Method;
@@ -508,12 +308,14 @@ pub async fn same_origin_forms(
         if let Some(own) = own
             && same_origin(&req, &own) == Some(false)
         {
-            let l = page_locale(req.request());
             let e = AppError::forbidden(
                 "cross_origin",
                 "this form may only be sent from this site's own pages",
             );
-            let res = error_page(req.request(), l, &e);
+            let res = match PageCtx::load(req.request()).await {
+                Ok(c) => c.error(&e),
+                Err(_) => actix_web::ResponseError::error_response(&e),
+            };
             return Ok(req.into_response(res).map_into_right_body());
         }
     }

@@ -461,16 +461,16 @@ async fn an_outcome_check_answer_sets_the_outcome_shown_on_the_dashboard(backend
         .to_owned();
 
     // The link shows a confirmation; the click on it records the answer, no login needed.
-    let page = reqwest::get(&link).await.expect("page");
-    assert_eq!(page.status(), StatusCode::OK);
     let action = link.split('?').next().expect("path").to_owned();
-    let res = reqwest::Client::new()
-        .post(&action)
-        .form(&[("answer", "resolved")])
-        .send()
-        .await
-        .expect("answer");
-    assert_eq!(res.status(), StatusCode::OK);
+    let v = crate::helpers::visitor::Visitor::new(&app);
+    let forged = v.post(&action, &[("answer", "resolved")]).await;
+    assert_eq!(
+        forged.status,
+        StatusCode::FORBIDDEN,
+        "a form without its CSRF token"
+    );
+    let res = v.submit(&link, &action, &[]).await;
+    assert_eq!(res.status, StatusCode::OK, "{}", res.html);
 
     let mine = json_body(
         app.get(
@@ -494,13 +494,14 @@ async fn an_outcome_check_answer_sets_the_outcome_shown_on_the_dashboard(backend
         "{}",
         dashboard["outcomes"]
     );
-    let tampered = reqwest::Client::new()
-        .post(action.replace("~", "~9"))
-        .form(&[("answer", "resolved")])
-        .send()
-        .await
-        .expect("post");
-    assert_eq!(tampered.status(), StatusCode::NOT_FOUND);
+    let csrf = v.get(&link).await.csrf();
+    let tampered = v
+        .post(
+            &action.replace("~", "~9"),
+            &[("csrf", csrf.as_str()), ("answer", "resolved")],
+        )
+        .await;
+    assert_eq!(tampered.status, StatusCode::NOT_FOUND);
 }
 
 on_both_databases!(

@@ -6,6 +6,7 @@ use reqwest::StatusCode;
 use serde_json::json;
 
 use crate::helpers::app::TestApp;
+use crate::helpers::visitor::{Visitor, hidden};
 
 fn link_in(text: &str, path: &str) -> String {
     text.split_whitespace()
@@ -30,59 +31,55 @@ async fn the_verification_link_opens_a_page_whose_button_verifies() {
     );
 
     // Opening the link does not verify by itself (mail scanners follow links).
-    let page = app.client.get(&link).send().await.expect("page");
-    assert_eq!(page.status(), StatusCode::OK);
-    let html = page.text().await.expect("html");
-    assert!(html.contains("<form method=\"post\" action=\"/verify-email\">"));
-    assert!(html.contains("lang=\"zh-CN\""));
+    let v = Visitor::new(&app);
+    let page = v.get(&link).await;
+    assert_eq!(page.status, StatusCode::OK);
+    assert!(
+        page.html
+            .contains("<form method=\"post\" action=\"/verify-email\"")
+    );
+    assert!(page.html.contains("lang=\"zh-CN\""));
     let token = mail.find_link_token("token").expect("token");
+    assert_eq!(hidden(&page.html, "token").as_deref(), Some(token.as_str()));
 
-    let done = app
-        .client
-        .post(format!("{}/verify-email", app.address))
-        .form(&[("token", token.as_str())])
-        .send()
-        .await
-        .expect("post");
-    assert_eq!(done.status(), StatusCode::OK);
-    assert!(done.text().await.expect("html").contains("邮箱已验证"));
+    let done = v.submit(&link, "/verify-email", &[]).await;
+    assert_eq!(done.status, StatusCode::SEE_OTHER);
+    assert_eq!(done.location.as_deref(), Some("/"));
+    assert!(v.get("/").await.html.contains("邮箱已验证"));
     let (access, _) = app.login("page@example.com", "long enough pw").await;
     let me = crate::helpers::app::json_body(app.get("/me", Some(&access)).await).await;
     assert_eq!(me["email_verified"], true);
 
-    let again = app
-        .client
-        .post(format!("{}/verify-email", app.address))
-        .form(&[("token", token.as_str())])
-        .send()
-        .await
-        .expect("post");
-    assert_eq!(again.status(), StatusCode::BAD_REQUEST);
+    let again = v.submit(&link, "/verify-email", &[]).await;
+    assert_eq!(again.status, StatusCode::BAD_REQUEST);
+    assert!(again.html.contains("验证链接无效或已过期"));
 }
 
 #[tokio::test]
 async fn the_reset_link_opens_a_form_that_sets_the_password_in_english_too() {
     let app = TestApp::spawn().await;
     let user = app.verified_user("forgot@example.com", "Forgetful").await;
-    let asked = app
-        .client
-        .post(format!("{}/reset-password/request?lang=en", app.address))
-        .form(&[("email", user.email.as_str())])
-        .send()
-        .await
-        .expect("request");
-    assert_eq!(asked.status(), StatusCode::OK);
+    // The older address of the request form still works.
+    let v = Visitor::new(&app);
+    let form = v.get("/reset-password?lang=en").await;
     assert!(
-        asked
-            .headers()
-            .get("set-cookie")
-            .is_some_and(|c| c.to_str().unwrap_or("").contains("lang=en"))
+        form.set_cookie("lang")
+            .is_some_and(|c| c.contains("lang=en")),
+        "{:?}",
+        form.set_cookies
     );
+    assert!(form.html.contains("action=\"/forgot-password\""));
+    let asked = v
+        .post(
+            "/reset-password/request",
+            &[("csrf", &form.csrf()), ("email", user.email.as_str())],
+        )
+        .await;
+    assert_eq!(asked.status, StatusCode::SEE_OTHER);
     assert!(
-        asked
-            .text()
+        v.get("/login")
             .await
-            .expect("html")
+            .html
             .contains("If this address has an account")
     );
     // The reset email is the only one: the user was made without a verification email.
@@ -92,40 +89,35 @@ async fn the_reset_link_opens_a_form_that_sets_the_password_in_english_too() {
         .await
         .pop()
         .expect("reset mail");
-    let token = mail.find_link_token("token").expect("token");
+    let link = link_in(&mail.text, "/reset-password?token=");
 
-    let form = app
+    let english = Visitor::new(&app);
+    let res = app
         .client
-        .get(link_in(&mail.text, "/reset-password?token="))
+        .get(&link)
         .header("Accept-Language", "en-GB,en;q=0.9")
         .send()
         .await
         .expect("form");
-    let html = form.text().await.expect("html");
+    let html = res.text().await.expect("html");
     assert!(
         html.contains("New password") && html.contains("name=\"password\""),
         "{html}"
     );
 
-    let short = app
-        .client
-        .post(format!("{}/reset-password", app.address))
-        .form(&[("token", token.as_str()), ("password", "short")])
-        .send()
-        .await
-        .expect("post");
-    assert_eq!(short.status(), StatusCode::UNPROCESSABLE_ENTITY);
-    let done = app
-        .client
-        .post(format!("{}/reset-password", app.address))
-        .form(&[
-            ("token", token.as_str()),
-            ("password", "my new long password"),
-        ])
-        .send()
-        .await
-        .expect("post");
-    assert_eq!(done.status(), StatusCode::OK);
+    let short = english
+        .submit(&link, "/reset-password", &[("password", "short")])
+        .await;
+    assert_eq!(short.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(short.html.contains("id=\"password-error\""));
+    let done = english
+        .submit(
+            &link,
+            "/reset-password",
+            &[("password", "my new long password")],
+        )
+        .await;
+    assert_eq!(done.status, StatusCode::SEE_OTHER);
     app.login(&user.email, "my new long password").await;
 }
 
@@ -211,40 +203,47 @@ async fn the_invitation_link_opens_a_form_that_logs_in_and_accepts() {
         .pop()
         .expect("invitation");
     let link = link_in(&mail.text, "/invites/accept?token=");
-    let form = app.client.get(&link).send().await.expect("form");
-    assert_eq!(form.status(), StatusCode::OK);
-    assert!(
-        form.text()
-            .await
-            .expect("html")
-            .contains("name=\"password\"")
-    );
-    let token = mail.find_link_token("token").expect("token");
+    let v = Visitor::new(&app);
+    let form = v.get(&link).await;
+    assert_eq!(form.status, StatusCode::OK);
+    assert!(form.html.contains("name=\"password\""));
 
-    let wrong = app
-        .client
-        .post(format!("{}/invites/accept", app.address))
-        .form(&[
-            ("token", token.as_str()),
-            ("email", helper.email.as_str()),
-            ("password", "wrong password"),
-        ])
-        .send()
-        .await
-        .expect("post");
-    assert_eq!(wrong.status(), StatusCode::UNAUTHORIZED);
-    let done = app
-        .client
-        .post(format!("{}/invites/accept", app.address))
-        .form(&[
-            ("token", token.as_str()),
-            ("email", helper.email.as_str()),
-            ("password", helper.password.as_str()),
-        ])
-        .send()
-        .await
-        .expect("post");
-    assert_eq!(done.status(), StatusCode::OK);
+    let forged = v
+        .post(
+            "/invites/accept",
+            &[
+                (
+                    "token",
+                    hidden(&form.html, "token").expect("token").as_str(),
+                ),
+                ("email", helper.email.as_str()),
+                ("password", helper.password.as_str()),
+            ],
+        )
+        .await;
+    assert_eq!(forged.status, StatusCode::FORBIDDEN, "no CSRF token");
+    let wrong = v
+        .submit(
+            &link,
+            "/invites/accept",
+            &[
+                ("email", helper.email.as_str()),
+                ("password", "wrong password"),
+            ],
+        )
+        .await;
+    assert_eq!(wrong.status, StatusCode::UNAUTHORIZED);
+    let done = v
+        .submit(
+            &link,
+            "/invites/accept",
+            &[
+                ("email", helper.email.as_str()),
+                ("password", helper.password.as_str()),
+            ],
+        )
+        .await;
+    assert_eq!(done.status, StatusCode::OK, "{}", done.html);
     let roster = app
         .get(
             &format!("/groups/{slug}/roster"),

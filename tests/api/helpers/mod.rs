@@ -2,3 +2,4 @@ pub mod app;
 pub mod dossier;
 pub mod smtp;
 pub mod team;
+pub mod visitor;

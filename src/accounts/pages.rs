@@ -1,0 +1,513 @@
+//! The account pages: register, log in, log out, forgot / reset the password, verify the
+//! address. They call the same services as `/api/v1/auth/*`; a `next` path (same-site only)
+//! rides along from a "join" click through registration, the verification email and the
+//! verification page, so a newcomer ends up where they were going.
+
+use actix_web::http::StatusCode;
+use actix_web::{HttpRequest, HttpResponse, web};
+use serde::Deserialize;
+use validator::Validate;
+
+use super::dto::{RegisterRequest, ResetConfirmRequest, ResetRequest};
+use super::service;
+use crate::domain::LocalPath;
+use crate::error::AppError;
+use crate::pages::ctx::with_next;
+use crate::pages::{Field, FormPage, MessagePage, PageCtx};
+use crate::state::AppState;
+
+/// Registers the account pages.
+pub fn routes(cfg: &mut web::ServiceConfig) {
+    cfg.route("/login", web::get().to(login_form))
+        .route("/login", web::post().to(login_submit))
+        .route("/register", web::get().to(register_form))
+        .route("/register", web::post().to(register_submit))
+        .route("/logout", web::post().to(logout))
+        .route("/forgot-password", web::get().to(forgot_form))
+        .route("/forgot-password", web::post().to(forgot_submit))
+        // The older address of the same form, kept for links already out there.
+        .route("/reset-password/request", web::post().to(forgot_submit))
+        .route("/reset-password", web::get().to(reset_form))
+        .route("/reset-password", web::post().to(reset_submit))
+        .route("/verify-email", web::get().to(verify_form))
+        .route("/verify-email", web::post().to(verify_submit));
+}
+
+#[derive(Deserialize)]
+struct NextQuery {
+    next: Option<String>,
+    token: Option<String>,
+}
+
+fn next_of(raw: Option<&str>) -> Option<LocalPath> {
+    raw.and_then(LocalPath::parse)
+}
+
+/// Where to go once signed in: `next`, else the home page.
+fn destination(next: Option<&LocalPath>) -> String {
+    next.map_or_else(|| "/".to_owned(), |n| n.as_str().to_owned())
+}
+
+fn keep_next(page: &mut FormPage<'_>, next: Option<&LocalPath>) {
+    if let Some(n) = next {
+        page.hidden.push(("next", n.as_str().to_owned()));
+    }
+}
+
+/// A user's mistake: the form again with the messages, 422.
+fn invalid(c: &PageCtx, page: &FormPage<'_>) -> HttpResponse {
+    c.render(StatusCode::UNPROCESSABLE_ENTITY, page)
+}
+
+// ---- log in -------------------------------------------------------------------------------
+
+#[derive(Deserialize, Default)]
+struct LoginForm {
+    #[serde(default)]
+    email: String,
+    #[serde(default)]
+    password: String,
+    next: Option<String>,
+}
+
+#[derive(Default)]
+struct LoginErrors {
+    email: Option<&'static str>,
+    password: Option<&'static str>,
+}
+
+fn login_page<'a>(
+    c: &'a PageCtx,
+    email: &str,
+    next: Option<&LocalPath>,
+    errors: LoginErrors,
+) -> FormPage<'a> {
+    let l = c.l;
+    let mut page = FormPage::new(
+        c,
+        l.t("page.login.title"),
+        "/login",
+        l.t("page.login.button"),
+    );
+    keep_next(&mut page, next);
+    page.fields = vec![
+        Field::new("email", l.t("page.login.email"), "email", 254)
+            .value(email)
+            .error(errors.email),
+        Field::new("password", l.t("page.login.password"), "password", 256).error(errors.password),
+    ];
+    page.links = vec![
+        (l.t("page.login.forgot"), "/forgot-password".to_owned()),
+        (l.t("page.login.no_account"), with_next("/register", next)),
+    ];
+    page
+}
+
+async fn login_form(c: PageCtx, q: web::Query<NextQuery>) -> HttpResponse {
+    let next = next_of(q.next.as_deref());
+    c.render(
+        StatusCode::OK,
+        &login_page(&c, "", next.as_ref(), LoginErrors::default()),
+    )
+}
+
+async fn login_submit(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    c: PageCtx,
+    body: web::Bytes,
+) -> HttpResponse {
+    let form: LoginForm = match c.accept(&body) {
+        Ok(f) => f,
+        Err(res) => return *res,
+    };
+    let next = next_of(form.next.as_deref());
+    let email = form.email.trim();
+    let l = c.l;
+    let errors = LoginErrors {
+        email: email.is_empty().then(|| l.t("page.login.error_email")),
+        password: form
+            .password
+            .is_empty()
+            .then(|| l.t("page.login.error_password")),
+    };
+    if errors.email.is_some() || errors.password.is_some() {
+        return invalid(&c, &login_page(&c, email, next.as_ref(), errors));
+    }
+    let client = state.limits.client_key(&req);
+    match service::login(&state, email, form.password, &client).await {
+        Ok(tokens) => {
+            // The session this browser had before (perhaps another account's) ends here.
+            if let Some(old) = c.session_token()
+                && let Err(e) = state
+                    .write(async |txn| service::logout(txn, &state.ctx, old).await)
+                    .await
+            {
+                return c.error(&e);
+            }
+            c.redirect_builder(&destination(next.as_ref()), Some("page.flash.logged_in"))
+                .cookie(
+                    c.session_cookie(tokens.refresh_token, state.ctx.settings.refresh_token_days),
+                )
+                .finish()
+        }
+        Err(AppError::Unauthorized("invalid_credentials", _)) => {
+            let errors = LoginErrors {
+                email: None,
+                password: Some(l.t("page.login.error_credentials")),
+            };
+            invalid(&c, &login_page(&c, email, next.as_ref(), errors))
+        }
+        Err(e) => c.error(&e),
+    }
+}
+
+// ---- log out ------------------------------------------------------------------------------
+
+#[derive(Deserialize)]
+struct Empty {}
+
+/// Ends the session on the server (its refresh-token family is revoked), so the cookie stops
+/// working even where it was copied, and removes it from the browser.
+async fn logout(state: web::Data<AppState>, c: PageCtx, body: web::Bytes) -> HttpResponse {
+    if let Err(res) = c.accept::<Empty>(&body) {
+        return *res;
+    }
+    if let Some(token) = c.session_token() {
+        let ended = state
+            .write(async |txn| service::logout(txn, &state.ctx, token).await)
+            .await;
+        if let Err(e) = ended {
+            return c.error(&e);
+        }
+    }
+    c.redirect_builder("/", Some("page.flash.logged_out"))
+        .cookie(c.session_removal())
+        .finish()
+}
+
+// ---- register -----------------------------------------------------------------------------
+
+#[derive(Deserialize, Default)]
+struct RegisterForm {
+    #[serde(default)]
+    email: String,
+    #[serde(default)]
+    password: String,
+    #[serde(default)]
+    display_name: String,
+    next: Option<String>,
+}
+
+#[derive(Default)]
+struct RegisterErrors {
+    email: Option<&'static str>,
+    password: Option<&'static str>,
+    display_name: Option<&'static str>,
+}
+
+fn register_page<'a>(
+    c: &'a PageCtx,
+    form: &RegisterForm,
+    next: Option<&LocalPath>,
+    errors: RegisterErrors,
+) -> FormPage<'a> {
+    let l = c.l;
+    let mut page = FormPage::new(
+        c,
+        l.t("page.register.title"),
+        "/register",
+        l.t("page.register.button"),
+    );
+    page.intro = Some(l.t("page.register.intro").into());
+    keep_next(&mut page, next);
+    page.fields = vec![
+        Field::new("email", l.t("page.register.email"), "email", 254)
+            .value(form.email.trim())
+            .hint(l.t("page.register.email_hint"))
+            .error(errors.email),
+        Field::new(
+            "display_name",
+            l.t("page.register.display_name"),
+            "text",
+            80,
+        )
+        .value(form.display_name.trim())
+        .hint(l.t("page.register.display_name_hint"))
+        .error(errors.display_name),
+        Field::new("password", l.t("page.register.password"), "password", 256)
+            .hint(l.t("page.register.password_hint"))
+            .autocomplete("new-password")
+            .error(errors.password),
+    ];
+    page.links = vec![(l.t("page.register.have_account"), with_next("/login", next))];
+    page
+}
+
+async fn register_form(c: PageCtx, q: web::Query<NextQuery>) -> HttpResponse {
+    let next = next_of(q.next.as_deref());
+    c.render(
+        StatusCode::OK,
+        &register_page(
+            &c,
+            &RegisterForm::default(),
+            next.as_ref(),
+            RegisterErrors::default(),
+        ),
+    )
+}
+
+async fn register_submit(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    c: PageCtx,
+    body: web::Bytes,
+) -> HttpResponse {
+    let form: RegisterForm = match c.accept(&body) {
+        Ok(f) => f,
+        Err(res) => return *res,
+    };
+    let next = next_of(form.next.as_deref());
+    let l = c.l;
+    let request = RegisterRequest {
+        email: form.email.trim().to_owned(),
+        password: form.password.clone(),
+        display_name: form.display_name.clone(),
+        locale: Some(l),
+    };
+    if let Err(e) = request.validate() {
+        let bad = e.field_errors();
+        let errors = RegisterErrors {
+            email: bad
+                .contains_key("email")
+                .then(|| l.t("page.register.error_email")),
+            password: bad
+                .contains_key("password")
+                .then(|| l.t("page.register.error_password")),
+            display_name: bad
+                .contains_key("display_name")
+                .then(|| l.t("page.register.error_display_name")),
+        };
+        return invalid(&c, &register_page(&c, &form, next.as_ref(), errors));
+    }
+    let client = state.limits.client_key(&req);
+    match service::register(&state, request, &client, next.as_ref()).await {
+        Ok(()) => c.redirect("/verify-email", Some("page.flash.registered")),
+        Err(e) => c.error(&e),
+    }
+}
+
+// ---- verify the address -------------------------------------------------------------------
+
+/// Shows a button rather than verifying on GET, so link scanners in mail systems cannot use
+/// the token up. Without a token it tells the newcomer to open the emailed link.
+async fn verify_form(c: PageCtx, q: web::Query<NextQuery>) -> HttpResponse {
+    let l = c.l;
+    let q = q.into_inner();
+    let Some(token) = q.token.filter(|t| !t.is_empty()) else {
+        return c.render(
+            StatusCode::OK,
+            &MessagePage {
+                l,
+                head: c.head(),
+                title: l.t("page.verify.title"),
+                message: l.t("page.verify.check_mail").into(),
+                ok: true,
+                next: None,
+            },
+        );
+    };
+    let mut page = FormPage::new(
+        &c,
+        l.t("page.verify.title"),
+        "/verify-email",
+        l.t("page.verify.button"),
+    );
+    page.intro = Some(l.t("page.verify.intro").into());
+    page.hidden.push(("token", token));
+    keep_next(&mut page, next_of(q.next.as_deref()).as_ref());
+    c.render(StatusCode::OK, &page)
+}
+
+#[derive(Deserialize)]
+struct VerifyForm {
+    #[serde(default)]
+    token: String,
+    next: Option<String>,
+}
+
+fn verify_failed(c: &PageCtx) -> HttpResponse {
+    c.render(
+        StatusCode::BAD_REQUEST,
+        &MessagePage {
+            l: c.l,
+            head: c.head(),
+            title: c.l.t("page.verify.title"),
+            message: c.l.t("page.verify.failed").into(),
+            ok: false,
+            next: None,
+        },
+    )
+}
+
+/// Verifies, signs the person in (the link proves the address) and continues to `next`.
+async fn verify_submit(state: web::Data<AppState>, c: PageCtx, body: web::Bytes) -> HttpResponse {
+    let form: VerifyForm = match c.accept(&body) {
+        Ok(f) => f,
+        Err(res) => return *res,
+    };
+    let next = next_of(form.next.as_deref());
+    let previous = c.session_token();
+    let signed_in = state
+        .write(async |txn| {
+            // A session of whoever used this browser before ends: the link's owner takes over.
+            if let Some(old) = previous {
+                service::logout(txn, &state.ctx, old).await?;
+            }
+            service::verify_email_and_sign_in(&state, txn, &form.token).await
+        })
+        .await;
+    match signed_in {
+        Ok(tokens) => c
+            .redirect_builder(&destination(next.as_ref()), Some("page.flash.verified"))
+            .cookie(c.session_cookie(tokens.refresh_token, state.ctx.settings.refresh_token_days))
+            .finish(),
+        Err(AppError::Validation(_)) => verify_failed(&c),
+        Err(e) => c.error(&e),
+    }
+}
+
+// ---- forgot / reset the password ----------------------------------------------------------
+
+#[derive(Deserialize)]
+struct ForgotForm {
+    #[serde(default)]
+    email: String,
+}
+
+fn forgot_page<'a>(c: &'a PageCtx, email: &str, error: Option<&'static str>) -> FormPage<'a> {
+    let l = c.l;
+    let mut page = FormPage::new(
+        c,
+        l.t("page.reset.forgot_title"),
+        "/forgot-password",
+        l.t("page.reset.request_button"),
+    );
+    page.intro = Some(l.t("page.reset.request_intro").into());
+    page.fields = vec![
+        Field::new("email", l.t("page.reset.email"), "email", 254)
+            .value(email)
+            .error(error),
+    ];
+    page.links = vec![(l.t("page.login.back"), "/login".to_owned())];
+    page
+}
+
+async fn forgot_form(c: PageCtx) -> HttpResponse {
+    c.render(StatusCode::OK, &forgot_page(&c, "", None))
+}
+
+async fn forgot_submit(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    c: PageCtx,
+    body: web::Bytes,
+) -> HttpResponse {
+    let form: ForgotForm = match c.accept(&body) {
+        Ok(f) => f,
+        Err(res) => return *res,
+    };
+    let email = form.email.trim();
+    let request = ResetRequest {
+        email: email.to_owned(),
+    };
+    if request.validate().is_err() {
+        let page = forgot_page(&c, email, Some(c.l.t("page.register.error_email")));
+        return invalid(&c, &page);
+    }
+    let client = state.limits.client_key(&req);
+    match service::request_password_reset(&state, email, &client).await {
+        Ok(()) => c.redirect("/login", Some("page.flash.reset_requested")),
+        Err(e) => c.error(&e),
+    }
+}
+
+fn reset_page<'a>(c: &'a PageCtx, token: String, error: Option<&'static str>) -> FormPage<'a> {
+    let l = c.l;
+    let mut page = FormPage::new(
+        c,
+        l.t("page.reset.title"),
+        "/reset-password",
+        l.t("page.reset.button"),
+    );
+    page.intro = Some(l.t("page.reset.intro").into());
+    page.hidden.push(("token", token));
+    page.fields = vec![
+        Field::new("password", l.t("page.reset.password"), "password", 256)
+            .hint(l.t("page.register.password_hint"))
+            .autocomplete("new-password")
+            .error(error),
+    ];
+    page
+}
+
+/// The form behind the reset email's link; without a token, the form asking for one.
+async fn reset_form(c: PageCtx, q: web::Query<NextQuery>) -> HttpResponse {
+    match q.into_inner().token.filter(|t| !t.is_empty()) {
+        Some(token) => c.render(StatusCode::OK, &reset_page(&c, token, None)),
+        None => c.render(StatusCode::OK, &forgot_page(&c, "", None)),
+    }
+}
+
+#[derive(Deserialize)]
+struct ResetForm {
+    #[serde(default)]
+    token: String,
+    #[serde(default)]
+    password: String,
+}
+
+async fn reset_submit(state: web::Data<AppState>, c: PageCtx, body: web::Bytes) -> HttpResponse {
+    let form: ResetForm = match c.accept(&body) {
+        Ok(f) => f,
+        Err(res) => return *res,
+    };
+    let request = ResetConfirmRequest {
+        token: form.token,
+        password: form.password,
+    };
+    if let Err(e) = request.validate() {
+        if e.field_errors().contains_key("password") {
+            let page = reset_page(
+                &c,
+                request.token,
+                Some(c.l.t("page.register.error_password")),
+            );
+            return invalid(&c, &page);
+        }
+        return reset_failed(&c);
+    }
+    match service::confirm_password_reset(&state, &request.token, request.password).await {
+        // Every session ended with the reset, this browser's too.
+        Ok(()) => c
+            .redirect_builder("/login", Some("page.flash.password_reset"))
+            .cookie(c.session_removal())
+            .finish(),
+        Err(AppError::Validation(errors)) if errors.contains_key("token") => reset_failed(&c),
+        Err(e) => c.error(&e),
+    }
+}
+
+fn reset_failed(c: &PageCtx) -> HttpResponse {
+    c.render(
+        StatusCode::BAD_REQUEST,
+        &MessagePage {
+            l: c.l,
+            head: c.head(),
+            title: c.l.t("page.reset.title"),
+            message: c.l.t("page.reset.failed").into(),
+            ok: false,
+            next: Some(("page.reset.request_again", "/forgot-password")),
+        },
+    )
+}
