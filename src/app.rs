@@ -67,12 +67,11 @@ impl Application {
         let spec = web::Data::new(OpenApiJson(api.to_json().context("serialising OpenAPI")?));
         let allowed = web::Data::new(AllowedMethods::from_openapi(&api));
         let server_state = state.clone();
-        let server = HttpServer::new(move || {
-            routes(server_state.clone(), spec.clone(), allowed.clone()).0
-        })
-            .listen(listener)?
-            .shutdown_timeout(10)
-            .run();
+        let server =
+            HttpServer::new(move || routes(server_state.clone(), spec.clone(), allowed.clone()).0)
+                .listen(listener)?
+                .shutdown_timeout(10)
+                .run();
 
         let stop = CancellationToken::new();
         let mut tasks = Vec::new();

@@ -155,13 +155,21 @@ async fn run(command: Command, settings: Settings) -> anyhow::Result<()> {
         }
         Command::Migrate => {
             lianming::app::prepare_data_dir(&settings)?;
-            let db = lianming::db::connect_with(&settings.database_url(), std::time::Duration::from_secs(settings.db_acquire_timeout_secs)).await?;
+            let db = lianming::db::connect_with(
+                &settings.database_url(),
+                std::time::Duration::from_secs(settings.db_acquire_timeout_secs),
+            )
+            .await?;
             Migrator::up(&db, None).await?;
             println!("migrations applied");
         }
         Command::Worker => {
             lianming::app::prepare_data_dir(&settings)?;
-            let db = lianming::db::connect_with(&settings.database_url(), std::time::Duration::from_secs(settings.db_acquire_timeout_secs)).await?;
+            let db = lianming::db::connect_with(
+                &settings.database_url(),
+                std::time::Duration::from_secs(settings.db_acquire_timeout_secs),
+            )
+            .await?;
             Migrator::up(&db, None).await?;
             let local = settings.bind_addr()?;
             let every = std::time::Duration::from_millis(settings.scheduler_tick_ms);
@@ -188,7 +196,11 @@ async fn run(command: Command, settings: Settings) -> anyhow::Result<()> {
                 },
         } => {
             lianming::app::prepare_data_dir(&settings)?;
-            let db = lianming::db::connect_with(&settings.database_url(), std::time::Duration::from_secs(settings.db_acquire_timeout_secs)).await?;
+            let db = lianming::db::connect_with(
+                &settings.database_url(),
+                std::time::Duration::from_secs(settings.db_acquire_timeout_secs),
+            )
+            .await?;
             Migrator::up(&db, None).await?;
             let generated = password.is_none();
             let password = password.unwrap_or_else(|| lianming::domain::random_suffix(16));
@@ -214,7 +226,11 @@ async fn run(command: Command, settings: Settings) -> anyhow::Result<()> {
         }
         Command::Demo => {
             lianming::app::prepare_data_dir(&settings)?;
-            let db = lianming::db::connect_with(&settings.database_url(), std::time::Duration::from_secs(settings.db_acquire_timeout_secs)).await?;
+            let db = lianming::db::connect_with(
+                &settings.database_url(),
+                std::time::Duration::from_secs(settings.db_acquire_timeout_secs),
+            )
+            .await?;
             Migrator::up(&db, None).await?;
             let local = settings.bind_addr()?;
             let state = lianming::state::build_state(settings, clock, db, local)?;

@@ -35,7 +35,8 @@ pub fn load_or_create(
             .decode(text.trim())
             .with_context(|| format!("{} is not base64", path.display()));
     }
-    crate::private_fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
+    crate::private_fs::create_dir_all(&dir)
+        .with_context(|| format!("creating {}", dir.display()))?;
     let mut bytes = vec![0u8; 32];
     rand::rng().fill_bytes(&mut bytes);
     let mut options = std::fs::OpenOptions::new();

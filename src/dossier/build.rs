@@ -106,7 +106,8 @@ fn sha_of(bytes: &[u8]) -> String {
 
 fn write_file(dir: &Path, name: &str, bytes: &[u8]) -> anyhow::Result<FileEntry> {
     let path = dir.join(name);
-    crate::private_fs::write(&path, bytes).with_context(|| format!("writing {}", path.display()))?;
+    crate::private_fs::write(&path, bytes)
+        .with_context(|| format!("writing {}", path.display()))?;
     Ok(FileEntry {
         path: name.to_owned(),
         sha256: sha_of(bytes),

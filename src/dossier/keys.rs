@@ -167,7 +167,8 @@ impl KeySource {
             .dir
             .join(format!(".keyring-{}.json", uuid::Uuid::new_v4()));
         let text = serde_json::to_string_pretty(ring).map_err(anyhow::Error::from)?;
-        crate::private_fs::write(&tmp, (text + "\n").as_bytes()).with_context(|| format!("writing {}", tmp.display()))?;
+        crate::private_fs::write(&tmp, (text + "\n").as_bytes())
+            .with_context(|| format!("writing {}", tmp.display()))?;
         std::fs::rename(&tmp, self.keyring_path()).context("replacing keyring.json")?;
         Ok(())
     }

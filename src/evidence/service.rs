@@ -101,7 +101,11 @@ async fn small_text(field: &mut Field, name: &str, max_chars: usize) -> AppResul
         ));
     }
     crate::text::block_or_empty(&text).map_err(|e| {
-        AppError::field(name, e.message.map_or_else(|| e.code.to_string(), |m| m.to_string()))
+        AppError::field(
+            name,
+            e.message
+                .map_or_else(|| e.code.to_string(), |m| m.to_string()),
+        )
     })?;
     Ok(text.trim().to_owned())
 }

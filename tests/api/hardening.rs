@@ -151,7 +151,10 @@ async fn with_the_database_unreachable_requests_get_503_with_retry_after_and_rec
         }
         tokio::time::sleep(Duration::from_millis(250)).await;
     }
-    assert!(recovered, "the server did not recover once the database was back");
+    assert!(
+        recovered,
+        "the server did not recover once the database was back"
+    );
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -204,7 +207,11 @@ async fn a_nul_character_in_any_text_field_is_refused_naming_it_and_nothing_is_w
     });
     let t = Some(owner.access_token.as_str());
     for field in ["title", "summary", "joint_statement", "provider_name"] {
-        let body = with(base.clone(), field, json!("快付\u{0}钱包的退款问题很严重很严重很严重"));
+        let body = with(
+            base.clone(),
+            field,
+            json!("快付\u{0}钱包的退款问题很严重很严重很严重"),
+        );
         refused(&app, "/groups", t, body, field).await;
     }
     let body = with(
@@ -283,7 +290,11 @@ async fn text_without_visible_characters_is_refused(backend: Backend) {
         "signature.full_name",
     )
     .await;
-    let spaces = with(TestApp::join_body("李四", 1), "statement", json!(" ".repeat(30)));
+    let spaces = with(
+        TestApp::join_body("李四", 1),
+        "statement",
+        json!(" ".repeat(30)),
+    );
     refused(&app, &join, m, spaces, "statement").await;
     let bom = with(
         TestApp::join_body("李四", 1),
@@ -381,7 +392,10 @@ async fn pages_and_error_pages_carry_a_content_security_policy_and_a_permissions
     assert_page_policies(&home);
     let html = home.text().await.expect("html");
     // The policy forbids inline script and style: the pages must not need them.
-    assert!(!html.contains("<script>") && !html.contains("style="), "{html}");
+    assert!(
+        !html.contains("<script>") && !html.contains("style="),
+        "{html}"
+    );
     let missing = app
         .client
         .get(format!("{}/groups/no-such-group", app.address))
@@ -428,7 +442,8 @@ async fn a_cross_origin_password_reset_request_is_refused_and_sends_nothing() {
     assert_eq!(same.status(), StatusCode::OK);
     assert_eq!(app.count_rows("outbox").await, outbox_before + 1);
     let referer = format!("{own}/reset-password");
-    let stated_by_referer = reset_request(&app, &user.email, &[("Referer", referer.as_str())]).await;
+    let stated_by_referer =
+        reset_request(&app, &user.email, &[("Referer", referer.as_str())]).await;
     assert_eq!(stated_by_referer.status(), StatusCode::OK);
     // Old clients state neither: still served.
     let neither = reset_request(&app, &user.email, &[]).await;
@@ -515,7 +530,10 @@ async fn the_data_directory_database_and_evidence_are_private_to_the_server() {
     assert_eq!(mode(data), 0o700);
     assert_eq!(mode(&blobs), 0o700);
     assert_eq!(mode(&blobs.join(&sha[..2])), 0o700);
-    assert_eq!(mode(&blobs.join(&sha[..2]).join(&sha[2..4]).join(&sha)), 0o600);
+    assert_eq!(
+        mode(&blobs.join(&sha[..2]).join(&sha[2..4]).join(&sha)),
+        0o600
+    );
     assert_eq!(mode(&data.join("secrets")), 0o700);
     assert_eq!(mode(&data.join("test.db")), 0o600);
     for companion in ["test.db-wal", "test.db-shm"] {
