@@ -341,6 +341,13 @@ async fn reset_request(
 ) -> HttpResponse {
     let l = page_locale(&req);
     let client = state.limits.client_key(&req);
+    // The rules of the API's reset request: PostgreSQL cannot even look up a NUL.
+    if let Err(e) = crate::text::email(form.email.trim()) {
+        let message = e
+            .message
+            .map_or_else(|| e.code.to_string(), |m| m.to_string());
+        return error_page(&req, l, &AppError::field("email", message));
+    }
     match accounts::request_password_reset(&state, form.email.trim(), &client).await {
         Ok(()) => message(
             &req,
