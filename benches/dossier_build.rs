@@ -15,6 +15,11 @@ use std::time::Instant;
 use chrono::{NaiveDate, Utc};
 use lianming::blob::local::LocalStore;
 use lianming::clock::SystemClock;
+use lianming::entities::enums::{
+    Category, ContactChannel, ContactOutcome, DossierStatus, EvidenceKind, EvidenceStatus,
+    GroupStatus, ParticipantOutcome, ParticipationStatus, ProviderKind, Tier, UserStatus,
+    Visibility,
+};
 use lianming::entities::{
     blobs, dossiers, evidence, groups, interactions, participations, providers, signatures,
     statement_versions, users,
@@ -80,7 +85,7 @@ async fn prepare(db: &DatabaseConnection, store: &LocalStore, n: usize) -> i64 {
         locale: Set("zh-CN".into()),
         is_admin: Set(false),
         email_verified_at: Set(Some(now)),
-        status: Set("active".into()),
+        status: Set(UserStatus::Active),
         created_at: Set(now),
         updated_at: Set(now),
         ..Default::default()
@@ -93,7 +98,7 @@ async fn prepare(db: &DatabaseConnection, store: &LocalStore, n: usize) -> i64 {
         name_zh: Set("基准钱包".into()),
         name_en: Set(Some("Bench Pay".into())),
         aliases: Set("[]".into()),
-        kind: Set("digital_wallet".into()),
+        kind: Set(ProviderKind::DigitalWallet),
         complaint_channels: Set("[]".into()),
         reviewed: Set(true),
         search_text: Set("基准钱包 bench pay".into()),
@@ -110,10 +115,10 @@ async fn prepare(db: &DatabaseConnection, store: &LocalStore, n: usize) -> i64 {
         provider_id: Set(provider.id),
         title: Set("退款迟迟未到账（基准）".into()),
         summary: Set("申请退款后超过三十天仍未收到款项，客服一直说在处理中。".into()),
-        category: Set("refund_delay".into()),
+        category: Set(Category::RefundDelay),
         demands: Set(r#"[{"kind":"refund"},{"kind":"compensation","text":"按日支付利息"}]"#.into()),
-        status: Set("gathering".into()),
-        visibility: Set("public".into()),
+        status: Set(GroupStatus::Gathering),
+        visibility: Set(Visibility::Public),
         requires_moderation: Set(false),
         statement_version: Set(1),
         search_text: Set("bench".into()),
@@ -153,7 +158,7 @@ async fn prepare(db: &DatabaseConnection, store: &LocalStore, n: usize) -> i64 {
                 locale: Set("zh-CN".into()),
                 is_admin: Set(false),
                 email_verified_at: Set(Some(now)),
-                status: Set("active".into()),
+                status: Set(UserStatus::Active),
                 created_at: Set(now),
                 updated_at: Set(now),
             })
@@ -168,7 +173,7 @@ async fn prepare(db: &DatabaseConnection, store: &LocalStore, n: usize) -> i64 {
                 id: Set(i as i64 + 1),
                 group_id: Set(group.id),
                 user_id: Set(user_id),
-                status: Set("active".into()),
+                status: Set(ParticipationStatus::Active),
                 statement: Set(format!("我在三月申请退款 {i} 号订单，至今没有到账。")),
                 amount_minor: Set(10_000 + (i as i64 % 97) * 100),
                 currency: Set(if i % 10 == 0 { "USD" } else { "CNY" }.into()),
@@ -179,7 +184,7 @@ async fn prepare(db: &DatabaseConnection, store: &LocalStore, n: usize) -> i64 {
                 consent_share_identity: Set(i % 10 < 7),
                 consent_contact: Set(i % 2 == 0),
                 signed_statement_version: Set(Some(1)),
-                outcome: Set("unresolved".into()),
+                outcome: Set(ParticipantOutcome::Unresolved),
                 rejection_reason: Set(None),
                 duplicate_of: Set(None),
                 created_at: Set(now),
@@ -211,11 +216,11 @@ async fn prepare(db: &DatabaseConnection, store: &LocalStore, n: usize) -> i64 {
             .map(|i| interactions::ActiveModel {
                 participation_id: Set(i as i64 + 1),
                 occurred_at: Set(now),
-                channel: Set("hotline".into()),
+                channel: Set(ContactChannel::Hotline),
                 agent: Set("工号 1024".into()),
                 ticket_ref: Set(format!("CS-{i}")),
                 summary: Set("答复正在处理".into()),
-                outcome: Set("promised".into()),
+                outcome: Set(ContactOutcome::Promised),
                 created_at: Set(now),
                 updated_at: Set(now),
                 ..Default::default()
@@ -244,10 +249,10 @@ async fn prepare(db: &DatabaseConnection, store: &LocalStore, n: usize) -> i64 {
             sha256: Set(sha),
             size: Set(bytes.len() as i64),
             content_type: Set("image/png".into()),
-            kind: Set("screenshot".into()),
+            kind: Set(EvidenceKind::Screenshot),
             description: Set("转账截图".into()),
             original_name: Set(format!("{i}.png")),
-            status: Set("active".into()),
+            status: Set(EvidenceStatus::Active),
             created_at: Set(now),
             ..Default::default()
         });
@@ -257,8 +262,8 @@ async fn prepare(db: &DatabaseConnection, store: &LocalStore, n: usize) -> i64 {
     dossiers::ActiveModel {
         group_id: Set(group.id),
         version: Set(1),
-        tier: Set("regulator".into()),
-        status: Set("building".into()),
+        tier: Set(Tier::Regulator),
+        status: Set(DossierStatus::Building),
         statement_version: Set(1),
         author_id: Set(Some(owner.id)),
         created_at: Set(now),
@@ -293,7 +298,7 @@ async fn measure(n: usize) -> Run {
     Migrator::up(&db, None).await.expect("migrate");
     let addr = "127.0.0.1:0".parse().expect("addr");
     let state =
-        lianming::app::build_state(settings, Arc::new(SystemClock), db, addr).expect("state");
+        lianming::state::build_state(settings, Arc::new(SystemClock), db, addr).expect("state");
     let store = LocalStore::new(dir.path().join("blobs"));
     let prep = Instant::now();
     let id = prepare(&state.db, &store, n).await;
@@ -307,7 +312,7 @@ async fn measure(n: usize) -> Run {
     let row = dossier::build::run(&state, id).await.expect("build");
     let secs = started.elapsed().as_secs_f64();
     let peak = status_kib("VmHWM:");
-    assert_eq!(row.status, "ready", "{:?}", row.failure_reason);
+    assert_eq!(row.status, DossierStatus::Ready, "{:?}", row.failure_reason);
     let growth_kib = peak.saturating_sub(baseline);
     println!(
         "dossier_build: {n:>6} participants (+{n} evidence files of {} KiB): {secs:>7.2} s, \

@@ -238,6 +238,28 @@ async fn fallback(
     }
 }
 
+/// Middleware: a path holding an encoded control character (`%00`–`%1F`, `%7F`) names nothing
+/// here (slugs, ids and tokens are printable), so it is answered 404 before a handler looks it
+/// up: PostgreSQL would refuse the NUL with an error.
+async fn refuse_control_paths(
+    req: actix_web::dev::ServiceRequest,
+    next: actix_web::middleware::Next<impl actix_web::body::MessageBody>,
+) -> Result<
+    actix_web::dev::ServiceResponse<actix_web::body::EitherBody<impl actix_web::body::MessageBody>>,
+    actix_web::Error,
+> {
+    let path = req.path().as_bytes();
+    let control = path.windows(3).any(|w| {
+        w[0] == b'%'
+            && matches!((w[1], w[2].to_ascii_uppercase()), (b'0' | b'1', b'0'..=b'9' | b'A'..=b'F') | (b'7', b'F'))
+    });
+    if control {
+        let res = actix_web::ResponseError::error_response(&AppError::NotFound);
+        return Ok(req.into_response(res).map_into_right_body());
+    }
+    Ok(next.call(req).await?.map_into_left_body())
+}
+
 /// The Content-Security-Policy of every response: only the site's own scripts, styles and
 /// images (data: for small inline icons), never framed, no `<base>`, forms only to itself.
 pub const CONTENT_SECURITY_POLICY: &str = "default-src 'self'; script-src 'self'; \
@@ -316,6 +338,7 @@ pub fn routes(
         )
         .default_service(web::to(fallback))
         .wrap(actix_web::middleware::from_fn(pages::same_origin_forms))
+        .wrap(actix_web::middleware::from_fn(refuse_control_paths))
         .wrap(
             DefaultHeaders::new()
                 .add(("X-Content-Type-Options", "nosniff"))

@@ -36,7 +36,10 @@ pub struct RegisterRequest {
 #[serde(deny_unknown_fields)]
 pub struct LoginRequest {
     /// The account's email address.
-    #[validate(length(min = 1, max = 254, message = "must be 1 to 254 characters"))]
+    #[validate(
+        length(min = 1, max = 254, message = "must be 1 to 254 characters"),
+        custom(function = "crate::text::search")
+    )]
     #[serde(deserialize_with = "crate::json::trimmed")]
     pub email: String,
     /// The password.

@@ -513,7 +513,7 @@ pub fn letter_data(a: &Assembly, manifest_sha256: &str) -> LetterData {
         },
         group: GroupText {
             title: a.group.title.clone(),
-            category: Locale::ZhCn.tk("page.category", &a.group.category).into(),
+            category: Locale::ZhCn.tk("page.category", a.group.category).into(),
             summary: paragraphs(&a.group.summary),
         },
         statement: StatementText {

@@ -237,7 +237,7 @@ pub async fn part(
     part: Part,
 ) -> AppResult<PartFile> {
     let (group, row) = visible(state, user, slug, version).await?;
-    let tier = Some(row.tier).unwrap_or(Tier::Public);
+    let tier = row.tier;
     if !Part::all(tier).contains(&part) {
         return Err(AppError::NotFound);
     }

@@ -196,7 +196,7 @@ pub async fn accept(
     .await?;
     Ok(AcceptedInvite {
         group: group.slug,
-        role: role.into(),
+        role,
     })
 }
 
@@ -222,8 +222,8 @@ async fn team_of(conn: &impl ConnectionTrait, group_id: i64) -> AppResult<TeamVi
         .all(conn)
         .await?
         .into_iter()
-        .filter_map(|(r, u)| {
-            Some((
+        .map(|(r, u)| {
+            (
                 r.role,
                 MemberView {
                     user_id: r.user_id,
@@ -231,7 +231,7 @@ async fn team_of(conn: &impl ConnectionTrait, group_id: i64) -> AppResult<TeamVi
                     role: r.role,
                     since: r.created_at,
                 },
-            ))
+            )
         })
         .collect();
     members.sort_by(|a, b| b.0.cmp(&a.0).then(a.1.since.cmp(&b.1.since)));

@@ -263,7 +263,7 @@ pub async fn moderate(
         .one(conn)
         .await?
         .ok_or(AppError::NotFound)?;
-    let from = p.status.clone();
+    let from = p.status;
     let applies = match req.action {
         ModerationAction::Approve => matches!(
             from,
@@ -336,7 +336,6 @@ pub async fn moderate(
     .await?;
     let participant = users::Entity::find_by_id(p.user_id).one(conn).await?;
     // The participant hears of every decision, in the same transaction as the decision.
-    let emailed = participant.is_some();
     if let Some(u) = &participant {
         if req.action == ModerationAction::Approve {
             queue_approval(ctx, conn, &group, &p, u, now).await?;
@@ -345,7 +344,6 @@ pub async fn moderate(
         }
     }
     let mut entry = entries(conn, &group, vec![(p, participant)]).await?;
-    if emailed {}
     entry.pop().ok_or(AppError::NotFound)
 }
 

@@ -126,7 +126,6 @@ pub async fn edit(
         now,
     )
     .await?;
-    if reconfirm_requested > 0 {}
     Ok(StatementView {
         version,
         joint_statement: text,

@@ -105,7 +105,7 @@ fn update_line(u: &updates::Model, l: Locale, tz: Tz) -> String {
         .unwrap_or_default();
     format!(
         "{}{class} · {} · {}",
-        l.tk("notify.kind", &u.kind),
+        l.tk("notify.kind", u.kind),
         u.title,
         u.occurred_at.with_timezone(&tz).format("%Y-%m-%d")
     )
@@ -490,7 +490,7 @@ async fn open_clocks(
     let mut lines = Vec::new();
     for s in open {
         let c = clock(cal, &s, now)?;
-        let channel = l.tk("notify.channel", &s.channel);
+        let channel = l.tk("notify.channel", s.channel);
         let args = [
             ("channel", channel),
             ("recipient", s.recipient.as_str()),

@@ -58,7 +58,8 @@ pub struct UpdateCreate {
     #[serde(default)]
     pub body: String,
     /// `public` (default) or `participants`.
-    #[serde(default)]
+    #[serde(default = "public")]
+    #[schema(default = "public")]
     pub visibility: UpdateVisibility,
     /// When it happened (default: now; not in the future).
     #[serde(default)]
@@ -256,8 +257,6 @@ pub struct Scorecard {
     pub group_outcomes: BTreeMap<GroupOutcome, i64>,
 }
 
-impl Default for UpdateVisibility {
-    fn default() -> Self {
-        Self::Public
-    }
+fn public() -> UpdateVisibility {
+    UpdateVisibility::Public
 }

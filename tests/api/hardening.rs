@@ -251,6 +251,24 @@ async fn a_nul_character_in_any_text_field_is_refused_naming_it_and_nothing_is_w
     )
     .await;
     assert_eq!(app.count_rows("users").await, users_before);
+    refused(
+        &app,
+        "/auth/login",
+        None,
+        json!({"email": "member\u{0}@example.com", "password": "whatever"}),
+        "email",
+    )
+    .await;
+    let outbox_before = app.count_rows("outbox").await;
+    let page = app
+        .client
+        .post(format!("{}/reset-password/request", app.address))
+        .form(&[("email", "member\u{0}@example.com")])
+        .send()
+        .await
+        .expect("page");
+    assert_eq!(page.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(app.count_rows("outbox").await, outbox_before);
 
     let res = app.post(&join, m, TestApp::join_body("李四", 1)).await;
     assert_eq!(res.status(), StatusCode::CREATED);
@@ -271,6 +289,10 @@ async fn a_nul_character_in_any_text_field_is_refused_naming_it_and_nothing_is_w
     refused(&app, &updates, t, body, "body").await;
     assert_eq!(app.count_rows("updates").await, 0);
 
+    assert_eq!(
+        app.get(&format!("/groups/{slug}%00x"), None).await.status(),
+        StatusCode::NOT_FOUND
+    );
     let res = app.get("/groups?q=%00", None).await;
     assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);
     assert!(json_body(res).await["errors"]["q"].is_array());
