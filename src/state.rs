@@ -131,7 +131,7 @@ pub fn build_state(
         pdf_fonts,
         blobs,
         db,
-        limits: RateLimits::new(&settings),
+        limits: RateLimits::new(&settings, clock.clone()),
         ctx: Ctx {
             links: crate::notify::tokens::LinkSigner::new(&secret),
             settings: Arc::new(settings),
