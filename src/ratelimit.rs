@@ -18,8 +18,12 @@ use std::sync::{Mutex, PoisonError};
 
 use actix_web::HttpRequest;
 use chrono::{DateTime, Duration, Utc};
-use governor::clock::{Clock as _, DefaultClock};
-use governor::{DefaultKeyedRateLimiter, Quota};
+use governor::clock::Clock as _;
+use governor::middleware::NoOpMiddleware;
+use governor::state::keyed::DefaultKeyedStateStore;
+use governor::{Quota, RateLimiter};
+
+use crate::clock::SharedClock;
 
 use crate::config::Settings;
 use crate::error::AppError;
@@ -34,6 +38,29 @@ pub enum Bucket {
     /// Joins.
     Join,
 }
+
+/// The application clock as the limiters' clock, so tests that move it (or hold it still) get
+/// the same answers however slowly the machine runs. Time since the Unix epoch; governor's
+/// arithmetic saturates, so a wall clock stepping back only limits a little longer.
+#[derive(Debug, Clone)]
+pub struct LimiterClock(SharedClock);
+
+impl governor::clock::Clock for LimiterClock {
+    type Instant = std::time::Duration;
+
+    fn now(&self) -> std::time::Duration {
+        let nanos = self.0.now().timestamp_nanos_opt().unwrap_or(0);
+        std::time::Duration::from_nanos(u64::try_from(nanos).unwrap_or(0))
+    }
+}
+
+/// A keyed limiter on the application clock.
+type KeyedLimiter = RateLimiter<
+    String,
+    DefaultKeyedStateStore<String>,
+    LimiterClock,
+    NoOpMiddleware<std::time::Duration>,
+>;
 
 /// How many times `login_per_minute` one address may try over all accounts.
 const LOGIN_PER_ADDRESS_FACTOR: u32 = 10;
@@ -80,14 +107,14 @@ impl FailureLog {
 #[derive(Debug)]
 pub struct RateLimits {
     /// Per (account, address) login attempts.
-    login: DefaultKeyedRateLimiter<String>,
+    login: KeyedLimiter,
     /// Per address login attempts over all accounts.
-    login_address: DefaultKeyedRateLimiter<String>,
+    login_address: KeyedLimiter,
     login_failures: Mutex<FailureLog>,
     login_failures_per_hour: usize,
-    register: DefaultKeyedRateLimiter<String>,
-    reset: DefaultKeyedRateLimiter<String>,
-    join: DefaultKeyedRateLimiter<String>,
+    register: KeyedLimiter,
+    reset: KeyedLimiter,
+    join: KeyedLimiter,
     trust_forwarded_for: bool,
 }
 
@@ -96,20 +123,24 @@ fn nz(n: u32) -> NonZeroU32 {
 }
 
 impl RateLimits {
-    /// Limiters sized from the settings.
+    /// Limiters sized from the settings, on the application clock.
     #[must_use]
-    pub fn new(s: &Settings) -> Self {
+    pub fn new(s: &Settings, clock: SharedClock) -> Self {
+        let clock = LimiterClock(clock);
+        let keyed = |quota: Quota| {
+            RateLimiter::new(quota, DefaultKeyedStateStore::default(), clock.clone())
+        };
         Self {
-            login: DefaultKeyedRateLimiter::keyed(Quota::per_minute(nz(s.login_per_minute))),
-            login_address: DefaultKeyedRateLimiter::keyed(Quota::per_minute(nz(s
+            login: keyed(Quota::per_minute(nz(s.login_per_minute))),
+            login_address: keyed(Quota::per_minute(nz(s
                 .login_per_minute
                 .saturating_mul(LOGIN_PER_ADDRESS_FACTOR)))),
             login_failures: Mutex::new(FailureLog::default()),
             login_failures_per_hour: usize::try_from(s.login_failures_per_hour.max(1))
                 .unwrap_or(usize::MAX),
-            register: DefaultKeyedRateLimiter::keyed(Quota::per_hour(nz(s.register_per_hour))),
-            reset: DefaultKeyedRateLimiter::keyed(Quota::per_hour(nz(s.reset_per_hour))),
-            join: DefaultKeyedRateLimiter::keyed(Quota::per_minute(nz(s.join_per_minute))),
+            register: keyed(Quota::per_hour(nz(s.register_per_hour))),
+            reset: keyed(Quota::per_hour(nz(s.reset_per_hour))),
+            join: keyed(Quota::per_minute(nz(s.join_per_minute))),
             trust_forwarded_for: s.trust_forwarded_for,
         }
     }
@@ -192,13 +223,9 @@ impl RateLimits {
         Ok(())
     }
 
-    fn check_in(
-        &self,
-        limiter: &DefaultKeyedRateLimiter<String>,
-        key: &str,
-    ) -> Result<(), AppError> {
+    fn check_in(&self, limiter: &KeyedLimiter, key: &str) -> Result<(), AppError> {
         limiter.check_key(&key.to_owned()).map_err(|not_until| {
-            let wait = not_until.wait_time_from(DefaultClock::default().now());
+            let wait = not_until.wait_time_from(limiter.clock().now());
             AppError::TooManyRequests {
                 retry_after_secs: wait.as_secs().max(1),
             }

@@ -135,7 +135,7 @@ pub fn build_state(
              dossiers will answer 503 pdf_font_missing"
         );
     }
-    let limits = RateLimits::new(&settings);
+    let limits = RateLimits::new(&settings, clock.clone());
     let ctx = Ctx {
         links: crate::notify::tokens::LinkSigner::new(&secret),
         settings: Arc::new(settings),
