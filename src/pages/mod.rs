@@ -102,15 +102,11 @@ async fn home(state: web::Data<AppState>, c: PageCtx, q: web::Query<HomeQuery>) 
 struct GroupPage {
     l: Locale,
     head: Head,
-    g: GroupView,
+    g: std::sync::Arc<GroupView>,
 }
 
 async fn group(state: web::Data<AppState>, c: PageCtx, slug: web::Path<String>) -> HttpResponse {
-    let view = async {
-        let g = groups::by_slug(&state.db, &slug).await?;
-        groups::view(&state.db, g).await
-    };
-    match view.await {
+    match state.views.public_view(&state.db, &slug).await {
         Ok(g) => c.render(
             StatusCode::OK,
             &GroupPage {

@@ -429,10 +429,15 @@ async fn pages_and_error_pages_carry_a_content_security_policy_and_a_permissions
 }
 
 async fn reset_request(app: &TestApp, email: &str, headers: &[(&str, &str)]) -> reqwest::Response {
+    // A browser that opened the form first, so the CSRF token is valid: what is refused here
+    // is the origin alone.
+    let browser = crate::helpers::visitor::Visitor::new(app);
+    let csrf = browser.get("/forgot-password?lang=en").await.csrf();
     let mut req = app
         .client
         .post(format!("{}/reset-password/request?lang=en", app.address))
-        .form(&[("email", email)]);
+        .header("cookie", browser.cookie_header())
+        .form(&[("email", email), ("csrf", csrf.as_str())]);
     for (name, value) in headers {
         req = req.header(*name, *value);
     }
@@ -461,15 +466,27 @@ async fn a_cross_origin_password_reset_request_is_refused_and_sends_nothing() {
 
     let own = app.address.clone();
     let same = reset_request(&app, &user.email, &[("Origin", own.as_str())]).await;
-    assert_eq!(same.status(), StatusCode::OK);
+    assert_eq!(
+        same.status(),
+        StatusCode::SEE_OTHER,
+        "accepted and sent to the login page"
+    );
     assert_eq!(app.count_rows("outbox").await, outbox_before + 1);
     let referer = format!("{own}/reset-password");
     let stated_by_referer =
         reset_request(&app, &user.email, &[("Referer", referer.as_str())]).await;
-    assert_eq!(stated_by_referer.status(), StatusCode::OK);
+    assert_eq!(
+        stated_by_referer.status(),
+        StatusCode::SEE_OTHER,
+        "accepted and sent to the login page"
+    );
     // Old clients state neither: still served.
     let neither = reset_request(&app, &user.email, &[]).await;
-    assert_eq!(neither.status(), StatusCode::OK);
+    assert_eq!(
+        neither.status(),
+        StatusCode::SEE_OTHER,
+        "accepted and sent to the login page"
+    );
     assert_eq!(app.count_rows("outbox").await, outbox_before + 3);
 }
 

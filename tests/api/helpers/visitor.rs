@@ -81,7 +81,7 @@ impl Visitor {
         }
     }
 
-    fn cookie_header(&self) -> String {
+    pub fn cookie_header(&self) -> String {
         self.jar
             .lock()
             .unwrap()
