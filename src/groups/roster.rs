@@ -337,61 +337,48 @@ pub async fn moderate(
     let participant = users::Entity::find_by_id(p.user_id).one(conn).await?;
     // The participant hears of every decision, in the same transaction as the decision.
     if let Some(u) = &participant {
-        if req.action == ModerationAction::Approve {
-            queue_approval(ctx, conn, &group, &p, u, now).await?;
-        } else {
-            queue_rejection(ctx, conn, &group, &p, u, now).await?;
-        }
+        let approved = req.action == ModerationAction::Approve;
+        queue_decision(ctx, conn, &group, &p, u, approved, now).await?;
     }
     let mut entry = entries(conn, &group, vec![(p, participant)]).await?;
     entry.pop().ok_or(AppError::NotFound)
 }
 
-async fn queue_approval(
+/// Emails the participant the moderation decision, in the caller's transaction.
+async fn queue_decision(
     ctx: &Ctx,
     txn: &impl ConnectionTrait,
     group: &groups::Model,
     p: &participations::Model,
     u: &users::Model,
+    approved: bool,
     now: DateTime<Utc>,
 ) -> AppResult<()> {
     let locale = Locale::parse_lenient(&u.locale);
     let group_url = format!("{}/groups/{}", ctx.public_url, group.slug);
-    let email = NewEmail {
-        kind: "roster_approved",
-        recipient: u.email.clone(),
-        user_id: Some(u.id),
-        content: kinds::approval(locale, &u.display_name, &group.title, &group_url),
-        idempotency_key: format!("roster_approved:{}:{}", p.id, now.timestamp_millis()),
-        headers: Vec::new(),
+    let (kind, content) = if approved {
+        (
+            "roster_approved",
+            kinds::approval(locale, &u.display_name, &group.title, &group_url),
+        )
+    } else {
+        let rejected = kinds::Rejected {
+            title: &group.title,
+            reason: p.rejection_reason.as_deref(),
+            duplicate: p.duplicate_of.is_some(),
+            group_url: &group_url,
+        };
+        (
+            "roster_rejected",
+            kinds::rejection(locale, &u.display_name, rejected),
+        )
     };
-    enqueue(txn, email, now, &ctx.mail_domain).await?;
-    Ok(())
-}
-
-async fn queue_rejection(
-    ctx: &Ctx,
-    txn: &impl ConnectionTrait,
-    group: &groups::Model,
-    p: &participations::Model,
-    u: &users::Model,
-    now: DateTime<Utc>,
-) -> AppResult<()> {
-    let locale = Locale::parse_lenient(&u.locale);
-    let group_url = format!("{}/groups/{}", ctx.public_url, group.slug);
-    let rejected = kinds::Rejected {
-        title: &group.title,
-        reason: p.rejection_reason.as_deref(),
-        duplicate: p.duplicate_of.is_some(),
-        group_url: &group_url,
-    };
-    let content = kinds::rejection(locale, &u.display_name, rejected);
     let email = NewEmail {
-        kind: "roster_rejected",
+        kind,
         recipient: u.email.clone(),
         user_id: Some(u.id),
         content,
-        idempotency_key: format!("roster_rejected:{}:{}", p.id, now.timestamp_millis()),
+        idempotency_key: format!("{kind}:{}:{}", p.id, now.timestamp_millis()),
         headers: Vec::new(),
     };
     enqueue(txn, email, now, &ctx.mail_domain).await?;

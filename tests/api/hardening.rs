@@ -260,13 +260,7 @@ async fn a_nul_character_in_any_text_field_is_refused_naming_it_and_nothing_is_w
     )
     .await;
     let outbox_before = app.count_rows("outbox").await;
-    let page = app
-        .client
-        .post(format!("{}/reset-password/request", app.address))
-        .form(&[("email", "member\u{0}@example.com")])
-        .send()
-        .await
-        .expect("page");
+    let page = reset_request(&app, "member\u{0}@example.com", &[]).await;
     assert_eq!(page.status(), StatusCode::UNPROCESSABLE_ENTITY);
     assert_eq!(app.count_rows("outbox").await, outbox_before);
 
