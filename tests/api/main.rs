@@ -15,6 +15,7 @@ mod hardening;
 mod helpers;
 mod join_writer;
 mod journey;
+mod layering;
 mod notify;
 mod openapi;
 mod organisers;
