@@ -17,22 +17,27 @@ use serde_json::Value;
 
 use crate::helpers::app::{TestApp, json_body};
 
-#[tokio::test]
-async fn the_openapi_document_is_the_reviewed_one() {
-    // Arrange
-    let app = TestApp::spawn().await;
-
-    // Act
+/// The document as the server serves it (200, JSON).
+async fn served_document(app: &TestApp) -> Value {
     let res = app
         .client
         .get(format!("{}/api/v1/openapi.json", app.address))
         .send()
         .await
         .expect("spec");
+    assert_eq!(res.status(), 200);
+    json_body(res).await
+}
+
+#[tokio::test]
+async fn the_openapi_document_is_the_reviewed_one() {
+    // Arrange
+    let app = TestApp::spawn().await;
+
+    // Act
+    let spec = served_document(&app).await;
 
     // Assert
-    assert_eq!(res.status(), 200);
-    let spec: Value = json_body(res).await;
     assert!(
         spec["openapi"]
             .as_str()
@@ -116,13 +121,7 @@ fn schema_refs(value: &Value, out: &mut Vec<String>) {
 async fn the_openapi_document_is_valid_and_says_what_the_server_answers() {
     // Arrange
     let app = TestApp::spawn().await;
-    let res = app
-        .client
-        .get(format!("{}/api/v1/openapi.json", app.address))
-        .send()
-        .await
-        .expect("spec");
-    let spec: Value = json_body(res).await;
+    let spec = served_document(&app).await;
 
     // Assert: an independent validator (openapi-spec-validator, installed by .ci/run) accepts it.
     let dir = tempfile::tempdir().expect("tempdir");
