@@ -3,6 +3,7 @@
 //! dossier verification. Pages of a domain live beside it (`src/accounts/pages.rs`). Every form
 //! works without JavaScript; pages call the same services as the API.
 
+pub mod assets;
 pub mod ctx;
 
 use actix_web::http::{StatusCode, header};
@@ -27,7 +28,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .route("/invites/accept", web::post().to(invite_submit))
         .route("/verify", web::get().to(dossier_verify_form))
         .route("/verify", web::post().to(dossier_verify_submit))
-        .route("/static/site.css", web::get().to(stylesheet));
+        .route("/static/{file}", web::get().to(assets::serve));
 }
 
 /// The page language: `?lang=`, then the `lang` cookie, then `Accept-Language`; zh-CN by default.
@@ -241,13 +242,6 @@ async fn invite_submit(
         }
         Err(e) => c.error(&e),
     }
-}
-
-async fn stylesheet() -> HttpResponse {
-    HttpResponse::Ok()
-        .content_type("text/css; charset=utf-8")
-        .insert_header((header::CACHE_CONTROL, "public, max-age=3600"))
-        .body(include_str!("../../frontend/static/site.css"))
 }
 
 /// Page forms that may come from elsewhere: one-click unsubscribe (RFC 8058) is posted by
