@@ -161,6 +161,38 @@ impl Money {
         }
     }
 
+    /// Parses an amount typed in major units (`128`, `128.5`, `¥1,280.00`, full-width digits)
+    /// in `currency`'s minor units.
+    ///
+    /// # Errors
+    /// When the text is not a non-negative number with at most the currency's decimals.
+    pub fn parse_decimal(text: &str, currency: Currency) -> Result<Self, &'static str> {
+        let cleaned: String = text
+            .chars()
+            .map(|c| match c {
+                '０'..='９' => char::from_u32(c as u32 - '０' as u32 + '0' as u32).unwrap_or(c),
+                '．' | '。' => '.',
+                _ => c,
+            })
+            .filter(|c| !matches!(c, ',' | '，' | ' ' | '¥' | '￥' | '$'))
+            .collect();
+        let (whole, frac) = cleaned.split_once('.').unwrap_or((&cleaned, ""));
+        let exp = currency.exponent() as usize;
+        let digits = |s: &str| s.chars().all(|c| c.is_ascii_digit());
+        if whole.is_empty() || !digits(whole) || !digits(frac) || frac.len() > exp {
+            return Err("not_a_number");
+        }
+        let mut minor = String::with_capacity(whole.len() + exp);
+        minor.push_str(whole);
+        minor.push_str(frac);
+        minor.extend(std::iter::repeat_n('0', exp - frac.len()));
+        let amount_minor = minor.parse::<i64>().map_err(|_| "too_large")?;
+        Ok(Self {
+            amount_minor,
+            currency,
+        })
+    }
+
     /// The amount in major units with the currency's decimals: `12800` CNY → `128.00`.
     #[must_use]
     pub fn decimal(&self) -> String {
@@ -238,6 +270,24 @@ mod tests {
         assert!(Currency::parse("RMB").is_err());
         assert!(Currency::parse("cny").is_err());
         assert!(Currency::parse("XYZ").is_err());
+    }
+
+    #[test]
+    fn typed_amounts_are_read_in_the_currency_minor_unit() {
+        let cny = Currency::parse("CNY").unwrap();
+        let jpy = Currency::parse("JPY").unwrap();
+        let minor = |t, c| Money::parse_decimal(t, c).map(|m| m.amount_minor);
+        assert_eq!(minor("128", cny), Ok(12800));
+        assert_eq!(minor("128.5", cny), Ok(12850));
+        assert_eq!(minor("¥1,280.05", cny), Ok(128_005));
+        assert_eq!(minor("１２８．００", cny), Ok(12800));
+        assert_eq!(minor("1200", jpy), Ok(1200));
+        assert_eq!(minor("12.5", jpy), Err("not_a_number"));
+        assert_eq!(minor("1.234", cny), Err("not_a_number"));
+        assert_eq!(minor("-5", cny), Err("not_a_number"));
+        assert_eq!(minor("", cny), Err("not_a_number"));
+        assert_eq!(minor("abc", cny), Err("not_a_number"));
+        assert_eq!(minor("99999999999999999999", cny), Err("too_large"));
     }
 
     #[test]

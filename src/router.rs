@@ -322,6 +322,7 @@ pub fn routes(
     let app = app
         .configure(pages::routes)
         .configure(accounts::pages::routes)
+        .configure(crate::participation::join_pages::routes)
         .configure(crate::notify::api::page_routes);
     let app = app
         .service(

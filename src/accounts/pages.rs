@@ -219,7 +219,15 @@ fn register_page<'a>(
         "/register",
         l.t("page.register.button"),
     );
-    page.intro = Some(l.t("page.register.intro").into());
+    let joining = next.is_some_and(|n| {
+        let path = n.as_str().split('?').next().unwrap_or("");
+        path.starts_with("/groups/") && path.ends_with("/join")
+    });
+    page.intro = Some(if joining {
+        format!("{} {}", l.t("page.join.step1"), l.t("page.join.register_intro"))
+    } else {
+        l.t("page.register.intro").into()
+    });
     keep_next(&mut page, next);
     page.fields = vec![
         Field::new("email", l.t("page.register.email"), "email", 254)

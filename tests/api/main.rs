@@ -13,6 +13,7 @@ mod dossier_verify;
 mod evidence;
 mod hardening;
 mod helpers;
+mod join_pages;
 mod join_writer;
 mod journey;
 mod layering;

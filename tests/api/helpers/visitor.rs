@@ -60,6 +60,20 @@ impl Visitor {
         }
     }
 
+    /// A browser signed in as `user` through the log-in page.
+    pub async fn signed_in(app: &TestApp, user: &crate::helpers::app::TestUser) -> Self {
+        let v = Self::new(app);
+        let res = v
+            .submit(
+                "/login",
+                "/login",
+                &[("email", &user.email), ("password", &user.password)],
+            )
+            .await;
+        assert_eq!(res.status, StatusCode::SEE_OTHER, "log in: {}", res.html);
+        v
+    }
+
     /// The cookie `name` as the browser holds it.
     pub fn cookie(&self, name: &str) -> Option<String> {
         self.jar.lock().unwrap().get(name).cloned()
