@@ -256,3 +256,66 @@ async fn the_invitation_link_opens_a_form_that_logs_in_and_accepts() {
         "the moderator reads the roster now"
     );
 }
+
+/// The static files: linked under content-hashed names, cached for a year, gzip for clients
+/// that take it; scripts only from files (no inline script: the CSP forbids it).
+#[tokio::test]
+async fn static_files_are_hashed_cached_and_compressed() {
+    use std::io::Read;
+    let app = TestApp::spawn().await;
+    let page = app.client.get(&app.address).send().await.expect("home");
+    let csp = page
+        .headers()
+        .get("content-security-policy")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .to_owned();
+    assert!(csp.contains("script-src 'self'") && csp.contains("frame-ancestors 'none'"));
+    assert!(!csp.contains("unsafe-inline"), "{csp}");
+    let html = page.text().await.expect("html");
+    assert!(!html.contains("<script>") && !html.contains(" onclick="), "no inline script");
+    let href = |ext: &str| {
+        html.split('"')
+            .find(|s| s.starts_with("/static/") && s.ends_with(ext))
+            .unwrap_or_else(|| panic!("a hashed {ext} link in {html}"))
+            .to_owned()
+    };
+    for (url, plain) in [(href(".css"), "/static/site.css"), (href(".js"), "/static/enhance.js")] {
+        assert_ne!(url, plain, "the link carries the content hash");
+        let get = |path: String, gzip: bool| {
+            let mut req = app.client.get(format!("{}{path}", app.address));
+            if gzip {
+                req = req.header("accept-encoding", "gzip, br");
+            }
+            req.send()
+        };
+        let res = get(url.clone(), false).await.expect("asset");
+        assert_eq!(res.status(), StatusCode::OK);
+        assert_eq!(
+            res.headers()["cache-control"],
+            "public, max-age=31536000, immutable"
+        );
+        assert!(res.headers().get("content-encoding").is_none());
+        let body = res.bytes().await.expect("body");
+        let res = get(url.clone(), true).await.expect("asset");
+        assert_eq!(res.headers()["content-encoding"], "gzip");
+        assert_eq!(res.headers()["vary"], "Accept-Encoding");
+        let packed = res.bytes().await.expect("body");
+        assert!(packed.len() < body.len(), "compressed");
+        let mut unpacked = Vec::new();
+        flate2::read::GzDecoder::new(&packed[..])
+            .read_to_end(&mut unpacked)
+            .expect("gzip");
+        assert_eq!(unpacked, body, "the same file");
+        // The plain name still answers (old links), cached briefly.
+        let res = get(plain.to_owned(), false).await.expect("asset");
+        assert_eq!(res.headers()["cache-control"], "public, max-age=300");
+    }
+    let res = app
+        .client
+        .get(format!("{}/static/nothing.js", app.address))
+        .send()
+        .await
+        .expect("404");
+    assert_eq!(res.status(), StatusCode::NOT_FOUND);
+}
