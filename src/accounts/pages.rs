@@ -224,7 +224,11 @@ fn register_page<'a>(
         path.starts_with("/groups/") && path.ends_with("/join")
     });
     page.intro = Some(if joining {
-        format!("{} {}", l.t("page.join.step1"), l.t("page.join.register_intro"))
+        format!(
+            "{} {}",
+            l.t("page.join.step1"),
+            l.t("page.join.register_intro")
+        )
     } else {
         l.t("page.register.intro").into()
     });

@@ -170,7 +170,11 @@ fn form_page<'a>(
     }
 }
 
-async fn join_form(state: web::Data<AppState>, c: PageCtx, slug: web::Path<String>) -> HttpResponse {
+async fn join_form(
+    state: web::Data<AppState>,
+    c: PageCtx,
+    slug: web::Path<String>,
+) -> HttpResponse {
     if let Some(res) = before_form(&state, &c, &slug).await {
         return res;
     }
@@ -284,7 +288,10 @@ async fn join_submit(
         Err(errors) => return invalid(g, errors),
     };
     let Some(user) = c.user.as_ref() else {
-        return c.error(&AppError::Unauthorized("no_session", "sign in first".into()));
+        return c.error(&AppError::Unauthorized(
+            "no_session",
+            "sign in first".into(),
+        ));
     };
     match service::join(&state, user, &slug, req).await {
         Ok(_) => c.redirect(

@@ -115,7 +115,12 @@ async fn answer(
                            "title": "快付钱包客服回复：正在核实", "body": "服务商表示正在逐笔核实退款。"}),
                 )
                 .await;
-            assert_eq!(res.status(), 201, "{}", res.text().await.unwrap_or_default());
+            assert_eq!(
+                res.status(),
+                201,
+                "{}",
+                res.text().await.unwrap_or_default()
+            );
             app.clock.set(next_friday_nine(app.clock.now()));
             lianming::notify::scheduler::tick(&app.state)
                 .await
@@ -126,7 +131,9 @@ async fn answer(
                 .messages()
                 .into_iter()
                 .rev()
-                .find(|m| m.envelope_to.iter().any(|t| t == email) && m.subject.contains("每周进展"))
+                .find(|m| {
+                    m.envelope_to.iter().any(|t| t == email) && m.subject.contains("每周进展")
+                })
                 .unwrap_or_else(|| panic!("no weekly digest to {email}"));
             digest
                 .header("List-Unsubscribe")
@@ -159,14 +166,20 @@ async fn a_newcomer_finds_joins_and_follows_a_complaint_from_a_phone() {
         ("云闪钱提现申请一直不到账", "withdrawal_delay"),
         ("好付账户被盗刷后客服不处理", "account_theft"),
     ] {
-        app.create_group(&other, json!({"title": t, "category": cat, "provider_name": "好付"}))
-            .await;
+        app.create_group(
+            &other,
+            json!({"title": t, "category": cat, "provider_name": "好付"}),
+        )
+        .await;
     }
     let group = app
         .create_group(&owner, json!({"title": title, "category": "refund_delay"}))
         .await;
     let slug = group["slug"].as_str().expect("slug").to_owned();
-    let provider = group["provider"]["slug"].as_str().expect("provider").to_owned();
+    let provider = group["provider"]["slug"]
+        .as_str()
+        .expect("provider")
+        .to_owned();
     let shots = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("target/screenshots");
 
     let mut child = tokio::process::Command::new("node")

@@ -21,11 +21,17 @@ async fn group(app: &TestApp) -> (crate::helpers::app::TestUser, String, Value) 
 
 fn form<'a>(full_name: &'a str, agree: bool) -> Vec<(&'a str, &'a str)> {
     let mut f = vec![
-        ("statement", "三月二日申请退款 128.50 元，客服说七个工作日到账，至今没有收到。"),
+        (
+            "statement",
+            "三月二日申请退款 128.50 元，客服说七个工作日到账，至今没有收到。",
+        ),
         ("currency", "CNY"),
         ("amount", "128.50"),
         ("incident_date", "2026-03-02"),
-        ("transaction_refs", "T2026030200001\nT2026030200002, T2026030200001"),
+        (
+            "transaction_refs",
+            "T2026030200001\nT2026030200002, T2026030200001",
+        ),
         ("consent_share_identity", "yes"),
         ("full_name", full_name),
         ("statement_version", "1"),
@@ -47,20 +53,41 @@ async fn a_member_signs_the_displayed_statement_and_sees_what_was_signed(backend
     assert_eq!(page.status, StatusCode::OK, "{}", page.html);
     assert!(page.html.contains("第 2 步，共 3 步"), "{}", page.html);
     let statement = g["joint_statement"].as_str().expect("statement");
-    assert!(page.html.contains(statement), "the statement to sign is shown");
-    assert!(page.html.contains(g["statement_sha256"].as_str().expect("hash")));
+    assert!(
+        page.html.contains(statement),
+        "the statement to sign is shown"
+    );
+    assert!(
+        page.html
+            .contains(g["statement_sha256"].as_str().expect("hash"))
+    );
 
     // Mistakes: each message by its field, 422, nothing stored.
     let mut bad = form("", false);
     bad.retain(|(k, _)| *k != "amount");
     bad.push(("amount", "一百"));
     let wrong = v.submit(&join, &join, &bad).await;
-    assert_eq!(wrong.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", wrong.html);
+    assert_eq!(
+        wrong.status,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "{}",
+        wrong.html
+    );
     for id in ["amount-error", "full_name-error", "agree-error"] {
-        assert!(wrong.html.contains(&format!("id=\"{id}\"")), "{id}: {}", wrong.html);
+        assert!(
+            wrong.html.contains(&format!("id=\"{id}\"")),
+            "{id}: {}",
+            wrong.html
+        );
     }
-    assert!(wrong.html.contains("href=\"#amount\""), "the summary links the field");
-    assert!(wrong.html.contains("三月二日申请退款"), "what was typed is kept");
+    assert!(
+        wrong.html.contains("href=\"#amount\""),
+        "the summary links the field"
+    );
+    assert!(
+        wrong.html.contains("三月二日申请退款"),
+        "what was typed is kept"
+    );
     assert_eq!(app.count_rows("participations").await, 0);
 
     // Without the page's CSRF token: refused, nothing stored.
@@ -85,7 +112,10 @@ async fn a_member_signs_the_displayed_statement_and_sees_what_was_signed(backend
         .await,
     )
     .await;
-    assert_eq!(mine["amount_disputed"], json!({"amount_minor": 12850, "currency": "CNY"}));
+    assert_eq!(
+        mine["amount_disputed"],
+        json!({"amount_minor": 12850, "currency": "CNY"})
+    );
     assert_eq!(mine["incident_date"], "2026-03-02");
     assert_eq!(
         mine["transaction_refs"],
@@ -101,8 +131,11 @@ async fn a_member_signs_the_displayed_statement_and_sees_what_was_signed(backend
     assert!(done.html.contains("您已成功加入"), "{}", done.html);
     assert!(done.html.contains("王小明"));
     assert!(
-        done.html
-            .contains(mine["signature"]["statement_sha256"].as_str().expect("hash")),
+        done.html.contains(
+            mine["signature"]["statement_sha256"]
+                .as_str()
+                .expect("hash")
+        ),
         "the confirmation shows the signed hash"
     );
     assert!(done.html.contains("href=\"/account/groups/"));
@@ -119,13 +152,13 @@ async fn a_member_signs_the_displayed_statement_and_sees_what_was_signed(backend
     let other = app.verified_user("other@example.com", "路人").await;
     let stranger = Visitor::signed_in(&app, &other).await;
     assert_eq!(
-        stranger.get(&format!("/groups/{slug}/join/done")).await.status,
+        stranger
+            .get(&format!("/groups/{slug}/join/done"))
+            .await
+            .status,
         StatusCode::NOT_FOUND
     );
-    assert_eq!(
-        stranger.get(&step3).await.status,
-        StatusCode::NOT_FOUND
-    );
+    assert_eq!(stranger.get(&step3).await.status, StatusCode::NOT_FOUND);
 }
 
 async fn a_statement_changed_while_the_form_was_open_is_shown_for_signing(backend: Backend) {
@@ -161,10 +194,23 @@ async fn a_statement_changed_while_the_form_was_open_is_shown_for_signing(backen
     let mut fields = form("王小明", true);
     fields.push(("csrf", &csrf));
     let stale = v.post(&join, &fields).await;
-    assert_eq!(stale.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", stale.html);
-    assert!(stale.html.contains("组织者更新了联合声明"), "{}", stale.html);
+    assert_eq!(
+        stale.status,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "{}",
+        stale.html
+    );
+    assert!(
+        stale.html.contains("组织者更新了联合声明"),
+        "{}",
+        stale.html
+    );
     assert!(stale.html.contains(new_text), "the new version is shown");
-    assert!(stale.html.contains("name=\"statement_version\" value=\"2\""));
+    assert!(
+        stale
+            .html
+            .contains("name=\"statement_version\" value=\"2\"")
+    );
     assert_eq!(app.count_rows("participations").await, 1, "nothing joined");
 }
 
@@ -182,7 +228,10 @@ async fn a_newcomer_is_sent_to_register_and_an_unverified_member_to_the_email() 
     let res = v.get(&join).await;
     assert_eq!(res.status, StatusCode::SEE_OTHER);
     let register = res.location.expect("location");
-    assert_eq!(register, format!("/register?next=%2Fgroups%2F{slug}%2Fjoin"));
+    assert_eq!(
+        register,
+        format!("/register?next=%2Fgroups%2F{slug}%2Fjoin")
+    );
     let page = v.get(&register).await;
     assert!(page.html.contains("第 1 步，共 3 步"), "{}", page.html);
 
@@ -198,5 +247,8 @@ async fn a_newcomer_is_sent_to_register_and_an_unverified_member_to_the_email() 
     let page = v.get(&join).await;
     assert_eq!(page.status, StatusCode::OK);
     assert!(page.html.contains("请先验证邮箱"), "{}", page.html);
-    assert!(!page.html.contains("name=\"full_name\""), "no form to sign yet");
+    assert!(
+        !page.html.contains("name=\"full_name\""),
+        "no form to sign yet"
+    );
 }

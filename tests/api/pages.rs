@@ -273,14 +273,20 @@ async fn static_files_are_hashed_cached_and_compressed() {
     assert!(csp.contains("script-src 'self'") && csp.contains("frame-ancestors 'none'"));
     assert!(!csp.contains("unsafe-inline"), "{csp}");
     let html = page.text().await.expect("html");
-    assert!(!html.contains("<script>") && !html.contains(" onclick="), "no inline script");
+    assert!(
+        !html.contains("<script>") && !html.contains(" onclick="),
+        "no inline script"
+    );
     let href = |ext: &str| {
         html.split('"')
             .find(|s| s.starts_with("/static/") && s.ends_with(ext))
             .unwrap_or_else(|| panic!("a hashed {ext} link in {html}"))
             .to_owned()
     };
-    for (url, plain) in [(href(".css"), "/static/site.css"), (href(".js"), "/static/enhance.js")] {
+    for (url, plain) in [
+        (href(".css"), "/static/site.css"),
+        (href(".js"), "/static/enhance.js"),
+    ] {
         assert_ne!(url, plain, "the link carries the content hash");
         let get = |path: String, gzip: bool| {
             let mut req = app.client.get(format!("{}{path}", app.address));

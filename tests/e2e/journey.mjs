@@ -55,6 +55,14 @@ async function audit(page, name) {
   const bad = result.violations.filter((v) => v.impact === 'serious' || v.impact === 'critical');
   check(`axe: no serious or critical violation on ${name}`, bad.length === 0,
     bad.map((v) => `${v.id} (${v.impact}) at ${v.nodes.map((n) => n.target.join(' ')).join(', ')}`).join('; '));
+  const bytes = await page.evaluate(async () => {
+    let n = new Blob([document.documentElement.outerHTML]).size;
+    for (const el of document.querySelectorAll('link[rel=stylesheet], script[src]')) {
+      n += (await (await fetch(el.href || el.src)).arrayBuffer()).byteLength;
+    }
+    return n;
+  });
+  check(`${name}: HTML+CSS+JS under 100 KB`, bytes < 100 * 1024, `${bytes} bytes`);
   await page.setViewportSize({ width: 360, height: 780 });
   const over = await page.evaluate(() => document.scrollingElement.scrollWidth - window.innerWidth);
   check(`${name} fits 360 px`, over <= 0, `${over}px too wide`);
