@@ -123,10 +123,12 @@ impl Application {
     /// When the server fails.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
         let result = self.server.await;
+        tracing::info!("HTTP server stopped; stopping the background tasks");
         self.stop.cancel();
         for t in self.tasks {
             let _ = t.await;
         }
+        tracing::info!("background tasks stopped");
         result
     }
 }
