@@ -17,15 +17,18 @@ pub struct RegisterRequest {
         length(max = 254, message = "must be at most 254 characters")
     )]
     #[serde(deserialize_with = "crate::json::trimmed")]
+    #[schema(max_length = 254)]
     pub email: String,
     /// At least 8 characters.
     #[validate(length(min = 8, max = 256, message = "must be 8 to 256 characters"))]
+    #[schema(min_length = 8, max_length = 256)]
     pub password: String,
     /// Shown to the organisers of groups you join.
     #[validate(
         length(min = 1, max = 80, message = "must be 1 to 80 characters"),
         custom(function = "crate::text::line")
     )]
+    #[schema(min_length = 1, max_length = 80)]
     pub display_name: String,
     /// `zh-CN` (default) or `en`.
     pub locale: Option<Locale>,
@@ -41,9 +44,11 @@ pub struct LoginRequest {
         custom(function = "crate::text::search")
     )]
     #[serde(deserialize_with = "crate::json::trimmed")]
+    #[schema(min_length = 1, max_length = 254)]
     pub email: String,
     /// The password.
     #[validate(length(min = 1, max = 256, message = "must be 1 to 256 characters"))]
+    #[schema(min_length = 1, max_length = 256)]
     pub password: String,
 }
 
@@ -66,6 +71,7 @@ pub struct TokenResponse {
 pub struct TokenRequest {
     /// The token.
     #[validate(length(min = 1, max = 200, message = "must be 1 to 200 characters"))]
+    #[schema(min_length = 1, max_length = 200)]
     pub token: String,
 }
 
@@ -75,6 +81,7 @@ pub struct TokenRequest {
 pub struct RefreshRequest {
     /// The refresh token last received.
     #[validate(length(min = 1, max = 200, message = "must be 1 to 200 characters"))]
+    #[schema(min_length = 1, max_length = 200)]
     pub refresh_token: String,
 }
 
@@ -88,6 +95,7 @@ pub struct ResetRequest {
         length(max = 254, message = "must be at most 254 characters")
     )]
     #[serde(deserialize_with = "crate::json::trimmed")]
+    #[schema(max_length = 254)]
     pub email: String,
 }
 
@@ -97,9 +105,11 @@ pub struct ResetRequest {
 pub struct ResetConfirmRequest {
     /// The token from the reset email.
     #[validate(length(min = 1, max = 200, message = "must be 1 to 200 characters"))]
+    #[schema(min_length = 1, max_length = 200)]
     pub token: String,
     /// The new password.
     #[validate(length(min = 8, max = 256, message = "must be 8 to 256 characters"))]
+    #[schema(min_length = 8, max_length = 256)]
     pub password: String,
 }
 
@@ -112,6 +122,7 @@ pub struct MeUpdate {
         length(min = 1, max = 80, message = "must be 1 to 80 characters"),
         custom(function = "crate::text::line")
     )]
+    #[schema(min_length = 1, max_length = 80)]
     pub display_name: Option<String>,
     /// New language.
     pub locale: Option<Locale>,
@@ -123,6 +134,7 @@ pub struct MeUpdate {
 pub struct DeleteMeRequest {
     /// The current password.
     #[validate(length(min = 1, max = 256, message = "must be 1 to 256 characters"))]
+    #[schema(min_length = 1, max_length = 256)]
     pub password: String,
 }
 

@@ -53,6 +53,7 @@ pub struct Demand {
         custom(function = "crate::text::block_or_empty")
     )]
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(max_length = 500)]
     pub text: Option<String>,
 }
 
@@ -95,6 +96,7 @@ pub struct GroupCreate {
         length(min = 1, max = 80, message = "must be 1 to 80 characters"),
         custom(function = "crate::text::line")
     )]
+    #[schema(min_length = 1, max_length = 80)]
     pub provider: Option<String>,
     /// Name of a provider not yet in the directory.
     #[validate(
@@ -102,29 +104,34 @@ pub struct GroupCreate {
         custom(function = "crate::text::line")
     )]
     #[serde(default)]
+    #[schema(min_length = 1, max_length = 100)]
     pub provider_name: Option<String>,
     /// Short title, e.g. "提现三个月未到账".
     #[validate(
         length(min = 4, max = 120, message = "must be 4 to 120 characters"),
         custom(function = "crate::text::line")
     )]
+    #[schema(min_length = 4, max_length = 120)]
     pub title: String,
     /// What happened, for people deciding whether to join.
     #[validate(
         length(min = 10, max = 4000, message = "must be 10 to 4000 characters"),
         custom(function = "crate::text::block")
     )]
+    #[schema(min_length = 10, max_length = 4000)]
     pub summary: String,
     /// Problem category.
     pub category: Category,
     /// What the group asks for (1 to 10).
     #[validate(length(min = 1, max = 10, message = "give 1 to 10 demands"), nested)]
+    #[schema(min_items = 1, max_items = 10)]
     pub demands: Vec<DemandInput>,
     /// The text every participant signs.
     #[validate(
         length(min = 20, max = 20000, message = "must be 20 to 20000 characters"),
         custom(function = "crate::text::block")
     )]
+    #[schema(min_length = 20, max_length = 20000)]
     pub joint_statement: String,
     /// First day of the incidents.
     #[serde(default)]
@@ -146,12 +153,14 @@ pub struct GroupUpdate {
         length(min = 4, max = 120, message = "must be 4 to 120 characters"),
         custom(function = "crate::text::line")
     )]
+    #[schema(min_length = 4, max_length = 120)]
     pub title: Option<String>,
     /// New summary.
     #[validate(
         length(min = 10, max = 4000, message = "must be 10 to 4000 characters"),
         custom(function = "crate::text::block")
     )]
+    #[schema(min_length = 10, max_length = 4000)]
     pub summary: Option<String>,
     /// New category.
     pub category: Option<Category>,
@@ -322,12 +331,14 @@ pub struct GroupQuery {
         length(max = 100, message = "must be at most 100 characters"),
         custom(function = "crate::text::search")
     )]
+    #[param(max_length = 100)]
     pub q: Option<String>,
     /// Provider slug.
     #[validate(
         length(max = 80, message = "must be at most 80 characters"),
         custom(function = "crate::text::search")
     )]
+    #[param(max_length = 80)]
     pub provider: Option<String>,
     /// Problem category.
     pub category: Option<Category>,
@@ -354,6 +365,7 @@ pub struct SuggestQuery {
         length(max = 80, message = "must be at most 80 characters"),
         custom(function = "crate::text::search")
     )]
+    #[param(max_length = 80)]
     pub provider: Option<String>,
     /// Problem category.
     pub category: Option<Category>,
@@ -362,6 +374,7 @@ pub struct SuggestQuery {
         length(max = 200, message = "must be at most 200 characters"),
         custom(function = "crate::text::search")
     )]
+    #[param(max_length = 200)]
     pub q: Option<String>,
     /// Incident day, to prefer groups whose window covers it.
     pub incident_date: Option<NaiveDate>,

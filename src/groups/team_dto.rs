@@ -36,6 +36,7 @@ pub struct InviteRequest {
         length(max = 254, message = "must be at most 254 characters")
     )]
     #[serde(deserialize_with = "crate::json::trimmed")]
+    #[schema(max_length = 254)]
     pub email: String,
     /// The role offered.
     pub role: InvitedRole,
@@ -86,6 +87,7 @@ pub struct TeamView {
 pub struct AcceptInvite {
     /// The token from the invitation link.
     #[validate(length(min = 1, max = 200, message = "must be 1 to 200 characters"))]
+    #[schema(min_length = 1, max_length = 200)]
     pub token: String,
 }
 
@@ -158,9 +160,11 @@ pub struct StatementUpdate {
         length(min = 20, max = 20000, message = "must be 20 to 20000 characters"),
         custom(function = "crate::text::block")
     )]
+    #[schema(min_length = 20, max_length = 20000)]
     pub joint_statement: String,
     /// What the group asks for (1 to 10).
     #[validate(length(min = 1, max = 10, message = "give 1 to 10 demands"), nested)]
+    #[schema(min_items = 1, max_items = 10)]
     pub demands: Vec<DemandInput>,
 }
 
@@ -289,6 +293,7 @@ pub struct RosterAction {
         custom(function = "crate::text::block")
     )]
     #[serde(default)]
+    #[schema(min_length = 2, max_length = 500)]
     pub reason: Option<String>,
     /// The participation this one duplicates (required for `duplicate`).
     #[serde(default)]

@@ -25,6 +25,7 @@ pub struct InteractionCreate {
         custom(function = "crate::text::line_or_empty")
     )]
     #[serde(default)]
+    #[schema(max_length = 100)]
     pub agent: Option<String>,
     /// Ticket or case number given.
     #[validate(
@@ -32,6 +33,7 @@ pub struct InteractionCreate {
         custom(function = "crate::text::line_or_empty")
     )]
     #[serde(default)]
+    #[schema(max_length = 100)]
     pub ticket_ref: Option<String>,
     /// What was said.
     #[validate(
@@ -39,6 +41,7 @@ pub struct InteractionCreate {
         custom(function = "crate::text::block_or_empty")
     )]
     #[serde(default)]
+    #[schema(max_length = 5000)]
     pub summary: Option<String>,
     /// What came of it.
     pub outcome: ContactOutcome,
@@ -57,18 +60,21 @@ pub struct InteractionUpdate {
         length(max = 100, message = "must be at most 100 characters"),
         custom(function = "crate::text::line_or_empty")
     )]
+    #[schema(max_length = 100)]
     pub agent: Option<String>,
     /// Ticket.
     #[validate(
         length(max = 100, message = "must be at most 100 characters"),
         custom(function = "crate::text::line_or_empty")
     )]
+    #[schema(max_length = 100)]
     pub ticket_ref: Option<String>,
     /// What was said.
     #[validate(
         length(max = 5000, message = "must be at most 5000 characters"),
         custom(function = "crate::text::block_or_empty")
     )]
+    #[schema(max_length = 5000)]
     pub summary: Option<String>,
     /// Outcome.
     pub outcome: Option<ContactOutcome>,

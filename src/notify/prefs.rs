@@ -31,6 +31,7 @@ pub use crate::entities::enums::DigestMode;
 pub struct GroupOverride {
     /// The group's slug.
     #[validate(length(min = 1, max = 100, message = "must be 1 to 100 characters"))]
+    #[schema(min_length = 1, max_length = 100)]
     pub group: String,
     /// How often for this group.
     pub digest: DigestMode,
@@ -60,6 +61,7 @@ pub struct NotificationSettings {
     /// Per-group choices (replaces the earlier list).
     #[validate(length(max = 500, message = "at most 500 groups"), nested)]
     #[serde(default)]
+    #[schema(max_items = 500)]
     pub groups: Vec<GroupOverride>,
 }
 

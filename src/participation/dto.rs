@@ -35,6 +35,7 @@ pub struct SignatureInput {
         length(min = 2, max = 100, message = "must be 2 to 100 characters"),
         custom(function = "crate::text::line")
     )]
+    #[schema(min_length = 2, max_length = 100)]
     pub full_name: String,
     /// The joint-statement version being signed (must be the current one).
     #[validate(range(min = 1, message = "must be at least 1"))]
@@ -53,6 +54,7 @@ pub struct JoinRequest {
         length(min = 10, max = 5000, message = "must be 10 to 5000 characters"),
         custom(function = "crate::text::block")
     )]
+    #[schema(min_length = 10, max_length = 5000)]
     pub statement: String,
     /// The amount in dispute.
     #[validate(nested)]
@@ -65,6 +67,7 @@ pub struct JoinRequest {
         custom(function = "refs_ok")
     )]
     #[serde(default)]
+    #[schema(max_items = 50)]
     pub transaction_refs: Vec<String>,
     /// Show your name to recipients (otherwise "participant #n").
     pub consent_share_identity: bool,
@@ -87,6 +90,7 @@ pub struct ParticipationUpdate {
         length(min = 10, max = 5000, message = "must be 10 to 5000 characters"),
         custom(function = "crate::text::block")
     )]
+    #[schema(min_length = 10, max_length = 5000)]
     pub statement: Option<String>,
     /// New amount.
     #[validate(nested)]
@@ -98,6 +102,7 @@ pub struct ParticipationUpdate {
         length(max = 50, message = "at most 50 references"),
         custom(function = "refs_ok")
     )]
+    #[schema(max_items = 50)]
     pub transaction_refs: Option<Vec<String>>,
     /// Change identity consent.
     pub consent_share_identity: Option<bool>,

@@ -65,6 +65,7 @@ pub struct ProviderQuery {
         length(max = 100, message = "must be at most 100 characters"),
         custom(function = "crate::text::search")
     )]
+    #[param(max_length = 100)]
     pub q: Option<String>,
     /// Page number, from 1.
     #[validate(range(min = 1, max = 10000, message = "must be 1 to 10000"))]
@@ -92,18 +93,21 @@ pub struct ProviderCreate {
         length(min = 2, max = 80, message = "must be 2 to 80 characters"),
         custom(function = "slug_chars")
     )]
+    #[schema(min_length = 2, max_length = 80)]
     pub slug: String,
     /// Chinese name.
     #[validate(
         length(min = 1, max = 100, message = "must be 1 to 100 characters"),
         custom(function = "crate::text::line")
     )]
+    #[schema(min_length = 1, max_length = 100)]
     pub name_zh: String,
     /// English name.
     #[validate(
         length(min = 1, max = 100, message = "must be 1 to 100 characters"),
         custom(function = "crate::text::line")
     )]
+    #[schema(min_length = 1, max_length = 100)]
     pub name_en: Option<String>,
     /// Other names.
     #[validate(
@@ -111,11 +115,16 @@ pub struct ProviderCreate {
         custom(function = "crate::text::lines")
     )]
     #[serde(default)]
+    #[schema(max_items = 20)]
     pub aliases: Vec<String>,
     /// Kind of business.
     pub kind: ProviderKind,
     /// Official website.
-    #[validate(url(message = "must be a URL"))]
+    #[validate(
+        url(message = "must be a URL"),
+        length(max = 500, message = "must be at most 500 characters")
+    )]
+    #[schema(max_length = 500)]
     pub website: Option<String>,
 }
 

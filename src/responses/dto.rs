@@ -49,6 +49,7 @@ pub struct UpdateCreate {
         length(min = 2, max = 200, message = "must be 2 to 200 characters"),
         custom(function = "crate::text::line")
     )]
+    #[schema(min_length = 2, max_length = 200)]
     pub title: String,
     /// Details.
     #[validate(
@@ -56,6 +57,7 @@ pub struct UpdateCreate {
         custom(function = "crate::text::block_or_empty")
     )]
     #[serde(default)]
+    #[schema(max_length = 10000)]
     pub body: String,
     /// `public` (default) or `participants`.
     #[serde(default = "public")]
@@ -109,6 +111,7 @@ pub struct SubmissionCreate {
         length(min = 2, max = 200, message = "must be 2 to 200 characters"),
         custom(function = "crate::text::line")
     )]
+    #[schema(min_length = 2, max_length = 200)]
     pub recipient: String,
     /// When it was sent (not in the future).
     pub submitted_at: DateTime<Utc>,
@@ -138,6 +141,7 @@ pub struct ExtendRequest {
         length(min = 2, max = 500, message = "must be 2 to 500 characters"),
         custom(function = "crate::text::line")
     )]
+    #[schema(min_length = 2, max_length = 500)]
     pub reason: String,
 }
 
@@ -206,6 +210,7 @@ pub struct Holiday {
         length(min = 1, max = 100, message = "must be 1 to 100 characters"),
         custom(function = "crate::text::line")
     )]
+    #[schema(min_length = 1, max_length = 100)]
     pub name: String,
     /// True for an adjusted working weekend day, false for a day off.
     #[serde(default)]
@@ -231,6 +236,7 @@ pub struct HolidayYear {
     pub year: i32,
     /// Every listed day of that year.
     #[validate(length(max = 366, message = "at most 366 days"), nested)]
+    #[schema(max_items = 366)]
     pub days: Vec<Holiday>,
 }
 

@@ -190,3 +190,53 @@ async fn the_openapi_document_is_valid_and_says_what_the_server_answers() {
         "{contact}"
     );
 }
+
+/// The length limits the server enforces are documented, so clients and fuzzers know them:
+/// every string of a request body has a `maxLength`, every list a `maxItems` (the same
+/// numbers as the validation rules), and free-text query parameters a `maxLength`.
+#[tokio::test]
+async fn request_schemas_document_their_length_limits() {
+    let app = TestApp::spawn().await;
+    let doc = served_document(&app).await;
+    let schemas = &doc["components"]["schemas"];
+    let prop = |schema: &str, field: &str| schemas[schema]["properties"][field].clone();
+    assert_eq!(prop("GroupCreate", "title")["maxLength"], 120);
+    assert_eq!(prop("GroupCreate", "title")["minLength"], 4);
+    assert_eq!(prop("GroupCreate", "demands")["maxItems"], 10);
+    assert_eq!(prop("JoinRequest", "statement")["maxLength"], 5000);
+    assert_eq!(prop("JoinRequest", "transaction_refs")["maxItems"], 50);
+    assert_eq!(prop("RegisterRequest", "password")["minLength"], 8);
+    let q = doc["paths"]["/api/v1/groups"]["get"]["parameters"]
+        .as_array()
+        .expect("parameters")
+        .iter()
+        .find(|p| p["name"] == "q")
+        .expect("q")
+        .clone();
+    assert_eq!(q["schema"]["maxLength"], 100, "{q}");
+    // No request string is left unbounded.
+    let mut unbounded = Vec::new();
+    for (name, schema) in schemas.as_object().expect("schemas") {
+        let is_request = ["Create", "Request", "Update", "Input", "Form"]
+            .iter()
+            .any(|s| name.ends_with(s));
+        let Some(props) = schema["properties"].as_object().filter(|_| is_request) else {
+            continue;
+        };
+        for (field, p) in props {
+            let string = p["type"] == "string"
+                || p["type"]
+                    .as_array()
+                    .is_some_and(|t| t.contains(&"string".into()));
+            let free_text =
+                p.get("enum").is_none() && p.get("format").is_none() && p.get("$ref").is_none();
+            if string && free_text && p.get("maxLength").is_none() {
+                unbounded.push(format!("{name}.{field}"));
+            }
+        }
+    }
+    assert!(
+        unbounded.is_empty(),
+        "strings without maxLength: {unbounded:?}"
+    );
+}
