@@ -204,6 +204,14 @@ async function journey(browser, js) {
       const anon = await context.browser().newContext({ viewport: { width: 390, height: 844 }, isMobile: true,
         hasTouch: true, locale: 'zh-CN', userAgent: WECHAT_UA });
       const other = await anon.newPage();
+      // What this participant typed appears on no public page.
+      const personal = [email, '小林', '林晓', '我在三月二日申请退款', '268.00', '4200001234202603020001'];
+      for (const path of ['/', '/groups?q=%E9%80%80%E6%AC%BE', `/groups/${GROUP_SLUG}`, `/providers/${PROVIDER_SLUG}`]) {
+        await other.goto(`${BASE_URL}${path}`);
+        const html = await other.content();
+        const leaked = personal.filter((p) => html.includes(p));
+        check(`no personal data on the public page ${path}`, leaked.length === 0, leaked.join(', '));
+      }
       for (const [name, path] of [
         ['login', '/login'],
         ['forgot-password', '/forgot-password'],
