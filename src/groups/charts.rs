@@ -154,7 +154,10 @@ impl LineChart {
         const PLOT_W: i64 = WIDTH - 2 * LEFT;
         const PLOT_H: i64 = 110;
         let last_step = steps.last()?;
-        let start = start.min(steps[0].day);
+        // Everyone joined on one day: the line rises over the day before it.
+        let start = start
+            .min(steps[0].day)
+            .min(last_step.day - chrono::Duration::days(1));
         let span = (last_step.day - start).num_days().max(1);
         let max = last_step.participants.max(1);
         let at = |day: NaiveDate, n: i64| {
@@ -206,18 +209,55 @@ mod tests {
                 participants: 10,
             },
         ];
-        let c = LineChart::joins("j", "t".into(), ("a".into(), "b".into()), d("2026-11-01"), &steps)
-            .expect("chart");
+        let c = LineChart::joins(
+            "j",
+            "t".into(),
+            ("a".into(), "b".into()),
+            d("2026-11-01"),
+            &steps,
+        )
+        .expect("chart");
         assert_eq!(c.polyline, "8,132 68,77 312,22");
         assert_eq!(c.max, 10);
-        assert!(LineChart::joins("j", "t".into(), ("a".into(), "b".into()), d("2026-11-01"), &[]).is_none());
+        let one_day = [JoinStep {
+            day: d("2026-11-03"),
+            participants: 7,
+        }];
+        let c = LineChart::joins(
+            "j",
+            "t".into(),
+            ("a".into(), "b".into()),
+            d("2026-11-03"),
+            &one_day,
+        )
+        .expect("chart");
+        assert_eq!(
+            (c.polyline.as_str(), c.first.as_str()),
+            ("8,132 312,22", "2026-11-02")
+        );
+        assert!(
+            LineChart::joins(
+                "j",
+                "t".into(),
+                ("a".into(), "b".into()),
+                d("2026-11-01"),
+                &[]
+            )
+            .is_none()
+        );
     }
 
     #[test]
     fn bars_scale_to_the_largest_figure() {
         let rows = vec![
-            Row { label: "a".into(), value: 10 },
-            Row { label: "b".into(), value: 5 },
+            Row {
+                label: "a".into(),
+                value: 10,
+            },
+            Row {
+                label: "b".into(),
+                value: 5,
+            },
         ];
         let c = BarChart::new("o", "t".into(), ("a".into(), "b".into()), rows);
         assert_eq!((c.bars[0].width, c.bars[1].width), (250, 125));

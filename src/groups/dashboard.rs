@@ -311,15 +311,26 @@ mod tests {
     #[test]
     fn join_steps_hold_at_least_five_people_and_end_at_the_total() {
         let d = |s: &str| s.parse::<chrono::NaiveDate>().expect("date");
-        let days = [("2026-11-01", 3), ("2026-11-02", 2), ("2026-11-03", 4), ("2026-11-04", 2)]
-            .into_iter()
-            .map(|(s, n)| (d(s), n))
-            .collect();
+        let days = [
+            ("2026-11-01", 3),
+            ("2026-11-02", 2),
+            ("2026-11-03", 4),
+            ("2026-11-04", 2),
+        ]
+        .into_iter()
+        .map(|(s, n)| (d(s), n))
+        .collect();
         assert_eq!(
             join_steps(&days),
             vec![
-                JoinStep { day: d("2026-11-02"), participants: 5 },
-                JoinStep { day: d("2026-11-04"), participants: 11 },
+                JoinStep {
+                    day: d("2026-11-02"),
+                    participants: 5
+                },
+                JoinStep {
+                    day: d("2026-11-04"),
+                    participants: 11
+                },
             ]
         );
         let few = [(d("2026-11-01"), 4)].into_iter().collect();

@@ -17,9 +17,7 @@ use super::dto::{GroupSummary, GroupView};
 use super::service as groups;
 use crate::dossier::Part;
 use crate::dossier::service as dossiers;
-use crate::entities::enums::{
-    DueKind, GroupStatus, ResponseClass, UpdateKind,
-};
+use crate::entities::enums::{DueKind, GroupStatus, ResponseClass, UpdateKind};
 use crate::error::{AppError, AppResult};
 use crate::i18n::Locale;
 use crate::pages::{Head, PageCtx};

@@ -119,11 +119,7 @@ async fn load(state: &AppState, c: &PageCtx, slug: &str) -> AppResult<ProviderPa
     })
 }
 
-async fn provider(
-    state: web::Data<AppState>,
-    c: PageCtx,
-    slug: web::Path<String>,
-) -> HttpResponse {
+async fn provider(state: web::Data<AppState>, c: PageCtx, slug: web::Path<String>) -> HttpResponse {
     match load(&state, &c, &slug).await {
         Ok(page) => c.render(StatusCode::OK, &page),
         Err(e) => c.error(&e),
