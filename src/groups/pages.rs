@@ -17,7 +17,7 @@ use super::dto::{GroupSummary, GroupView};
 use super::service as groups;
 use crate::dossier::Part;
 use crate::dossier::service as dossiers;
-use crate::entities::enums::{DueKind, GroupStatus, ResponseClass, UpdateKind};
+use crate::entities::enums::{DueKind, GroupStatus, ResponseClass, UpdateKind, Visibility};
 use crate::error::{AppError, AppResult};
 use crate::i18n::Locale;
 use crate::pages::{Head, PageCtx};
@@ -139,6 +139,8 @@ struct GroupPage {
     og_description: String,
     hash_start: String,
     joinable: bool,
+    /// Reachable by link only: kept out of search engines.
+    unlisted: bool,
     disputed: Vec<String>,
     outcomes: Option<BarChart>,
     joins: Option<LineChart>,
@@ -232,7 +234,10 @@ async fn load(state: &AppState, c: &PageCtx, slug: &str) -> AppResult<GroupPage>
             ),
         });
     let url = format!("{}/groups/{}", state.ctx.public_url, g.slug);
-    let summary: String = g.summary.chars().take(CARD_SUMMARY_CHARS).collect();
+    let mut summary: String = g.summary.chars().take(CARD_SUMMARY_CHARS).collect();
+    if summary.len() < g.summary.len() {
+        summary.push('…');
+    }
     let og_description = l.tf(
         "page.group.og_description",
         &[
@@ -275,6 +280,7 @@ async fn load(state: &AppState, c: &PageCtx, slug: &str) -> AppResult<GroupPage>
         og_description,
         hash_start: g.statement_sha256.chars().take(HASH_SHOWN).collect(),
         joinable: g.status != GroupStatus::Closed,
+        unlisted: g.visibility == Visibility::Unlisted,
         disputed,
         outcomes: outcomes_chart(l, &g),
         joins,

@@ -395,7 +395,7 @@ async fn cells_under_five_are_folded_and_a_hidden_confirmation_says_so(backend: 
     assert!(!html.contains("<th scope=\"row\">部分解决</th>"));
     let text = text_of(&html);
     assert!(
-        text.contains("服务商称已解决；11 人中确认已解决的人数较少，按小样本规则不单独公布"),
+        text.contains("服务商称已解决；11 人中有多少人确认，按小样本规则不单独公布"),
         "{text}"
     );
     assert!(!text.contains("人中 3 人确认"));
@@ -404,8 +404,20 @@ async fn cells_under_five_are_folded_and_a_hidden_confirmation_says_so(backend: 
     assert!(!small_html.contains("（3 人）"));
     let small_text = text_of(&small_html);
     assert_eq!(small_text.matches("人数不足 5 人，暂不显示。").count(), 2);
-    assert!(small_text.contains("服务商称已解决；3 人中确认已解决的人数较少"));
+    assert!(small_text.contains("服务商称已解决；3 人中有多少人确认"));
     assert!(small_html.contains("<span class=\"count\">3</span>"));
+    // A group reachable by link only keeps out of search engines; a listed one does not.
+    assert!(!small_html.contains("noindex"));
+    let res = app
+        .patch(
+            &format!("/groups/{small_slug}"),
+            Some(&owner.access_token),
+            json!({"visibility": "unlisted"}),
+        )
+        .await;
+    expect_json(res, StatusCode::OK).await;
+    let unlisted = page(&app, &format!("/groups/{small_slug}"), StatusCode::OK).await;
+    assert!(unlisted.contains("<meta name=\"robots\" content=\"noindex\">"));
     assert_no_personal_data(
         &app,
         &[format!("/groups/{slug}"), format!("/groups/{small_slug}")],
