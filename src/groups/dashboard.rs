@@ -109,6 +109,67 @@ pub async fn public_figures(
     })
 }
 
+/// One step of a group's public joins-over-time figure: by the end of `day` (China time),
+/// `participants` of today's active participants had joined.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct JoinStep {
+    /// The last day of the step.
+    pub day: chrono::NaiveDate,
+    /// Active participants who had joined by then (cumulative).
+    pub participants: i64,
+}
+
+/// Cumulative joins from per-day counts, in steps of at least
+/// [`MIN_CELL`](super::cells::MIN_CELL) people, so neither a step nor the difference of two
+/// shown steps singles out fewer people; the last step ends at the total (a remainder under
+/// the minimum joins it), and fewer people than the minimum in all give no steps.
+#[must_use]
+pub fn join_steps(per_day: &BTreeMap<chrono::NaiveDate, i64>) -> Vec<JoinStep> {
+    let mut steps: Vec<JoinStep> = Vec::new();
+    let (mut total, mut pending) = (0, 0);
+    for (day, n) in per_day {
+        total += n;
+        pending += n;
+        if pending >= super::cells::MIN_CELL {
+            steps.push(JoinStep {
+                day: *day,
+                participants: total,
+            });
+            pending = 0;
+        }
+    }
+    if pending > 0
+        && let (Some(last), Some((day, _))) = (steps.last_mut(), per_day.last_key_value())
+    {
+        *last = JoinStep {
+            day: *day,
+            participants: total,
+        };
+    }
+    steps
+}
+
+/// The public joins-over-time figure of the group `group_id`: its active participants by the
+/// day they joined, in steps of [`join_steps`].
+///
+/// # Errors
+/// Database failures.
+pub async fn public_joins(conn: &impl ConnectionTrait, group_id: i64) -> AppResult<Vec<JoinStep>> {
+    let times: Vec<chrono::DateTime<chrono::Utc>> = participations::Entity::find()
+        .select_only()
+        .column(participations::Column::CreatedAt)
+        .filter(participations::Column::GroupId.eq(group_id))
+        .filter(participations::Column::Status.eq(ParticipationStatus::Active))
+        .into_tuple()
+        .all(conn)
+        .await?;
+    let mut per_day: BTreeMap<chrono::NaiveDate, i64> = BTreeMap::new();
+    for t in times {
+        *per_day.entry(local_date(t)).or_default() += 1;
+    }
+    Ok(join_steps(&per_day))
+}
+
 fn count_i64(n: usize) -> i64 {
     i64::try_from(n).unwrap_or(i64::MAX)
 }
@@ -245,7 +306,36 @@ pub async fn dashboard(state: &AppState, user: &CurrentUser, slug: &str) -> AppR
 
 #[cfg(test)]
 mod tests {
-    use super::merge_small_cells;
+    use super::{JoinStep, join_steps, merge_small_cells};
+
+    #[test]
+    fn join_steps_hold_at_least_five_people_and_end_at_the_total() {
+        let d = |s: &str| s.parse::<chrono::NaiveDate>().expect("date");
+        let days = [
+            ("2026-11-01", 3),
+            ("2026-11-02", 2),
+            ("2026-11-03", 4),
+            ("2026-11-04", 2),
+        ]
+        .into_iter()
+        .map(|(s, n)| (d(s), n))
+        .collect();
+        assert_eq!(
+            join_steps(&days),
+            vec![
+                JoinStep {
+                    day: d("2026-11-02"),
+                    participants: 5
+                },
+                JoinStep {
+                    day: d("2026-11-04"),
+                    participants: 11
+                },
+            ]
+        );
+        let few = [(d("2026-11-01"), 4)].into_iter().collect();
+        assert!(join_steps(&few).is_empty());
+    }
 
     fn cells(v: &[(&str, i64)]) -> Vec<(String, i64)> {
         v.iter().map(|(k, n)| ((*k).to_owned(), *n)).collect()

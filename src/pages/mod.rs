@@ -1,7 +1,8 @@
 //! Server-rendered pages (askama templates in `frontend/templates/pages`): the page
-//! foundation ([`ctx`]), the home search, the public group page, the organiser invitation and
-//! dossier verification. Pages of a domain live beside it (`src/accounts/pages.rs`). Every form
-//! works without JavaScript; pages call the same services as the API.
+//! foundation ([`ctx`]), the home search, the organiser invitation and dossier verification
+//! (registered here). Pages of a domain live beside it (`src/accounts/pages.rs`,
+//! `src/groups/pages.rs`, `src/providers/pages.rs`). Every form works without JavaScript; pages
+//! call the same services as the API.
 
 pub mod assets;
 pub mod ctx;
@@ -13,7 +14,7 @@ use serde::Deserialize;
 
 use crate::accounts::service as accounts;
 use crate::error::AppError;
-use crate::groups::dto::{GroupQuery, GroupSummary, GroupView};
+use crate::groups::dto::{GroupQuery, GroupSummary};
 use crate::groups::service as groups;
 use crate::i18n::Locale;
 use crate::state::AppState;
@@ -23,12 +24,13 @@ pub use ctx::{Field, FormPage, Head, MessagePage, PageCtx};
 /// Registers the page routes.
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.route("/", web::get().to(home))
-        .route("/groups/{slug}", web::get().to(group))
         .route("/invites/accept", web::get().to(invite_form))
         .route("/invites/accept", web::post().to(invite_submit))
         .route("/verify", web::get().to(dossier_verify_form))
         .route("/verify", web::post().to(dossier_verify_submit))
-        .route("/static/{file}", web::get().to(assets::serve));
+        .route("/static/{file}", web::get().to(assets::serve))
+        .configure(crate::groups::pages::routes)
+        .configure(crate::providers::pages::routes);
 }
 
 /// The page language: `?lang=`, then the `lang` cookie, then `Accept-Language`; zh-CN by default.
@@ -92,28 +94,6 @@ async fn home(state: web::Data<AppState>, c: PageCtx, q: web::Query<HomeQuery>) 
                 head: c.head(),
                 q: text,
                 groups: page.items,
-            },
-        ),
-        Err(e) => c.error(&e),
-    }
-}
-
-#[derive(Template)]
-#[template(path = "pages/group.html")]
-struct GroupPage {
-    l: Locale,
-    head: Head,
-    g: std::sync::Arc<GroupView>,
-}
-
-async fn group(state: web::Data<AppState>, c: PageCtx, slug: web::Path<String>) -> HttpResponse {
-    match state.views.public_view(&state.db, &slug).await {
-        Ok(g) => c.render(
-            StatusCode::OK,
-            &GroupPage {
-                l: c.l,
-                head: c.head(),
-                g,
             },
         ),
         Err(e) => c.error(&e),

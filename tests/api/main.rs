@@ -11,6 +11,7 @@ mod defects;
 mod dossier;
 mod dossier_verify;
 mod evidence;
+mod group_pages;
 mod hardening;
 mod helpers;
 mod join_pages;
