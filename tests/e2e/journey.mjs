@@ -108,6 +108,8 @@ async function journey(browser, js) {
     await page.goto(`${BASE_URL}/`);
     check(`${tag}: home is zh-CN`, (await page.getAttribute('html', 'lang')) === 'zh-CN');
     await shot('home');
+    const inputSize = await page.$eval('input[type=search]', (el) => parseFloat(getComputedStyle(el).fontSize));
+    check(`${tag}: the search input is at least 16 px (no zoom on focus)`, inputSize >= 16, `${inputSize}px`);
     await page.fill('input[type=search]', '退款未到账');
     await go(page, 'form.search button[type=submit]');
     await shot('search-results');
@@ -222,6 +224,13 @@ async function journey(browser, js) {
         await audit(other, name);
       }
       await anon.close();
+      // English on request, remembered by a cookie.
+      await page.goto(`${BASE_URL}/`);
+      await go(page, 'header a[href^="?lang="]');
+      check('English on request', (await page.getAttribute('html', 'lang')) === 'en');
+      await page.goto(`${BASE_URL}/groups/${GROUP_SLUG}`);
+      check('English remembered', (await page.getAttribute('html', 'lang')) === 'en');
+      await shot('group-en');
     }
   } catch (e) {
     check(`${tag}: journey finished`, false, `${e.message} (at ${page.url()})`);
