@@ -322,6 +322,9 @@ pub fn routes(
     let app = app
         .configure(pages::routes)
         .configure(accounts::pages::routes)
+        .configure(participation::pages::page_routes)
+        .configure(evidence::pages::page_routes)
+        .configure(interactions::pages::page_routes)
         .configure(crate::notify::api::page_routes);
     let app = app
         .service(
