@@ -131,7 +131,7 @@ fn upload_message(l: Locale, max_file: u64, e: &AppError) -> Option<String> {
         }
         AppError::PayloadTooLarge(_) => Some(l.tf(
             "page.evidence_form.error_too_big",
-            &[("max", &(max_file / (1024 * 1024)).to_string())],
+            &[("max", &human_size(i64::try_from(max_file).unwrap_or(i64::MAX)))],
         )),
         AppError::UnsupportedMediaType(_) => Some(l.t("page.evidence_form.error_type").to_owned()),
         AppError::Validation(errors) => {
