@@ -44,7 +44,10 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .route("/account", web::get().to(account))
         .route("/account/language", web::post().to(language_submit))
         .route("/account/notifications", web::get().to(notifications_form))
-        .route("/account/notifications", web::post().to(notifications_submit))
+        .route(
+            "/account/notifications",
+            web::post().to(notifications_submit),
+        )
         .route("/account/export", web::get().to(export_page))
         .route("/account/export/download", web::get().to(export_download))
         .route("/account/delete", web::get().to(delete_form))
@@ -594,11 +597,7 @@ struct LanguageForm {
 }
 
 /// Stores the account's language (pages and emails) and switches this browser to it.
-async fn language_submit(
-    state: web::Data<AppState>,
-    c: PageCtx,
-    body: web::Bytes,
-) -> HttpResponse {
+async fn language_submit(state: web::Data<AppState>, c: PageCtx, body: web::Bytes) -> HttpResponse {
     let form: LanguageForm = match c.accept(&body) {
         Ok(f) => f,
         Err(res) => return *res,
@@ -827,9 +826,8 @@ fn delete_page<'a>(c: &'a PageCtx, error: Option<&'static str>) -> FormPage<'a> 
         l.t("page.my.delete_button"),
     );
     page.intro = Some(l.t("page.my.delete_intro").into());
-    page.fields = vec![
-        Field::new("password", l.t("page.my.delete_password"), "password", 256).error(error),
-    ];
+    page.fields =
+        vec![Field::new("password", l.t("page.my.delete_password"), "password", 256).error(error)];
     page.links = vec![(l.t("page.my.back"), "/account".to_owned())];
     page
 }

@@ -116,7 +116,12 @@ impl EvidenceRow {
 
 /// The rows of one group's evidence.
 #[must_use]
-pub fn evidence_rows(l: Locale, slug: &str, items: Vec<evidence::Model>, tz: Tz) -> Vec<EvidenceRow> {
+pub fn evidence_rows(
+    l: Locale,
+    slug: &str,
+    items: Vec<evidence::Model>,
+    tz: Tz,
+) -> Vec<EvidenceRow> {
     items
         .into_iter()
         .map(|e| EvidenceRow::of(l, slug, "", e, tz))
@@ -131,7 +136,10 @@ fn upload_message(l: Locale, max_file: u64, e: &AppError) -> Option<String> {
         }
         AppError::PayloadTooLarge(_) => Some(l.tf(
             "page.evidence_form.error_too_big",
-            &[("max", &human_size(i64::try_from(max_file).unwrap_or(i64::MAX)))],
+            &[(
+                "max",
+                &human_size(i64::try_from(max_file).unwrap_or(i64::MAX)),
+            )],
         )),
         AppError::UnsupportedMediaType(_) => Some(l.t("page.evidence_form.error_type").to_owned()),
         AppError::Validation(errors) => {

@@ -141,13 +141,21 @@ impl ContactForm {
     /// ` selected` when `value` is the chosen channel.
     #[must_use]
     pub fn channel_sel(&self, value: &str) -> &'static str {
-        if self.channel == value { " selected" } else { "" }
+        if self.channel == value {
+            " selected"
+        } else {
+            ""
+        }
     }
 
     /// ` selected` when `value` is the chosen outcome.
     #[must_use]
     pub fn outcome_sel(&self, value: &str) -> &'static str {
-        if self.outcome == value { " selected" } else { "" }
+        if self.outcome == value {
+            " selected"
+        } else {
+            ""
+        }
     }
 
     /// The fields with a message, for the error summary: (element id, message).
@@ -225,12 +233,8 @@ fn read(l: Locale, post: &ContactPost, tz: Tz) -> (ContactForm, Option<ContactIn
     let channel = parse_enum::<Channel>(&form.channel);
     let outcome = parse_enum::<ContactOutcome>(&form.outcome);
     let e = &mut form.errors;
-    e.date = date
-        .is_none()
-        .then(|| l.t("page.contact_form.error_date"));
-    e.time = time
-        .is_none()
-        .then(|| l.t("page.contact_form.error_time"));
+    e.date = date.is_none().then(|| l.t("page.contact_form.error_date"));
+    e.time = time.is_none().then(|| l.t("page.contact_form.error_time"));
     e.channel = channel
         .is_none()
         .then(|| l.t("page.contact_form.error_channel"));

@@ -115,7 +115,11 @@ async fn every_account_page_renders_for_its_owner_and_only_for_them(backend: Bac
     assert_eq!(account.status, StatusCode::OK);
     assert!(account.html.contains("我参加的投诉"), "{}", account.html);
     assert!(account.html.contains("退款迟迟未到账"));
-    assert!(account.html.contains(&format!("href=\"/account/groups/{slug}\"")));
+    assert!(
+        account
+            .html
+            .contains(&format!("href=\"/account/groups/{slug}\""))
+    );
     assert!(account.html.contains("参加中") && account.html.contains("未解决"));
     assert!(!account.html.contains("需要重新签署"));
 
@@ -134,8 +138,8 @@ async fn every_account_page_renders_for_its_owner_and_only_for_them(backend: Bac
     ] {
         assert!(case.html.contains(text), "{text}: {}", case.html);
     }
-    let sha = api_json(&app, &format!("/groups/{slug}/participation"), &member).await
-        ["signature"]["statement_sha256"]
+    let sha = api_json(&app, &format!("/groups/{slug}/participation"), &member).await["signature"]
+        ["statement_sha256"]
         .as_str()
         .unwrap()
         .to_owned();
@@ -331,7 +335,12 @@ async fn the_contact_log_is_added_to_and_edited_through_the_pages(backend: Backe
         )
         .await;
     assert_eq!(res.status, StatusCode::UNPROCESSABLE_ENTITY);
-    assert!(res.html.contains("id=\"contact-date-error\">请填写沟通日期"), "{}", res.html);
+    assert!(
+        res.html
+            .contains("id=\"contact-date-error\">请填写沟通日期"),
+        "{}",
+        res.html
+    );
     let res = v
         .submit(
             &case,
@@ -351,7 +360,11 @@ async fn the_contact_log_is_added_to_and_edited_through_the_pages(backend: Backe
         .client
         .post(format!("{}{case}/contacts", app.address))
         .header("cookie", v.cookie_header())
-        .form(&[("date", "2026-03-05"), ("channel", "hotline"), ("outcome", "promised")])
+        .form(&[
+            ("date", "2026-03-05"),
+            ("channel", "hotline"),
+            ("outcome", "promised"),
+        ])
         .send()
         .await
         .unwrap();
@@ -392,7 +405,11 @@ async fn the_contact_log_is_added_to_and_edited_through_the_pages(backend: Backe
     let form = v.get(&edit).await;
     assert_eq!(form.status, StatusCode::OK);
     assert!(form.html.contains("value=\"2026-03-05\"") && form.html.contains("value=\"14:30\""));
-    assert!(form.html.contains("<option value=\"promised\" selected>"), "{}", form.html);
+    assert!(
+        form.html.contains("<option value=\"promised\" selected>"),
+        "{}",
+        form.html
+    );
     let res = v
         .submit(
             &edit,
@@ -424,7 +441,11 @@ async fn the_contact_log_is_added_to_and_edited_through_the_pages(backend: Backe
         .submit(
             "/account",
             &edit,
-            &[("date", "2026-03-01"), ("channel", "email"), ("outcome", "resolved")],
+            &[
+                ("date", "2026-03-01"),
+                ("channel", "email"),
+                ("outcome", "resolved"),
+            ],
         )
         .await;
     assert_eq!(res.status, StatusCode::NOT_FOUND);
@@ -439,11 +460,20 @@ async fn outcome_resigning_and_withdrawing_through_my_case(backend: Backend) {
     let case = format!("/account/groups/{slug}");
     let mine = format!("/groups/{slug}/participation");
 
-    let res = v.post(&format!("{case}/outcome"), &[("outcome", "resolved")]).await;
-    assert_eq!(res.status, StatusCode::FORBIDDEN, "no CSRF token");
-    assert_eq!(api_json(&app, &mine, &member).await["outcome"], "unresolved");
     let res = v
-        .submit(&case, &format!("{case}/outcome"), &[("outcome", "partially_resolved")])
+        .post(&format!("{case}/outcome"), &[("outcome", "resolved")])
+        .await;
+    assert_eq!(res.status, StatusCode::FORBIDDEN, "no CSRF token");
+    assert_eq!(
+        api_json(&app, &mine, &member).await["outcome"],
+        "unresolved"
+    );
+    let res = v
+        .submit(
+            &case,
+            &format!("{case}/outcome"),
+            &[("outcome", "partially_resolved")],
+        )
         .await;
     assert_eq!(res.status, StatusCode::SEE_OTHER);
     assert_eq!(
@@ -470,7 +500,10 @@ async fn outcome_resigning_and_withdrawing_through_my_case(backend: Backend) {
     let page = v.get(&case).await;
     assert!(page.html.contains("联合声明已更新"));
     assert!(page.html.contains("要求平台七日内全额退款并公开道歉"));
-    assert_eq!(hidden(&page.html, "statement_version").as_deref(), Some("2"));
+    assert_eq!(
+        hidden(&page.html, "statement_version").as_deref(),
+        Some("2")
+    );
 
     // Without ticking the box: the message, still unsigned.
     let res = v
@@ -482,12 +515,19 @@ async fn outcome_resigning_and_withdrawing_through_my_case(backend: Backend) {
         .await;
     assert_eq!(res.status, StatusCode::UNPROCESSABLE_ENTITY);
     assert!(res.html.contains("请勾选以确认签署"), "{}", res.html);
-    assert_eq!(api_json(&app, &mine, &member).await["signature_current"], false);
+    assert_eq!(
+        api_json(&app, &mine, &member).await["signature_current"],
+        false
+    );
     let res = v
         .submit(
             &case,
             &format!("{case}/sign"),
-            &[("full_name", "王芳"), ("statement_version", "2"), ("agree", "true")],
+            &[
+                ("full_name", "王芳"),
+                ("statement_version", "2"),
+                ("agree", "true"),
+            ],
         )
         .await;
     assert_eq!(res.status, StatusCode::SEE_OTHER, "{}", res.html);
@@ -504,7 +544,11 @@ async fn outcome_resigning_and_withdrawing_through_my_case(backend: Backend) {
     assert_eq!(res.status, StatusCode::FORBIDDEN);
     assert_eq!(api_json(&app, &mine, &member).await["status"], "active");
     let res = v
-        .submit(&format!("{case}/withdraw"), &format!("{case}/withdraw"), &[])
+        .submit(
+            &format!("{case}/withdraw"),
+            &format!("{case}/withdraw"),
+            &[],
+        )
         .await;
     assert_eq!(res.status, StatusCode::SEE_OTHER);
     assert_eq!(res.location.as_deref(), Some("/account"));
@@ -523,7 +567,10 @@ async fn notification_settings_are_saved_through_the_page(backend: Backend) {
         "{}",
         page.html
     );
-    assert!(page.html.contains("name=\"digest\" value=\"daily\" checked"));
+    assert!(
+        page.html
+            .contains("name=\"digest\" value=\"daily\" checked")
+    );
     assert!(page.html.contains(&format!("name=\"group.{slug}\"")));
 
     let res = v
@@ -557,10 +604,16 @@ async fn notification_settings_are_saved_through_the_page(backend: Backend) {
     assert_eq!(saved["weekday"], 5);
     assert_eq!(saved["send_hour"], 20);
     assert_eq!(saved["time_zone"], "Asia/Shanghai");
-    assert_eq!(saved["groups"], json!([{"group": slug, "digest": "immediate"}]));
+    assert_eq!(
+        saved["groups"],
+        json!([{"group": slug, "digest": "immediate"}])
+    );
     let page = v.get("/account/notifications").await;
     assert!(page.html.contains("通知设置已保存"));
-    assert!(page.html.contains("name=\"digest\" value=\"weekly\" checked"));
+    assert!(
+        page.html
+            .contains("name=\"digest\" value=\"weekly\" checked")
+    );
 
     // "As above" removes the override.
     let res = v
@@ -584,7 +637,11 @@ async fn notification_settings_are_saved_through_the_page(backend: Backend) {
     assert_eq!(res.location.as_deref(), Some("/account?lang=en"));
     assert_eq!(api_json(&app, "/me", &member).await["locale"], "en");
     let page = v.get("/account?lang=en").await;
-    assert!(page.html.contains("Your language was saved."), "{}", page.html);
+    assert!(
+        page.html.contains("Your language was saved."),
+        "{}",
+        page.html
+    );
     assert_eq!(v.cookie("lang").as_deref(), Some("en"));
 }
 
@@ -617,11 +674,17 @@ async fn export_downloads_and_deleting_the_account_ends_the_session(backend: Bac
 
     // A wrong password, or none: nothing deleted.
     let res = v
-        .submit("/account/delete", "/account/delete", &[("password", "not it")])
+        .submit(
+            "/account/delete",
+            "/account/delete",
+            &[("password", "not it")],
+        )
         .await;
     assert_eq!(res.status, StatusCode::UNPROCESSABLE_ENTITY);
     assert!(res.html.contains("密码不正确"), "{}", res.html);
-    let res = v.post("/account/delete", &[("password", &member.password)]).await;
+    let res = v
+        .post("/account/delete", &[("password", &member.password)])
+        .await;
     assert_eq!(res.status, StatusCode::FORBIDDEN, "no CSRF token");
     assert_eq!(app.count_rows("users").await, 2);
 
