@@ -20,7 +20,7 @@ use crate::entities::{evidence, groups};
 use crate::error::AppError;
 use crate::i18n::Locale;
 use crate::interactions::pages::{local_time, user_tz};
-use crate::pages::ctx::CSRF_FIELD;
+use crate::pages::ctx::{CSRF_FIELD, with_next};
 use crate::pages::{Head, PageCtx};
 use crate::participation::pages::{CaseExtras, case_page, case_path};
 use crate::participation::service::require_mine;
@@ -186,9 +186,10 @@ async fn upload_submit(
     slug: web::Path<String>,
     payload: web::Payload,
 ) -> HttpResponse {
-    let user = match c.require_user() {
-        Ok(u) => u.clone(),
-        Err(res) => return *res,
+    // The form's own address answers no GET: after logging in, the case page.
+    let Some(user) = c.user.clone() else {
+        let next = LocalPath::parse(&case_path(&slug));
+        return c.redirect(&with_next("/login", next.as_ref()), None);
     };
     let length = req
         .headers()

@@ -290,6 +290,21 @@ async fn evidence_is_uploaded_downloaded_and_deleted_through_the_pages(backend: 
     )
     .await;
     assert_eq!(status, StatusCode::FORBIDDEN);
+    // Logged out: to the log-in page, coming back to the case afterwards.
+    let anon = Visitor::new(&app);
+    let (status, location, _) = upload_form(
+        &app,
+        &anon,
+        &slug,
+        None,
+        vec![("x.png", png(5, 500), "image/png")],
+    )
+    .await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    assert_eq!(
+        location,
+        Some(format!("/login?next=%2Faccount%2Fgroups%2F{slug}"))
+    );
     assert_eq!(app.count_rows("evidence").await, 2, "nothing more stored");
 
     // A stranger cannot download or delete it; nor can the group's owner from here.
