@@ -138,6 +138,7 @@ async fn every_account_page_renders_for_its_owner_and_only_for_them(backend: Bac
     ] {
         assert!(case.html.contains(text), "{text}: {}", case.html);
     }
+    assert!(!case.html.contains('{'), "no placeholder left unfilled");
     let sha = api_json(&app, &format!("/groups/{slug}/participation"), &member).await["signature"]
         ["statement_sha256"]
         .as_str()
