@@ -323,6 +323,9 @@ pub fn routes(
         .configure(pages::routes)
         .configure(accounts::pages::routes)
         .configure(crate::participation::join_pages::routes)
+        .configure(participation::pages::page_routes)
+        .configure(evidence::pages::page_routes)
+        .configure(interactions::pages::page_routes)
         .configure(crate::notify::api::page_routes);
     let app = app
         .service(

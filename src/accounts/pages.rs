@@ -1,19 +1,29 @@
 //! The account pages: register, log in, log out, forgot / reset the password, verify the
 //! address. They call the same services as `/api/v1/auth/*`; a `next` path (same-site only)
 //! rides along from a "join" click through registration, the verification email and the
-//! verification page, so a newcomer ends up where they were going.
+//! verification page, so a newcomer ends up where they were going. "My account" lives here
+//! too: the list of my groups, the language, notification settings, the export and deleting
+//! the account (the pages of one group's case, evidence and contact log live beside their
+//! domains).
 
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
 use serde::Deserialize;
 use validator::Validate;
 
-use super::dto::{RegisterRequest, ResetConfirmRequest, ResetRequest};
+use actix_web::http::header;
+use askama::Template;
+
+use super::dto::{DeleteMeRequest, MeUpdate, RegisterRequest, ResetConfirmRequest, ResetRequest};
 use super::service;
 use crate::domain::LocalPath;
-use crate::error::AppError;
+use crate::entities::enums::ParticipationStatus;
+use crate::error::{AppError, AppResult};
+use crate::i18n::Locale;
+use crate::notify::prefs::{self, DigestMode, GroupOverride, NotificationSettings};
 use crate::pages::ctx::with_next;
-use crate::pages::{Field, FormPage, MessagePage, PageCtx};
+use crate::pages::{Field, FormPage, Head, MessagePage, PageCtx};
+use crate::participation::service as participation;
 use crate::state::AppState;
 
 /// Registers the account pages.
@@ -30,7 +40,18 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .route("/reset-password", web::get().to(reset_form))
         .route("/reset-password", web::post().to(reset_submit))
         .route("/verify-email", web::get().to(verify_form))
-        .route("/verify-email", web::post().to(verify_submit));
+        .route("/verify-email", web::post().to(verify_submit))
+        .route("/account", web::get().to(account))
+        .route("/account/language", web::post().to(language_submit))
+        .route("/account/notifications", web::get().to(notifications_form))
+        .route(
+            "/account/notifications",
+            web::post().to(notifications_submit),
+        )
+        .route("/account/export", web::get().to(export_page))
+        .route("/account/export/download", web::get().to(export_download))
+        .route("/account/delete", web::get().to(delete_form))
+        .route("/account/delete", web::post().to(delete_submit));
 }
 
 #[derive(Deserialize)]
@@ -522,4 +543,352 @@ fn reset_failed(c: &PageCtx) -> HttpResponse {
             next: Some(("page.reset.request_again", "/forgot-password")),
         },
     )
+}
+
+// ---- my account ---------------------------------------------------------------------------
+
+/// One of my groups, as listed on `/account`.
+struct MyGroupRow {
+    slug: String,
+    title: String,
+    group_status: &'static str,
+    my_status: &'static str,
+    outcome: &'static str,
+    resign: bool,
+}
+
+#[derive(Template)]
+#[template(path = "pages/my_account.html")]
+struct AccountPage {
+    l: Locale,
+    head: Head,
+    csrf: String,
+    groups: Vec<MyGroupRow>,
+    locale: Locale,
+}
+
+/// My groups (with the group's status, mine, my outcome and whether the joint statement
+/// waits for my signature), the ways to my data and settings, and the language.
+async fn account(state: web::Data<AppState>, c: PageCtx) -> HttpResponse {
+    let user = match c.require_user() {
+        Ok(u) => u.clone(),
+        Err(res) => return *res,
+    };
+    let l = c.l;
+    let rows = match participation::list_of_user(&state.db, user.id).await {
+        Ok(r) => r,
+        Err(e) => return c.error(&e),
+    };
+    let groups = rows
+        .into_iter()
+        .map(|(g, p)| MyGroupRow {
+            resign: participation::needs_resign(&g, &p),
+            slug: g.slug,
+            title: g.title,
+            group_status: l.tk("page.group_status", g.status),
+            my_status: l.tk("page.my.status", p.status),
+            outcome: l.tk("page.my.outcome", p.outcome),
+        })
+        .collect();
+    c.render(
+        StatusCode::OK,
+        &AccountPage {
+            l,
+            head: c.head(),
+            csrf: c.csrf.clone(),
+            groups,
+            locale: Locale::parse_lenient(&user.locale),
+        },
+    )
+}
+
+#[derive(Deserialize)]
+struct LanguageForm {
+    #[serde(default)]
+    locale: String,
+}
+
+/// Stores the account's language (pages and emails) and switches this browser to it.
+async fn language_submit(state: web::Data<AppState>, c: PageCtx, body: web::Bytes) -> HttpResponse {
+    let form: LanguageForm = match c.accept(&body) {
+        Ok(f) => f,
+        Err(res) => return *res,
+    };
+    let user = match c.require_user() {
+        Ok(u) => u.clone(),
+        Err(res) => return *res,
+    };
+    let locale = Locale::parse_lenient(&form.locale);
+    let update = MeUpdate {
+        display_name: None,
+        locale: Some(locale),
+    };
+    match state
+        .write(async |txn| service::update_me(txn, &state.ctx, &user, update).await)
+        .await
+    {
+        // `?lang=` sets the browser's language cookie on the page it lands on.
+        Ok(_) => c.redirect(
+            &format!("/account?lang={}", locale.as_str()),
+            Some("page.flash.my.language_saved"),
+        ),
+        Err(e) => c.error(&e),
+    }
+}
+
+// ---- notification settings ----------------------------------------------------------------
+
+/// One group's override on the settings page.
+struct OverrideRow {
+    slug: String,
+    title: String,
+    chosen: Option<DigestMode>,
+}
+
+#[derive(Template)]
+#[template(path = "pages/my_notifications.html")]
+struct NotificationsPage {
+    l: Locale,
+    head: Head,
+    csrf: String,
+    settings: NotificationSettings,
+    modes: Vec<DigestMode>,
+    overrides: Vec<OverrideRow>,
+}
+
+impl NotificationsPage {
+    fn mode_checked(&self, m: &DigestMode) -> bool {
+        self.settings.digest == *m
+    }
+}
+
+/// The groups a user hears about (joined and not withdrawn or rejected), and those they set
+/// an override for.
+async fn override_rows(
+    state: &AppState,
+    user_id: i64,
+    settings: &NotificationSettings,
+) -> AppResult<Vec<OverrideRow>> {
+    let rows = participation::list_of_user(&state.db, user_id).await?;
+    Ok(rows
+        .into_iter()
+        .filter(|(g, p)| {
+            matches!(
+                p.status,
+                ParticipationStatus::Pending | ParticipationStatus::Active
+            ) || settings.groups.iter().any(|o| o.group == g.slug)
+        })
+        .map(|(g, _)| OverrideRow {
+            chosen: settings
+                .groups
+                .iter()
+                .find(|o| o.group == g.slug)
+                .map(|o| o.digest),
+            slug: g.slug,
+            title: g.title,
+        })
+        .collect())
+}
+
+async fn notifications_form(state: web::Data<AppState>, c: PageCtx) -> HttpResponse {
+    let user = match c.require_user() {
+        Ok(u) => u.clone(),
+        Err(res) => return *res,
+    };
+    let loaded = async {
+        let settings = prefs::get(&state.db, &state.ctx, &user).await?;
+        let overrides = override_rows(&state, user.id, &settings).await?;
+        Ok::<_, AppError>((settings, overrides))
+    };
+    match loaded.await {
+        Ok((settings, overrides)) => c.render(
+            StatusCode::OK,
+            &NotificationsPage {
+                l: c.l,
+                head: c.head(),
+                csrf: c.csrf.clone(),
+                settings,
+                modes: DigestMode::all(),
+                overrides,
+            },
+        ),
+        Err(e) => c.error(&e),
+    }
+}
+
+fn digest_of(s: &str) -> Option<DigestMode> {
+    serde_json::from_value(serde_json::Value::String(s.trim().to_owned())).ok()
+}
+
+/// Saves the settings through the same service as `PUT /api/v1/me/notifications`: the mode,
+/// the digest's day and hour, and a per-group choice (`group.<slug>`; empty = as above). The
+/// time zone and language are kept.
+async fn notifications_submit(
+    state: web::Data<AppState>,
+    c: PageCtx,
+    body: web::Bytes,
+) -> HttpResponse {
+    let fields: Vec<(String, String)> = match c.accept(&body) {
+        Ok(f) => f,
+        Err(res) => return *res,
+    };
+    let user = match c.require_user() {
+        Ok(u) => u.clone(),
+        Err(res) => return *res,
+    };
+    let value = |name: &str| {
+        fields
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+    };
+    let current = match prefs::get(&state.db, &state.ctx, &user).await {
+        Ok(s) => s,
+        Err(e) => return c.error(&e),
+    };
+    let Some(digest) = value("digest").and_then(digest_of) else {
+        return c.error(&AppError::field("digest", "choose how often"));
+    };
+    let number = |name: &str, default: i32| {
+        value(name)
+            .and_then(|v| v.trim().parse::<i32>().ok())
+            .unwrap_or(default)
+    };
+    let groups = fields
+        .iter()
+        .filter_map(|(k, v)| {
+            let slug = k.strip_prefix("group.")?;
+            Some(GroupOverride {
+                group: slug.to_owned(),
+                digest: digest_of(v)?,
+            })
+        })
+        .collect();
+    let settings = NotificationSettings {
+        digest,
+        weekday: number("weekday", current.weekday),
+        send_hour: number("send_hour", current.send_hour),
+        time_zone: current.time_zone,
+        language: None,
+        groups,
+    };
+    if let Err(e) = settings.validate() {
+        return c.error(&AppError::from(e));
+    }
+    match state
+        .write(async |txn| prefs::put(txn, &state.ctx, &user, settings).await)
+        .await
+    {
+        Ok(_) => c.redirect(
+            "/account/notifications",
+            Some("page.flash.my.notifications_saved"),
+        ),
+        Err(e) => c.error(&e),
+    }
+}
+
+// ---- export -------------------------------------------------------------------------------
+
+#[derive(Template)]
+#[template(path = "pages/my_export.html")]
+struct ExportPage {
+    l: Locale,
+    head: Head,
+}
+
+async fn export_page(c: PageCtx) -> HttpResponse {
+    if let Err(res) = c.require_user() {
+        return *res;
+    }
+    c.render(
+        StatusCode::OK,
+        &ExportPage {
+            l: c.l,
+            head: c.head(),
+        },
+    )
+}
+
+/// The same JSON document as `GET /api/v1/me/export`, as an attachment.
+async fn export_download(state: web::Data<AppState>, c: PageCtx) -> HttpResponse {
+    let user = match c.require_user() {
+        Ok(u) => u.clone(),
+        Err(res) => return *res,
+    };
+    match service::export(&state, &user).await {
+        Ok(doc) => HttpResponse::Ok()
+            .insert_header((
+                header::CONTENT_DISPOSITION,
+                "attachment; filename=\"lianming-export.json\"",
+            ))
+            .insert_header((header::CACHE_CONTROL, "no-store"))
+            .json(doc),
+        Err(e) => c.error(&e),
+    }
+}
+
+// ---- delete the account -------------------------------------------------------------------
+
+fn delete_page<'a>(c: &'a PageCtx, error: Option<&'static str>) -> FormPage<'a> {
+    let l = c.l;
+    let mut page = FormPage::new(
+        c,
+        l.t("page.my.delete_title"),
+        "/account/delete",
+        l.t("page.my.delete_button"),
+    );
+    page.intro = Some(l.t("page.my.delete_intro").into());
+    page.fields =
+        vec![Field::new("password", l.t("page.my.delete_password"), "password", 256).error(error)];
+    page.links = vec![(l.t("page.my.back"), "/account".to_owned())];
+    page
+}
+
+async fn delete_form(c: PageCtx) -> HttpResponse {
+    if let Err(res) = c.require_user() {
+        return *res;
+    }
+    c.render(StatusCode::OK, &delete_page(&c, None))
+}
+
+#[derive(Deserialize)]
+struct DeleteForm {
+    #[serde(default)]
+    password: String,
+}
+
+/// Deletes the account after the password is confirmed (as `DELETE /api/v1/me`); its
+/// sessions go with it, and this browser's cookie is removed.
+async fn delete_submit(state: web::Data<AppState>, c: PageCtx, body: web::Bytes) -> HttpResponse {
+    let form: DeleteForm = match c.accept(&body) {
+        Ok(f) => f,
+        Err(res) => return *res,
+    };
+    let user = match c.require_user() {
+        Ok(u) => u.clone(),
+        Err(res) => return *res,
+    };
+    let l = c.l;
+    let request = DeleteMeRequest {
+        password: form.password,
+    };
+    if request.validate().is_err() {
+        let page = delete_page(&c, Some(l.t("page.my.delete_error_password")));
+        return invalid(&c, &page);
+    }
+    match service::delete_me(&state, &user, request.password).await {
+        Ok(()) => c
+            .redirect_builder("/", Some("page.flash.my.account_deleted"))
+            .cookie(c.session_removal())
+            .finish(),
+        Err(AppError::Unauthorized("invalid_credentials", _)) => {
+            let page = delete_page(&c, Some(l.t("page.my.delete_wrong_password")));
+            invalid(&c, &page)
+        }
+        Err(AppError::Conflict("owner_must_transfer", _)) => c.render(
+            StatusCode::CONFLICT,
+            &delete_page(&c, Some(l.t("page.my.delete_owner"))),
+        ),
+        Err(e) => c.error(&e),
+    }
 }

@@ -107,6 +107,15 @@ async fn content(
 ) -> AppResult<HttpResponse> {
     let user = user.ok_or(AppError::NotFound)?;
     let (item, bytes) = service::content(&state, &user, *id).await?;
+    Ok(attachment(&item, bytes))
+}
+
+/// The answer carrying an evidence item's bytes: an attachment under its original name, never
+/// sniffed or cached by the browser (the API's download and the account pages').
+pub(crate) fn attachment(
+    item: &crate::entities::evidence::Model,
+    bytes: crate::blob::ByteStream,
+) -> HttpResponse {
     let disposition = ContentDisposition {
         disposition: DispositionType::Attachment,
         parameters: vec![
@@ -118,14 +127,14 @@ async fn content(
             }),
         ],
     };
-    Ok(HttpResponse::Ok()
+    HttpResponse::Ok()
         .content_type(item.content_type.as_str())
         .insert_header(disposition)
         .insert_header(("X-Content-Type-Options", "nosniff"))
         .insert_header((header::CACHE_CONTROL, "private, no-store"))
         .insert_header((header::ETAG, format!("\"{}\"", item.sha256)))
         .no_chunking(u64::try_from(item.size).unwrap_or(0))
-        .streaming(bytes))
+        .streaming(bytes)
 }
 
 /// Delete one of your evidence items (kept and marked withdrawn if an issued dossier holds it).

@@ -4,6 +4,7 @@
 
 pub mod api;
 pub mod dto;
+pub mod pages;
 pub mod service;
 pub mod sniff;
 

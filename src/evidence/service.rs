@@ -19,7 +19,7 @@ use crate::auth::CurrentUser;
 use crate::blob::{ByteStream, StageError, Staged, refs};
 use crate::db;
 use crate::entities::enums::{EvidenceStatus, ParticipationStatus};
-use crate::entities::{dossier_evidence, evidence, participations};
+use crate::entities::{dossier_evidence, evidence, groups, participations};
 use crate::error::{AppError, AppResult};
 use crate::groups::access::Viewer;
 use crate::participation::service::require_mine;
@@ -76,11 +76,43 @@ pub async fn require_open_participation(
     Ok(p)
 }
 
+/// A file staged from a form: its staging handle, the type judged from its content and its
+/// safe name.
+type StagedFile = (Staged, &'static str, String);
+
 struct FormFields {
-    staged: Option<(Staged, &'static str, String)>,
+    staged: Vec<StagedFile>,
     kind: Option<EvidenceKind>,
     description: String,
     captured_at: Option<DateTime<Utc>>,
+    extra: Vec<(String, String)>,
+}
+
+/// What a form of uploads may carry besides the API's fields: how many files at once, and
+/// which other short text fields (a page's `next`) are read and handed back.
+#[derive(Debug, Clone, Copy)]
+pub struct UploadForm {
+    /// At most this many `file` parts (the API takes one per request).
+    pub max_files: usize,
+    /// Other text fields accepted (at most 2000 characters each).
+    pub extra_fields: &'static [&'static str],
+}
+
+impl UploadForm {
+    /// The API's form: one file, no other fields.
+    pub const API: Self = Self {
+        max_files: 1,
+        extra_fields: &[],
+    };
+}
+
+/// The evidence stored from one form, and the extra text fields it carried.
+#[derive(Debug)]
+pub struct Uploaded {
+    /// The new items, in the order of the form's files.
+    pub items: Vec<evidence::Model>,
+    /// The extra fields, as sent.
+    pub extra: Vec<(String, String)>,
 }
 
 async fn small_text(field: &mut Field, name: &str, max_chars: usize) -> AppResult<String> {
@@ -170,22 +202,36 @@ async fn stage_file(
 async fn read_form(
     state: &AppState,
     mut form: Multipart,
-    limit: u64,
-    quota_bound: bool,
+    max_file: u64,
+    room: u64,
+    shape: UploadForm,
 ) -> AppResult<FormFields> {
     let mut out = FormFields {
-        staged: None,
+        staged: Vec::new(),
         kind: None,
         description: String::new(),
         captured_at: None,
+        extra: Vec::new(),
     };
     let result: AppResult<()> = async {
         while let Some(field) = form.next().await {
             let mut field = field.map_err(|e| AppError::BadRequest { code: "multipart_unreadable", detail: e.to_string() })?;
             let name = field.name().unwrap_or("").to_owned();
             match name.as_str() {
-                "file" if out.staged.is_some() => return Err(AppError::field("file", "send one file per upload")),
-                "file" => out.staged = Some(stage_file(state, field, limit, quota_bound).await?),
+                "file" if out.staged.len() >= shape.max_files => {
+                    return Err(AppError::field("file", if shape.max_files == 1 {
+                        "send one file per upload".to_owned()
+                    } else {
+                        format!("send at most {} files at once", shape.max_files)
+                    }));
+                }
+                "file" => {
+                    // Several files of one form share the room left.
+                    let taken: u64 = out.staged.iter().map(|(s, ..)| s.size).sum();
+                    let left = room.saturating_sub(taken);
+                    let staged = stage_file(state, field, max_file.min(left), left < max_file).await?;
+                    out.staged.push(staged);
+                }
                 "kind" => {
                     let text = small_text(&mut field, "kind", 32).await?;
                     out.kind = Some(EvidenceKind::parse(&text).ok_or_else(|| {
@@ -202,6 +248,10 @@ async fn read_form(
                         out.captured_at = Some(at.with_timezone(&Utc));
                     }
                 }
+                other if shape.extra_fields.contains(&other) => {
+                    let text = small_text(&mut field, other, 2000).await?;
+                    out.extra.push((other.to_owned(), text));
+                }
                 other => return Err(AppError::field(if other.is_empty() { "form" } else { other }, "unknown form field")),
             }
         }
@@ -210,12 +260,16 @@ async fn read_form(
     .await;
     if let Err(e) = result {
         // Nothing of a refused upload stays behind.
-        if let Some((staged, ..)) = &out.staged {
-            state.blobs.discard(staged).await;
-        }
+        discard_all(state, &out.staged).await;
         return Err(e);
     }
     Ok(out)
+}
+
+async fn discard_all(state: &AppState, staged: &[StagedFile]) {
+    for (s, ..) in staged {
+        state.blobs.discard(s).await;
+    }
 }
 
 /// Stores an uploaded file as evidence of the caller's participation in `slug`.
@@ -231,13 +285,34 @@ pub async fn upload(
     content_length: Option<u64>,
     form: Multipart,
 ) -> AppResult<evidence::Model> {
+    let mut done = upload_form(state, user, slug, content_length, form, UploadForm::API).await?;
+    done.items
+        .pop()
+        .ok_or_else(|| AppError::field("file", "is required"))
+}
+
+/// Stores the files of one form (`shape` says how many and which other fields it may carry)
+/// as evidence of the caller's participation in `slug`: all of them, or none when one is
+/// refused.
+///
+/// # Errors
+/// As [`upload`], for any of the files.
+pub async fn upload_form(
+    state: &AppState,
+    user: &CurrentUser,
+    slug: &str,
+    content_length: Option<u64>,
+    form: Multipart,
+    shape: UploadForm,
+) -> AppResult<Uploaded> {
     let max_file = state.ctx.settings.evidence_max_file_bytes;
     let quota = state.ctx.settings.evidence_quota_bytes;
     let participation = require_open_participation(&state.db, user, slug).await?;
     let used = usage(&state.db, participation.id).await?;
     let room = quota.saturating_sub(used);
+    let files = u64::try_from(shape.max_files.max(1)).unwrap_or(1);
     if let Some(len) = content_length {
-        if len > max_file + FORM_OVERHEAD {
+        if len > max_file.saturating_mul(files) + FORM_OVERHEAD {
             return Err(too_large(&format!(
                 "the file is larger than {} MiB",
                 mib(max_file)
@@ -247,75 +322,72 @@ pub async fn upload(
             return Err(too_large("the upload would exceed your storage quota"));
         }
     }
-    let limit = max_file.min(room);
-    let mut fields = read_form(state, form, limit, room < max_file).await?;
-    let Some((staged, content_type, name)) = fields.staged.take() else {
-        return Err(AppError::field("file", "is required"));
+    // Each file is held to the file limit; together they are held to the room left.
+    let mut fields = read_form(state, form, max_file, room, shape).await?;
+    let staged = std::mem::take(&mut fields.staged);
+    let result = if staged.is_empty() {
+        Err(AppError::field("file", "is required"))
+    } else {
+        commit_upload(state, user, &participation, &staged, &fields, quota).await
     };
-    let result = commit_upload(
-        state,
-        user,
-        &participation,
-        &staged,
-        content_type,
-        name,
-        &fields,
-        quota,
-    )
-    .await;
     if result.is_err() {
-        state.blobs.discard(&staged).await;
+        discard_all(state, &staged).await;
     }
-    result
+    Ok(Uploaded {
+        items: result?,
+        extra: fields.extra,
+    })
 }
 
-#[expect(clippy::too_many_arguments, reason = "one upload's parts, used once")]
 async fn commit_upload(
     state: &AppState,
     user: &CurrentUser,
     participation: &participations::Model,
-    staged: &Staged,
-    content_type: &str,
-    name: String,
+    staged: &[StagedFile],
     fields: &FormFields,
     quota: u64,
-) -> AppResult<evidence::Model> {
+) -> AppResult<Vec<evidence::Model>> {
     let kind = fields
         .kind
         .ok_or_else(|| AppError::field("kind", "is required"))?;
     let now = state.now();
-    let size = i64::try_from(staged.size).map_err(anyhow::Error::from)?;
+    let total: u64 = staged.iter().map(|(s, ..)| s.size).sum();
     let txn = db::write_txn(&state.db).await?;
     lock_participation(&txn, participation.id).await?;
     // Concurrent uploads of one participant are serialised here, so the quota holds.
-    if usage(&txn, participation.id).await? + staged.size > quota {
+    if usage(&txn, participation.id).await? + total > quota {
         return Err(too_large("the upload would exceed your storage quota"));
     }
-    refs::add_ref(&txn, &staged.sha256, size, now).await?;
-    state
-        .blobs
-        .commit(staged)
-        .await
-        .map_err(anyhow::Error::from)?;
-    let row = evidence::ActiveModel {
-        participation_id: Set(participation.id),
-        group_id: Set(participation.group_id),
-        user_id: Set(user.id),
-        sha256: Set(staged.sha256.clone()),
-        size: Set(size),
-        content_type: Set(content_type.to_owned()),
-        kind: Set(kind),
-        description: Set(fields.description.clone()),
-        original_name: Set(name),
-        captured_at: Set(fields.captured_at),
-        status: Set(EvidenceStatus::Active),
-        created_at: Set(now),
-        ..Default::default()
+    let mut rows = Vec::with_capacity(staged.len());
+    for (file, content_type, name) in staged {
+        let size = i64::try_from(file.size).map_err(anyhow::Error::from)?;
+        refs::add_ref(&txn, &file.sha256, size, now).await?;
+        state
+            .blobs
+            .commit(file)
+            .await
+            .map_err(anyhow::Error::from)?;
+        let row = evidence::ActiveModel {
+            participation_id: Set(participation.id),
+            group_id: Set(participation.group_id),
+            user_id: Set(user.id),
+            sha256: Set(file.sha256.clone()),
+            size: Set(size),
+            content_type: Set((*content_type).to_owned()),
+            kind: Set(kind),
+            description: Set(fields.description.clone()),
+            original_name: Set(name.clone()),
+            captured_at: Set(fields.captured_at),
+            status: Set(EvidenceStatus::Active),
+            created_at: Set(now),
+            ..Default::default()
+        }
+        .insert(&txn)
+        .await?;
+        rows.push(row);
     }
-    .insert(&txn)
-    .await?;
     txn.commit().await?;
-    Ok(row)
+    Ok(rows)
 }
 
 /// Takes the row lock of a participation on PostgreSQL (SQLite's write transaction already
@@ -347,6 +419,26 @@ pub async fn list_mine(
         .order_by_asc(evidence::Column::Id)
         .all(&state.db)
         .await?)
+}
+
+/// All of `user_id`'s evidence, in every group, with its group, newest first.
+///
+/// # Errors
+/// Database failures.
+pub async fn list_all_of_user(
+    conn: &impl ConnectionTrait,
+    user_id: i64,
+) -> AppResult<Vec<(evidence::Model, groups::Model)>> {
+    let rows = evidence::Entity::find()
+        .filter(evidence::Column::UserId.eq(user_id))
+        .find_also_related(groups::Entity)
+        .order_by_desc(evidence::Column::Id)
+        .all(conn)
+        .await?;
+    Ok(rows
+        .into_iter()
+        .filter_map(|(e, g)| Some((e, g?)))
+        .collect())
 }
 
 /// The one access check for reading evidence: its owner, or an organiser (any role) of its

@@ -3,6 +3,7 @@
 
 pub mod api;
 pub mod dto;
+pub mod pages;
 pub mod service;
 
 pub use api::routes;

@@ -280,6 +280,13 @@ impl PageCtx {
         removal(SESSION_COOKIE, self.secure)
     }
 
+    /// Whether `token` is this page session's CSRF token (for forms not read by
+    /// [`Self::accept`], such as a multipart upload whose first field is the token).
+    #[must_use]
+    pub fn check_csrf(&self, token: &str) -> bool {
+        self.links.check_csrf(&self.seed, &self.session_key, token)
+    }
+
     /// Checks the form's CSRF token, then reads the form. A missing or wrong token is answered
     /// with the 403 page before anything is read or changed.
     ///
@@ -290,7 +297,7 @@ impl PageCtx {
             .find(|(k, _)| k == CSRF_FIELD)
             .map(|(_, v)| v.into_owned())
             .unwrap_or_default();
-        if !self.links.check_csrf(&self.seed, &self.session_key, &token) {
+        if !self.check_csrf(&token) {
             return Err(Box::new(self.csrf_failed()));
         }
         self.read_form(body)

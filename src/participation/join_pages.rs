@@ -339,30 +339,44 @@ struct EvidenceStep {
     csrf: String,
     g: Arc<GroupView>,
     slug: String,
+    /// Where the two forms come back to.
     next: String,
+    evidence: Vec<crate::evidence::pages::EvidenceRow>,
+    contacts: Vec<super::pages::ContactRow>,
+    contact: crate::interactions::pages::ContactForm,
 }
 
+/// Step 3: evidence and a contact-log entry, both optional, with what was added so far. The
+/// forms are My account's own (they come back here through `next`).
 async fn evidence_step(
     state: web::Data<AppState>,
     c: PageCtx,
     slug: web::Path<String>,
 ) -> HttpResponse {
     let user = match c.require_user() {
-        Ok(u) => u,
+        Ok(u) => u.clone(),
         Err(res) => return *res,
     };
-    if let Err(e) = crate::groups::access::require_mine(&state.db, &slug, user.id).await {
-        return c.error(&e);
-    }
-    match state.views.public_view(&state.db, &slug).await {
-        Ok(g) => c.render(
+    let l = c.l;
+    let loaded = async {
+        let evidence = crate::evidence::service::list_mine(&state, &user, &slug).await?;
+        let contacts = crate::interactions::service::list_mine(&state, &user, &slug).await?;
+        let tz = crate::interactions::pages::user_tz(&state, user.id).await?;
+        let g = state.views.public_view(&state.db, &slug).await?;
+        Ok::<_, AppError>((g, evidence, contacts, tz))
+    };
+    match loaded.await {
+        Ok((g, evidence, contacts, tz)) => c.render(
             StatusCode::OK,
             &EvidenceStep {
-                l: c.l,
+                l,
                 head: c.head(),
                 csrf: c.csrf.clone(),
                 g,
                 next: format!("/groups/{slug}/join/evidence"),
+                evidence: crate::evidence::pages::evidence_rows(l, &slug, evidence, tz),
+                contacts: super::pages::contact_rows(l, contacts, tz),
+                contact: crate::interactions::pages::ContactForm::default(),
                 slug: slug.into_inner(),
             },
         ),

@@ -267,6 +267,36 @@ pub async fn get_mine(
     view(&state.db, &group, p).await
 }
 
+/// Every participation of `user_id` with its group, newest first (the account page's list).
+///
+/// # Errors
+/// Database failures.
+pub async fn list_of_user(
+    conn: &impl ConnectionTrait,
+    user_id: i64,
+) -> AppResult<Vec<(groups::Model, participations::Model)>> {
+    let rows = participations::Entity::find()
+        .filter(participations::Column::UserId.eq(user_id))
+        .find_also_related(groups::Entity)
+        .order_by_desc(participations::Column::Id)
+        .all(conn)
+        .await?;
+    Ok(rows
+        .into_iter()
+        .filter_map(|(p, g)| Some((g?, p)))
+        .collect())
+}
+
+/// Whether the participant still has to sign the group's current joint statement: pending or
+/// active, and their latest signature is of an earlier version.
+#[must_use]
+pub fn needs_resign(group: &groups::Model, p: &participations::Model) -> bool {
+    matches!(
+        p.status,
+        ParticipationStatus::Pending | ParticipationStatus::Active
+    ) && p.signed_statement_version != Some(group.statement_version)
+}
+
 /// Changes the caller's own participation.
 ///
 /// # Errors

@@ -1,7 +1,6 @@
 //! The pages in a real browser: Debian's Chromium driven by playwright-core
-//! (`tests/e2e/pages.mjs`), emulating a phone inside WeChat's in-app browser.
+//! (`tests/e2e/journey.mjs`), emulating a phone inside WeChat's in-app browser.
 
-use std::process::Command;
 use std::time::Duration;
 
 use lianming::clock::Clock as _;

@@ -159,10 +159,10 @@ async function journey(browser, js) {
       await page.textContent('main'));
 
     // A call to customer service.
-    await page.selectOption('#channel', 'phone');
-    await page.fill('#contacted_on', '2026-03-05');
-    await page.fill('#summary', '打电话给客服，说还在处理中，让我继续等。');
-    await go(page, 'form#contact-form button[type=submit]');
+    await page.selectOption('#contact-channel', 'hotline');
+    await page.fill('#contact-date', '2026-03-05');
+    await page.fill('#contact-summary', '打电话给客服，说还在处理中，让我继续等。');
+    await go(page, 'form.contact button[type=submit]');
     check(`${tag}: the call is logged`, (await page.textContent('main'))?.includes('让我继续等'));
 
     await go(page, `a[href="/groups/${GROUP_SLUG}/join/done"]`);
