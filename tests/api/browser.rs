@@ -103,7 +103,7 @@ async fn a_newcomer_finds_joins_and_follows_a_complaint_from_a_phone() {
     let other = app.verified_user("other@example.com", "另一位发起人").await;
     for (t, cat) in [
         ("云闪钱提现申请一直不到账", "withdrawal_delay"),
-        ("好付账户被盗刷后客服不处理", "account_theft"),
+        ("好付账户被盗刷后客服不处理", "account_security"),
     ] {
         app.create_group(
             &other,
