@@ -10,6 +10,7 @@ pub mod dashboard;
 pub mod dto;
 pub mod organisers;
 pub mod roster;
+pub mod search;
 pub mod service;
 pub mod statement;
 pub mod team_api;

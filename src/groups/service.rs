@@ -3,17 +3,17 @@
 use std::collections::HashMap;
 
 use chrono::{DateTime, NaiveDate, Utc};
-use sea_orm::sea_query::{Expr, Order};
+use sea_orm::sea_query::Expr;
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait, EntityTrait,
-    PaginatorTrait, QueryFilter, QueryOrder, QuerySelect,
+    QueryFilter, QueryOrder, QuerySelect,
 };
 use serde_json::json;
 
 use super::access::{Role, require_role};
 use super::dto::{
     Demand, DisputedTotal, GroupCreate, GroupPage, GroupQuery, GroupSummary, GroupUpdate,
-    GroupView, ProviderRef, Sort, SuggestQuery,
+    GroupView, ProviderRef, SuggestQuery,
 };
 use crate::auth::CurrentUser;
 use crate::auth::tokens::sha256_hex;
@@ -145,6 +145,7 @@ pub async fn create(
     }
     .insert(conn)
     .await?;
+    super::search::index_group(conn, &group, &provider).await?;
     group_roles::ActiveModel {
         group_id: Set(group.id),
         user_id: Set(user.id),
@@ -376,6 +377,11 @@ pub async fn update(
     }
     active.updated_at = Set(now);
     let group = active.update(conn).await?;
+    let provider = providers::Entity::find_by_id(group.provider_id)
+        .one(conn)
+        .await?
+        .ok_or(AppError::NotFound)?;
+    super::search::index_group(conn, &group, &provider).await?;
     audit(
         conn,
         group_id,
@@ -389,61 +395,15 @@ pub async fn update(
     Ok(group)
 }
 
-fn popularity() -> Expr {
-    Expr::cust(
-        "(SELECT COUNT(*) FROM participations p WHERE p.group_id = \"groups\".\"id\" AND p.status = 'active')",
-    )
-}
-
-/// Searches public groups.
+/// Searches public groups (the one search of the API and the pages).
 ///
 /// # Errors
 /// Database failures.
 pub async fn list(conn: &impl ConnectionTrait, q: &GroupQuery) -> AppResult<GroupPage> {
-    let mut query = groups::Entity::find()
-        .find_also_related(providers::Entity)
-        .filter(groups::Column::Visibility.eq(Visibility::Public));
-    if let Some(text) = q.q.as_deref().filter(|t| !t.trim().is_empty()) {
-        query = query.filter(terms_condition(
-            &[
-                Expr::col((groups::Entity, groups::Column::SearchText)),
-                Expr::col((providers::Entity, providers::Column::SearchText)),
-            ],
-            text,
-        ));
-    }
-    if let Some(p) = &q.provider {
-        query = query.filter(providers::Column::Slug.eq(p.as_str()));
-    }
-    if let Some(c) = q.category {
-        query = query.filter(groups::Column::Category.eq(c));
-    }
-    if let Some(s) = q.status {
-        query = query.filter(groups::Column::Status.eq(s));
-    }
-    let total = query.clone().count(conn).await?;
-    let per_page = q.per_page.unwrap_or(20);
-    let page = q.page.unwrap_or(1);
-    query = match q.sort.unwrap_or_default() {
-        Sort::Popular => query
-            .order_by(popularity(), Order::Desc)
-            .order_by_desc(groups::Column::Id),
-        Sort::Newest => query
-            .order_by_desc(groups::Column::CreatedAt)
-            .order_by_desc(groups::Column::Id),
-    };
-    let rows = query
-        .offset((page - 1) * per_page)
-        .limit(per_page)
-        .all(conn)
-        .await?;
-    Ok(GroupPage {
-        items: summaries(conn, rows).await?,
-        total,
-    })
+    super::search::search(conn, q).await
 }
 
-async fn summaries(
+pub(crate) async fn summaries(
     conn: &impl ConnectionTrait,
     rows: Vec<(groups::Model, Option<providers::Model>)>,
 ) -> AppResult<Vec<GroupSummary>> {

@@ -1,0 +1,308 @@
+//! Search that understands Chinese, through the API (`GET /api/v1/groups?q=`) and the search
+//! results page (`GET /groups?q=`): character pairs, Latin words, provider names, aliases and
+//! pinyin, category labels; ranking, filters, paging, the index kept up to date on edits.
+
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+
+use crate::helpers::app::{Backend, TestApp, TestUser, json_body};
+use crate::helpers::team::{expect_json, make_admin, relogin};
+use crate::helpers::visitor::Visitor;
+use crate::on_both_databases;
+
+/// The groups every test searches, by their role.
+struct Fixture {
+    app: TestApp,
+    owner: TestUser,
+    admin: TestUser,
+    refund: String,
+    withdrawal: String,
+    fee: String,
+    service: String,
+    stolen: String,
+    failed: String,
+}
+
+fn enc(s: &str) -> String {
+    url::form_urlencoded::byte_serialize(s.as_bytes()).collect()
+}
+
+async fn group(app: &TestApp, owner: &TestUser, body: Value) -> String {
+    let mut body = body;
+    if body.get("provider").is_none() {
+        body["provider"] = Value::Null;
+    } else {
+        body["provider_name"] = Value::Null;
+    }
+    body["demands"] = json!(["refund"]);
+    body["joint_statement"] = json!("我们共同要求平台依法处理上述问题，并给出书面答复。");
+    app.create_group(owner, body)
+        .await
+        .get("slug")
+        .and_then(Value::as_str)
+        .expect("slug")
+        .to_owned()
+}
+
+async fn fixture(backend: Backend) -> Fixture {
+    let app = TestApp::on(backend).await;
+    let owner = app.verified_user("owner@example.com", "发起人").await;
+    let mut admin = app.verified_user("admin@example.com", "管理员").await;
+    make_admin(&app, &admin).await;
+    relogin(&app, &mut admin).await;
+    expect_json(
+        app.post(
+            "/providers",
+            Some(&admin.access_token),
+            json!({"slug": "kuaifu-qianbao", "name_zh": "快付钱包", "name_en": "QuickPay",
+                   "aliases": ["KuaiPay"], "kind": "digital_wallet"}),
+        )
+        .await,
+        StatusCode::CREATED,
+    )
+    .await;
+    let refund = group(
+        &app,
+        &owner,
+        json!({"provider": "kuaifu-qianbao", "title": "快付钱包退款超过30天未到账",
+               "summary": "申请退款后客服一直说在处理，超过三十天款项仍未退回。",
+               "category": "refund_delay"}),
+    )
+    .await;
+    let withdrawal = group(
+        &app,
+        &owner,
+        json!({"provider_name": "鑫融理财", "title": "提现申请一直不到账",
+               "summary": "提交提现申请两周了，资金一直显示处理中，没有到账。",
+               "category": "withdrawal_delay"}),
+    )
+    .await;
+    let fee = group(
+        &app,
+        &owner,
+        json!({"provider_name": "易达支付", "title": "手续费突然上调",
+               "summary": "没有任何通知，每笔交易的手续费从0.6%上调到1.2%。",
+               "category": "unexpected_fees"}),
+    )
+    .await;
+    // Distractors: other problems at the same providers, some sharing a word or two.
+    let service = group(
+        &app,
+        &owner,
+        json!({"provider_name": "易达支付", "title": "客服电话长期打不通",
+               "summary": "拨打客服热线总是占线，在线客服也不回复，问题无法处理。",
+               "category": "customer_service"}),
+    )
+    .await;
+    let stolen = group(
+        &app,
+        &owner,
+        json!({"provider_name": "鑫融理财", "title": "账户被盗后资金被转走",
+               "summary": "账户密码被改，余额被转走，平台至今没有说法。",
+               "category": "account_security"}),
+    )
+    .await;
+    let failed = group(
+        &app,
+        &owner,
+        json!({"provider_name": "易达支付", "title": "支付失败但已扣款",
+               "summary": "付款显示失败，银行卡却已扣款，申请退款也没有回应。",
+               "category": "payment_failure"}),
+    )
+    .await;
+    Fixture {
+        app,
+        owner,
+        admin,
+        refund,
+        withdrawal,
+        fee,
+        service,
+        stolen,
+        failed,
+    }
+}
+
+/// The slugs the API answers for `query` (a query string without `?`), and the total.
+async fn api_slugs(app: &TestApp, query: &str) -> (Vec<String>, u64) {
+    let res = app.get(&format!("/groups?{query}"), None).await;
+    assert_eq!(res.status(), StatusCode::OK, "GET /groups?{query}");
+    let page = json_body(res).await;
+    let slugs = page["items"]
+        .as_array()
+        .expect("items")
+        .iter()
+        .map(|g| g["slug"].as_str().expect("slug").to_owned())
+        .collect();
+    (slugs, page["total"].as_u64().expect("total"))
+}
+
+/// The group links of a results page, in the order shown.
+fn page_slugs(html: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut rest = html;
+    while let Some(i) = rest.find("<h2><a href=\"/groups/") {
+        rest = &rest[i + "<h2><a href=\"/groups/".len()..];
+        let end = rest.find('"').expect("closing quote");
+        out.push(rest[..end].to_owned());
+    }
+    out
+}
+
+async fn chinese_words_find_the_group_they_describe_first(backend: Backend) {
+    let f = fixture(backend).await;
+    let v = Visitor::new(&f.app);
+    let cases = [
+        ("退款未到账", &f.refund),
+        ("提现不到账", &f.withdrawal),
+        ("手续费", &f.fee),
+        ("手续费上调", &f.fee),
+        ("kuaifu", &f.refund),
+        ("KuaiPay", &f.refund),
+        ("quickpay", &f.refund),
+        ("扣款", &f.failed),
+        ("打不通", &f.service),
+        ("盗", &f.stolen),
+    ];
+    for (q, expected) in cases {
+        let (slugs, total) = api_slugs(&f.app, &format!("q={}", enc(q))).await;
+        assert_eq!(slugs.first(), Some(expected), "API q={q}: {slugs:?}");
+        assert_eq!(total as usize, slugs.len(), "q={q}");
+        let page = v.get(&format!("/groups?q={}", enc(q))).await;
+        assert_eq!(page.status, StatusCode::OK, "page q={q}");
+        assert_eq!(
+            page_slugs(&page.html),
+            slugs,
+            "the page shows what the API answers for q={q}"
+        );
+    }
+    // A query of pairs that only share one pair with a text does not find it.
+    let (slugs, _) = api_slugs(&f.app, &format!("q={}", enc("退款未到账"))).await;
+    assert!(!slugs.contains(&f.failed), "{slugs:?}");
+    let (slugs, _) = api_slugs(&f.app, &format!("q={}", enc("提现不到账"))).await;
+    assert!(!slugs.contains(&f.refund), "{slugs:?}");
+    let (slugs, total) = api_slugs(&f.app, &format!("q={}", enc("保险理赔被拒"))).await;
+    assert_eq!((slugs.len(), total), (0, 0), "{slugs:?}");
+    // The category label matches in English too.
+    let (slugs, _) = api_slugs(&f.app, &format!("q={}", enc("surprise fees"))).await;
+    assert_eq!(slugs.first(), Some(&f.fee), "{slugs:?}");
+}
+
+async fn filters_and_paging_narrow_the_results(backend: Backend) {
+    let f = fixture(backend).await;
+    let (slugs, total) = api_slugs(&f.app, "provider=yida-zhifu").await;
+    assert_eq!(total, 3, "{slugs:?}");
+    for s in [&f.fee, &f.service, &f.failed] {
+        assert!(slugs.contains(s), "{slugs:?}");
+    }
+    let (slugs, _) = api_slugs(&f.app, &format!("q={}&provider=yida-zhifu", enc("退款"))).await;
+    assert_eq!(slugs, vec![f.failed.clone()]);
+    let (slugs, _) = api_slugs(&f.app, &format!("q={}&category=refund_delay", enc("退款"))).await;
+    assert_eq!(slugs, vec![f.refund.clone()]);
+    assert_eq!(api_slugs(&f.app, "status=gathering").await.1, 6);
+    assert_eq!(api_slugs(&f.app, "status=closed").await.1, 0);
+
+    // Pages of two cover all six once.
+    let mut seen = Vec::new();
+    for page in 1..=3 {
+        let (slugs, total) = api_slugs(&f.app, &format!("per_page=2&page={page}")).await;
+        assert_eq!((slugs.len(), total), (2, 6));
+        seen.extend(slugs);
+    }
+    seen.sort();
+    seen.dedup();
+    assert_eq!(seen.len(), 6);
+    // And of a search: `支付` is in three groups' provider name and one title.
+    let (all, total) = api_slugs(&f.app, &format!("q={}", enc("支付"))).await;
+    assert_eq!(total, 3, "{all:?}");
+    let (first, _) = api_slugs(&f.app, &format!("q={}&per_page=2&page=1", enc("支付"))).await;
+    let (second, _) = api_slugs(&f.app, &format!("q={}&per_page=2&page=2", enc("支付"))).await;
+    assert_eq!([first, second].concat(), all);
+    assert_eq!(
+        all.first(),
+        Some(&f.failed),
+        "title beats provider: {all:?}"
+    );
+}
+
+async fn edits_and_provider_aliases_are_found_at_once(backend: Backend) {
+    let f = fixture(backend).await;
+    let q = |s: &str| format!("q={}", enc(s));
+    assert_eq!(api_slugs(&f.app, &q("客服拒绝")).await.1, 0);
+    expect_json(
+        f.app
+            .patch(
+                &format!("/groups/{}", f.service),
+                Some(&f.owner.access_token),
+                json!({"title": "退款申请被客服拒绝"}),
+            )
+            .await,
+        StatusCode::OK,
+    )
+    .await;
+    let (slugs, _) = api_slugs(&f.app, &q("客服拒绝")).await;
+    assert_eq!(slugs.first(), Some(&f.service));
+    assert!(
+        !api_slugs(&f.app, &q("打不通")).await.0.contains(&f.service),
+        "the old title is forgotten"
+    );
+
+    assert_eq!(api_slugs(&f.app, &q("EasyPay")).await.1, 0);
+    let updated = expect_json(
+        f.app
+            .patch(
+                "/providers/yida-zhifu",
+                Some(&f.admin.access_token),
+                json!({"aliases": ["EasyPay"]}),
+            )
+            .await,
+        StatusCode::OK,
+    )
+    .await;
+    assert_eq!(updated["aliases"], json!(["EasyPay"]));
+    let (slugs, total) = api_slugs(&f.app, &q("easypay")).await;
+    assert_eq!(total, 3, "{slugs:?}");
+    // Not an administrator: refused, nothing changed.
+    let res = f
+        .app
+        .patch(
+            "/providers/yida-zhifu",
+            Some(&f.owner.access_token),
+            json!({"aliases": ["Other"]}),
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::FORBIDDEN);
+    assert_eq!(api_slugs(&f.app, &q("easypay")).await.1, 3);
+}
+
+async fn groups_without_terms_are_indexed_after_migrating(backend: Backend) {
+    use sea_orm::{EntityTrait, PaginatorTrait};
+    let f = fixture(backend).await;
+    lianming::entities::group_search_terms::Entity::delete_many()
+        .exec(&f.app.db)
+        .await
+        .expect("empty the index");
+    assert_eq!(
+        api_slugs(&f.app, &format!("q={}", enc("退款未到账")))
+            .await
+            .1,
+        0
+    );
+    lianming::app::migrate(&f.app.db).await.expect("migrate");
+    assert!(
+        lianming::entities::group_search_terms::Entity::find()
+            .count(&f.app.db)
+            .await
+            .expect("count")
+            > 0
+    );
+    let (slugs, _) = api_slugs(&f.app, &format!("q={}", enc("退款未到账"))).await;
+    assert_eq!(slugs.first(), Some(&f.refund));
+}
+
+on_both_databases!(
+    chinese_words_find_the_group_they_describe_first,
+    filters_and_paging_narrow_the_results,
+    edits_and_provider_aliases_are_found_at_once,
+    groups_without_terms_are_indexed_after_migrating,
+);
