@@ -9,6 +9,7 @@ pub mod cells;
 pub mod dashboard;
 pub mod dto;
 pub mod organisers;
+pub mod pages;
 pub mod roster;
 pub mod search;
 pub mod service;

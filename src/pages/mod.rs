@@ -13,7 +13,7 @@ use serde::Deserialize;
 
 use crate::accounts::service as accounts;
 use crate::error::AppError;
-use crate::groups::dto::{GroupQuery, GroupSummary, GroupView};
+use crate::groups::dto::{GroupQuery, GroupStatus, GroupSummary, GroupView};
 use crate::groups::service as groups;
 use crate::i18n::Locale;
 use crate::state::AppState;
@@ -23,6 +23,7 @@ pub use ctx::{Field, FormPage, Head, MessagePage, PageCtx};
 /// Registers the page routes.
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.route("/", web::get().to(home))
+        .configure(crate::groups::pages::routes)
         .route("/groups/{slug}", web::get().to(group))
         .route("/invites/accept", web::get().to(invite_form))
         .route("/invites/accept", web::post().to(invite_submit))
@@ -90,8 +91,14 @@ async fn home(state: web::Data<AppState>, c: PageCtx, q: web::Query<HomeQuery>) 
             &HomePage {
                 l: c.l,
                 head: c.head(),
+                // Without words the home page shows the groups still under way.
+                groups: page
+                    .items
+                    .into_iter()
+                    .filter(|g| !text.is_empty() || g.status != GroupStatus::Closed)
+                    .take(10)
+                    .collect(),
                 q: text,
-                groups: page.items,
             },
         ),
         Err(e) => c.error(&e),

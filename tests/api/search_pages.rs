@@ -305,4 +305,145 @@ on_both_databases!(
     filters_and_paging_narrow_the_results,
     edits_and_provider_aliases_are_found_at_once,
     groups_without_terms_are_indexed_after_migrating,
+    the_results_page_filters_pages_and_offers_to_start_a_group,
+    the_home_page_searches_through_the_results_page,
 );
+
+async fn the_results_page_filters_pages_and_offers_to_start_a_group(backend: Backend) {
+    let f = fixture(backend).await;
+    let joiner = f.app.verified_user("private@example.com", "隐私用户").await;
+    expect_json(
+        f.app
+            .post(
+                &format!("/groups/{}/participation", f.refund),
+                Some(&joiner.access_token),
+                TestApp::join_body("欧阳隐私", 1),
+            )
+            .await,
+        StatusCode::CREATED,
+    )
+    .await;
+    let v = Visitor::new(&f.app);
+
+    // The filters are a plain form: the choices are listed and the chosen one stays selected.
+    let page = v
+        .get(&format!(
+            "/groups?q={}&provider=yida-zhifu&category=&status=gathering",
+            enc("退款")
+        ))
+        .await;
+    assert_eq!(page.status, StatusCode::OK);
+    assert_eq!(page_slugs(&page.html), vec![f.failed.clone()]);
+    assert!(
+        page.html
+            .contains("<form class=\"search-page\" method=\"get\" action=\"/groups\"")
+    );
+    assert!(
+        page.html
+            .contains("<option value=\"yida-zhifu\" selected>易达支付</option>")
+    );
+    assert!(
+        page.html
+            .contains("<option value=\"gathering\" selected>征集中</option>")
+    );
+    assert!(
+        page.html
+            .contains("<option value=\"refund_delay\">退款未到账</option>")
+    );
+    assert!(page.html.contains("共找到 1 个联合投诉"), "{}", page.html);
+    let page = v.get("/groups?category=refund_delay").await;
+    assert_eq!(page_slugs(&page.html), vec![f.refund.clone()]);
+
+    // Nothing found: the page says so and offers to start a group.
+    let none = v.get(&format!("/groups?q={}", enc("保险理赔被拒"))).await;
+    assert_eq!(none.status, StatusCode::OK);
+    assert!(page_slugs(&none.html).is_empty());
+    assert!(none.html.contains("没有找到相关的联合投诉"));
+    assert!(none.html.contains("href=\"/groups/new\""));
+
+    // Paging: ten a page, the links keep the search.
+    for n in 0..6 {
+        group(
+            &f.app,
+            &f.owner,
+            json!({"provider_name": "易达支付", "title": format!("第{n}笔退款被拒绝"),
+                   "summary": "申请退款被拒绝，客服没有给出任何理由。", "category": "refund_delay"}),
+        )
+        .await;
+    }
+    let first = v.get("/groups").await;
+    assert_eq!(page_slugs(&first.html).len(), 10);
+    assert!(first.html.contains("第 1 页，共 2 页"), "{}", first.html);
+    assert!(
+        first
+            .html
+            .contains("<a href=\"/groups?page=2\" rel=\"next\">")
+    );
+    assert!(!first.html.contains("rel=\"prev\""));
+    let second = v.get("/groups?page=2").await;
+    assert_eq!(page_slugs(&second.html).len(), 2);
+    assert!(second.html.contains("<a href=\"/groups\" rel=\"prev\">"));
+    let mut all = [page_slugs(&first.html), page_slugs(&second.html)].concat();
+    all.sort();
+    all.dedup();
+    assert_eq!(all.len(), 12);
+    let q = v
+        .get(&format!("/groups?q={}&category=refund_delay", enc("退款")))
+        .await;
+    assert_eq!(page_slugs(&q.html).len(), 7, "{}", q.html);
+    let q = v
+        .get(&format!("/groups?q={}&page=2&per_page=1", enc("退款")))
+        .await;
+    assert_eq!(q.status, StatusCode::OK, "an unknown parameter is ignored");
+
+    // English page, and nobody's personal data on the results or the home page.
+    let en = v
+        .get(&format!("/groups?q={}&lang=en", enc("退款未到账")))
+        .await;
+    assert!(en.html.contains("Refund not received"));
+    assert_eq!(page_slugs(&en.html).first(), Some(&f.refund));
+    for path in [
+        "/groups".to_owned(),
+        format!("/groups?q={}", enc("退款")),
+        "/".into(),
+    ] {
+        let html = v
+            .get(&format!(
+                "{path}{}lang=zh-CN",
+                if path.contains('?') { "&" } else { "?" }
+            ))
+            .await
+            .html;
+        for secret in [
+            "欧阳隐私",
+            "隐私用户",
+            "private@example.com",
+            "T2026030200001",
+            "我在三月申请退款",
+        ] {
+            assert!(!html.contains(secret), "{secret} on {path}");
+        }
+    }
+}
+
+async fn the_home_page_searches_through_the_results_page(backend: Backend) {
+    let f = fixture(backend).await;
+    let v = Visitor::new(&f.app);
+    let home = v.get("/").await;
+    assert_eq!(home.status, StatusCode::OK);
+    assert!(
+        home.html
+            .contains("<form class=\"search\" method=\"get\" action=\"/groups\"")
+    );
+    assert!(home.html.contains("href=\"/groups/new\""));
+    assert_eq!(home.html.matches("<h1>").count(), 1);
+    for slug in [&f.refund, &f.withdrawal, &f.fee] {
+        assert!(
+            home.html.contains(&format!("href=\"/groups/{slug}\"")),
+            "active group {slug} on home"
+        );
+    }
+    // What the home form submits.
+    let found = v.get(&format!("/groups?q={}", enc("提现不到账"))).await;
+    assert_eq!(page_slugs(&found.html).first(), Some(&f.withdrawal));
+}
