@@ -78,6 +78,26 @@ fn group_search_text(title: &str, summary: &str) -> String {
     format!("{title} \u{1f} {summary}").to_lowercase()
 }
 
+/// The rules of a new group that need no database: the incident window, one way of naming the
+/// provider. [`create`] checks them; a form checks them before showing similar groups.
+///
+/// # Errors
+/// 422 naming the field.
+pub fn check_create(ctx: &Ctx, req: &GroupCreate) -> AppResult<()> {
+    check_window(
+        req.incident_from,
+        req.incident_to,
+        ctx.settings.local_date(ctx.now()),
+    )?;
+    if req.provider.is_some() && req.provider_name.is_some() {
+        return Err(AppError::field(
+            "provider_name",
+            "give either provider or provider_name, not both",
+        ));
+    }
+    Ok(())
+}
+
 /// Creates a group; the creator becomes its owner and the statement its version 1.
 ///
 /// # Errors
@@ -90,17 +110,7 @@ pub async fn create(
 ) -> AppResult<groups::Model> {
     user.require_verified()?;
     let now = ctx.now();
-    check_window(
-        req.incident_from,
-        req.incident_to,
-        ctx.settings.local_date(now),
-    )?;
-    if req.provider.is_some() && req.provider_name.is_some() {
-        return Err(AppError::field(
-            "provider_name",
-            "give either provider or provider_name, not both",
-        ));
-    }
+    check_create(ctx, &req)?;
     let demands: Vec<Demand> = req.demands.into_iter().map(|d| d.into_demand()).collect();
     let demands_json = serde_json::to_string(&demands).map_err(anyhow::Error::from)?;
     let provider = resolve_for_group(

@@ -307,6 +307,8 @@ on_both_databases!(
     groups_without_terms_are_indexed_after_migrating,
     the_results_page_filters_pages_and_offers_to_start_a_group,
     the_home_page_searches_through_the_results_page,
+    starting_a_group_shows_similar_groups_first_then_creates_it,
+    a_group_about_a_new_provider_with_nothing_similar_is_made_at_once,
 );
 
 async fn the_results_page_filters_pages_and_offers_to_start_a_group(backend: Backend) {
@@ -446,4 +448,185 @@ async fn the_home_page_searches_through_the_results_page(backend: Backend) {
     // What the home form submits.
     let found = v.get(&format!("/groups?q={}", enc("提现不到账"))).await;
     assert_eq!(page_slugs(&found.html).first(), Some(&f.withdrawal));
+}
+
+async fn signed_in(app: &TestApp, user: &TestUser) -> Visitor {
+    let v = Visitor::new(app);
+    let login = v
+        .submit(
+            "/login",
+            "/login",
+            &[("email", &user.email), ("password", &user.password)],
+        )
+        .await;
+    assert_eq!(login.status, StatusCode::SEE_OTHER, "{}", login.html);
+    v
+}
+
+const STATEMENT: &str = "我们是快付钱包的用户，申请退款后长期未到账，要求平台立即退款。";
+
+async fn starting_a_group_shows_similar_groups_first_then_creates_it(backend: Backend) {
+    let f = fixture(backend).await;
+    let groups_before = f.app.count_rows("groups").await;
+
+    // A stranger is sent to log in, and comes back here afterwards.
+    let stranger = Visitor::new(&f.app);
+    let page = stranger.get("/groups/new").await;
+    assert_eq!(page.status, StatusCode::SEE_OTHER);
+    assert_eq!(
+        page.location.as_deref(),
+        Some("/login?next=%2Fgroups%2Fnew")
+    );
+    let sent = stranger
+        .post("/groups/new", &[("title", "不该创建的投诉")])
+        .await;
+    assert_eq!(sent.status, StatusCode::SEE_OTHER);
+    assert!(
+        sent.location
+            .as_deref()
+            .is_some_and(|l| l.starts_with("/login"))
+    );
+
+    let v = signed_in(&f.app, &f.owner).await;
+    let form = v.get("/groups/new").await;
+    assert_eq!(form.status, StatusCode::OK);
+    assert!(
+        form.html
+            .contains("<option value=\"kuaifu-qianbao\">快付钱包</option>")
+    );
+    assert!(form.html.contains("<label for=\"title\">标题</label>"));
+    let fields = [
+        ("provider", "kuaifu-qianbao"),
+        ("provider_name", ""),
+        ("category", "refund_delay"),
+        ("title", "快付钱包退款一直不到账"),
+        ("incident_from", ""),
+        ("incident_to", ""),
+        ("summary", "三月申请的退款到现在都没有收到，客服只说等待。"),
+        ("demands", "refund"),
+        ("demands", "apology"),
+        ("joint_statement", STATEMENT),
+    ];
+
+    // Without the form's CSRF token: refused, nothing made.
+    let forged = v.post("/groups/new", &fields).await;
+    assert_eq!(forged.status, StatusCode::FORBIDDEN);
+    assert_eq!(f.app.count_rows("groups").await, groups_before);
+
+    // A mistake is shown next to its field, and what was typed is kept.
+    let mut short = fields.to_vec();
+    short[3] = ("title", "退款");
+    let wrong = v.submit("/groups/new", "/groups/new", &short).await;
+    assert_eq!(wrong.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(
+        wrong.html.contains(
+            "<p class=\"error-message\" id=\"title-error\">请填写 4 到 120 个字的标题</p>"
+        ),
+        "{}",
+        wrong.html
+    );
+    assert!(wrong.html.contains("三月申请的退款到现在都没有收到"));
+    assert!(wrong.html.contains("value=\"apology\" checked"));
+    let mut future = fields.to_vec();
+    future[5] = ("incident_to", "2999-01-01");
+    let wrong = v.submit("/groups/new", "/groups/new", &future).await;
+    assert_eq!(wrong.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(
+        wrong.html.contains("id=\"incident_to-error\""),
+        "{}",
+        wrong.html
+    );
+    assert_eq!(f.app.count_rows("groups").await, groups_before);
+
+    // The open group about the same problem is offered first; nothing is made yet.
+    let similar = v.submit("/groups/new", "/groups/new", &fields).await;
+    assert_eq!(similar.status, StatusCode::OK, "{}", similar.html);
+    assert!(similar.html.contains("已经有人在投诉类似的问题"));
+    let join = format!("<a href=\"/groups/{}\">加入这个联合投诉</a>", f.refund);
+    assert!(similar.html.contains(&join), "{}", similar.html);
+    assert!(similar.html.contains("name=\"confirm\" value=\"1\""));
+    assert_eq!(f.app.count_rows("groups").await, groups_before);
+
+    // Confirmed: made as the API makes it, and the browser goes to its page.
+    let mut confirmed = fields.to_vec();
+    confirmed.push(("confirm", "1"));
+    let made = v.submit("/groups/new", "/groups/new", &confirmed).await;
+    assert_eq!(made.status, StatusCode::SEE_OTHER, "{}", made.html);
+    let location = made.location.expect("location");
+    let slug = location
+        .strip_prefix("/groups/")
+        .expect("group page")
+        .to_owned();
+    let view = expect_json(
+        f.app.get(&format!("/groups/{slug}"), None).await,
+        StatusCode::OK,
+    )
+    .await;
+    assert_eq!(view["title"], "快付钱包退款一直不到账");
+    assert_eq!(view["provider"]["slug"], "kuaifu-qianbao");
+    assert_eq!(
+        view["demands"],
+        json!([{"kind": "refund"}, {"kind": "apology"}])
+    );
+    assert_eq!(view["joint_statement"], STATEMENT);
+    let page = v.get(&location).await;
+    assert!(page.html.contains("联合投诉已发起"), "flash: {}", page.html);
+    // And it is found by search at once.
+    let (slugs, _) = api_slugs(&f.app, &format!("q={}", enc("退款一直不到账"))).await;
+    assert_eq!(slugs.first(), Some(&slug));
+}
+
+async fn a_group_about_a_new_provider_with_nothing_similar_is_made_at_once(backend: Backend) {
+    let f = fixture(backend).await;
+    let v = signed_in(&f.app, &f.owner).await;
+    let made = v
+        .submit(
+            "/groups/new",
+            "/groups/new",
+            &[
+                ("provider", ""),
+                ("provider_name", "云朵出行"),
+                ("category", "privacy_leak"),
+                ("title", "乘车记录被公开"),
+                ("summary", "行程记录在没有授权的情况下被展示给陌生人。"),
+                ("demands", "data_deletion"),
+                (
+                    "joint_statement",
+                    "我们要求云朵出行立即停止公开用户行程并删除相关数据。",
+                ),
+            ],
+        )
+        .await;
+    assert_eq!(made.status, StatusCode::SEE_OTHER, "{}", made.html);
+    let slug = made.location.expect("location").replace("/groups/", "");
+    let view = expect_json(
+        f.app.get(&format!("/groups/{slug}"), None).await,
+        StatusCode::OK,
+    )
+    .await;
+    assert_eq!(view["provider"]["name_zh"], "云朵出行");
+    assert_eq!(view["provider"]["slug"], "yunduo-chuxing");
+    let (slugs, _) = api_slugs(&f.app, "q=yunduo").await;
+    assert_eq!(slugs, vec![slug]);
+
+    // Neither a provider chosen nor named: the message is next to the provider.
+    let wrong = v
+        .submit(
+            "/groups/new",
+            "/groups/new",
+            &[
+                ("provider", ""),
+                ("provider_name", ""),
+                ("title", "乘车记录被公开"),
+            ],
+        )
+        .await;
+    assert_eq!(wrong.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(wrong.html.contains("id=\"provider-error\""));
+    assert!(wrong.html.contains("id=\"demands-error\""));
+    assert!(
+        wrong
+            .html
+            .contains("<a href=\"#category\">请选择问题类型</a>")
+    );
 }
