@@ -46,9 +46,7 @@ impl Application {
         .await
         .context("connecting to the database")?;
         restrict_sqlite_files(&settings);
-        Migrator::up(&db, None)
-            .await
-            .context("applying migrations")?;
+        migrate(&db).await?;
         let listener = TcpListener::bind(settings.bind_addr()?)
             .with_context(|| format!("binding {}", settings.bind))?;
         let local = listener.local_addr()?;
@@ -233,4 +231,22 @@ fn sqlite_path(url: &str) -> Option<std::path::PathBuf> {
         .or_else(|| url.strip_prefix("sqlite:"))?;
     let path = rest.split('?').next().unwrap_or("");
     (!path.is_empty() && !path.starts_with(":memory:")).then(|| std::path::PathBuf::from(path))
+}
+
+/// Applies the migrations, then what they cannot compute themselves: the search terms of every
+/// group that has none yet (all groups, the first time after the search migration).
+///
+/// # Errors
+/// A migration or the indexing failed.
+pub async fn migrate(db: &sea_orm::DatabaseConnection) -> anyhow::Result<()> {
+    Migrator::up(db, None)
+        .await
+        .context("applying migrations")?;
+    let indexed = crate::groups::search::index_missing(db)
+        .await
+        .map_err(|e| anyhow::anyhow!("indexing groups for search: {e}"))?;
+    if indexed > 0 {
+        tracing::info!(indexed, "groups indexed for search");
+    }
+    Ok(())
 }

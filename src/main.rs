@@ -8,7 +8,6 @@ use std::sync::Arc;
 use clap::{Parser, Subcommand};
 use lianming::clock::{Clock, SystemClock};
 use lianming::{Application, Settings, telemetry};
-use migration::{Migrator, MigratorTrait};
 use tokio_util::sync::CancellationToken;
 
 #[derive(Parser)]
@@ -165,7 +164,7 @@ async fn run(command: Command, settings: Settings) -> anyhow::Result<()> {
                 std::time::Duration::from_secs(settings.db_acquire_timeout_secs),
             )
             .await?;
-            Migrator::up(&db, None).await?;
+            lianming::app::migrate(&db).await?;
             println!("migrations applied");
         }
         Command::Worker => {
@@ -175,7 +174,7 @@ async fn run(command: Command, settings: Settings) -> anyhow::Result<()> {
                 std::time::Duration::from_secs(settings.db_acquire_timeout_secs),
             )
             .await?;
-            Migrator::up(&db, None).await?;
+            lianming::app::migrate(&db).await?;
             let local = settings.bind_addr()?;
             let every = std::time::Duration::from_millis(settings.scheduler_tick_ms);
             let state =
@@ -206,7 +205,7 @@ async fn run(command: Command, settings: Settings) -> anyhow::Result<()> {
                 std::time::Duration::from_secs(settings.db_acquire_timeout_secs),
             )
             .await?;
-            Migrator::up(&db, None).await?;
+            lianming::app::migrate(&db).await?;
             let generated = password.is_none();
             let password = password.unwrap_or_else(|| lianming::domain::random_suffix(16));
             let name =
@@ -236,7 +235,7 @@ async fn run(command: Command, settings: Settings) -> anyhow::Result<()> {
                 std::time::Duration::from_secs(settings.db_acquire_timeout_secs),
             )
             .await?;
-            Migrator::up(&db, None).await?;
+            lianming::app::migrate(&db).await?;
             let local = settings.bind_addr()?;
             let state = lianming::state::build_state(settings, clock, db, local)?;
             println!("{}", lianming::demo::load(&state).await?);

@@ -15,6 +15,7 @@ mod m20261122_000007_create_dossier_evidence;
 mod m20261122_000008_organiser_tables;
 mod m20261122_000009_seed_holidays;
 mod m20261122_000011_notifications;
+mod m20261202_043900_group_search_terms;
 
 /// Runs every Lianming migration, in order.
 pub struct Migrator;
@@ -33,6 +34,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261122_000008_organiser_tables::Migration),
             Box::new(m20261122_000009_seed_holidays::Migration),
             Box::new(m20261122_000011_notifications::Migration),
+            Box::new(m20261202_043900_group_search_terms::Migration),
         ]
     }
 }

@@ -10,6 +10,7 @@ pub mod enums;
 pub mod evidence;
 pub mod group_invites;
 pub mod group_roles;
+pub mod group_search_terms;
 pub mod groups;
 pub mod holidays;
 pub mod interactions;

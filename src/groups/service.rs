@@ -3,17 +3,17 @@
 use std::collections::HashMap;
 
 use chrono::{DateTime, NaiveDate, Utc};
-use sea_orm::sea_query::{Expr, Order};
+use sea_orm::sea_query::Expr;
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait, EntityTrait,
-    PaginatorTrait, QueryFilter, QueryOrder, QuerySelect,
+    QueryFilter, QueryOrder, QuerySelect,
 };
 use serde_json::json;
 
 use super::access::{Role, require_role};
 use super::dto::{
     Demand, DisputedTotal, GroupCreate, GroupPage, GroupQuery, GroupSummary, GroupUpdate,
-    GroupView, ProviderRef, Sort, SuggestQuery,
+    GroupView, ProviderRef, SuggestQuery,
 };
 use crate::auth::CurrentUser;
 use crate::auth::tokens::sha256_hex;
@@ -78,6 +78,26 @@ fn group_search_text(title: &str, summary: &str) -> String {
     format!("{title} \u{1f} {summary}").to_lowercase()
 }
 
+/// The rules of a new group that need no database: the incident window, one way of naming the
+/// provider. [`create`] checks them; a form checks them before showing similar groups.
+///
+/// # Errors
+/// 422 naming the field.
+pub fn check_create(ctx: &Ctx, req: &GroupCreate) -> AppResult<()> {
+    check_window(
+        req.incident_from,
+        req.incident_to,
+        ctx.settings.local_date(ctx.now()),
+    )?;
+    if req.provider.is_some() && req.provider_name.is_some() {
+        return Err(AppError::field(
+            "provider_name",
+            "give either provider or provider_name, not both",
+        ));
+    }
+    Ok(())
+}
+
 /// Creates a group; the creator becomes its owner and the statement its version 1.
 ///
 /// # Errors
@@ -90,17 +110,7 @@ pub async fn create(
 ) -> AppResult<groups::Model> {
     user.require_verified()?;
     let now = ctx.now();
-    check_window(
-        req.incident_from,
-        req.incident_to,
-        ctx.settings.local_date(now),
-    )?;
-    if req.provider.is_some() && req.provider_name.is_some() {
-        return Err(AppError::field(
-            "provider_name",
-            "give either provider or provider_name, not both",
-        ));
-    }
+    check_create(ctx, &req)?;
     let demands: Vec<Demand> = req.demands.into_iter().map(|d| d.into_demand()).collect();
     let demands_json = serde_json::to_string(&demands).map_err(anyhow::Error::from)?;
     let provider = resolve_for_group(
@@ -145,6 +155,7 @@ pub async fn create(
     }
     .insert(conn)
     .await?;
+    super::search::index_group(conn, &group, &provider).await?;
     group_roles::ActiveModel {
         group_id: Set(group.id),
         user_id: Set(user.id),
@@ -376,6 +387,11 @@ pub async fn update(
     }
     active.updated_at = Set(now);
     let group = active.update(conn).await?;
+    let provider = providers::Entity::find_by_id(group.provider_id)
+        .one(conn)
+        .await?
+        .ok_or(AppError::NotFound)?;
+    super::search::index_group(conn, &group, &provider).await?;
     audit(
         conn,
         group_id,
@@ -389,61 +405,15 @@ pub async fn update(
     Ok(group)
 }
 
-fn popularity() -> Expr {
-    Expr::cust(
-        "(SELECT COUNT(*) FROM participations p WHERE p.group_id = \"groups\".\"id\" AND p.status = 'active')",
-    )
-}
-
-/// Searches public groups.
+/// Searches public groups (the one search of the API and the pages).
 ///
 /// # Errors
 /// Database failures.
 pub async fn list(conn: &impl ConnectionTrait, q: &GroupQuery) -> AppResult<GroupPage> {
-    let mut query = groups::Entity::find()
-        .find_also_related(providers::Entity)
-        .filter(groups::Column::Visibility.eq(Visibility::Public));
-    if let Some(text) = q.q.as_deref().filter(|t| !t.trim().is_empty()) {
-        query = query.filter(terms_condition(
-            &[
-                Expr::col((groups::Entity, groups::Column::SearchText)),
-                Expr::col((providers::Entity, providers::Column::SearchText)),
-            ],
-            text,
-        ));
-    }
-    if let Some(p) = &q.provider {
-        query = query.filter(providers::Column::Slug.eq(p.as_str()));
-    }
-    if let Some(c) = q.category {
-        query = query.filter(groups::Column::Category.eq(c));
-    }
-    if let Some(s) = q.status {
-        query = query.filter(groups::Column::Status.eq(s));
-    }
-    let total = query.clone().count(conn).await?;
-    let per_page = q.per_page.unwrap_or(20);
-    let page = q.page.unwrap_or(1);
-    query = match q.sort.unwrap_or_default() {
-        Sort::Popular => query
-            .order_by(popularity(), Order::Desc)
-            .order_by_desc(groups::Column::Id),
-        Sort::Newest => query
-            .order_by_desc(groups::Column::CreatedAt)
-            .order_by_desc(groups::Column::Id),
-    };
-    let rows = query
-        .offset((page - 1) * per_page)
-        .limit(per_page)
-        .all(conn)
-        .await?;
-    Ok(GroupPage {
-        items: summaries(conn, rows).await?,
-        total,
-    })
+    super::search::search(conn, q).await
 }
 
-async fn summaries(
+pub(crate) async fn summaries(
     conn: &impl ConnectionTrait,
     rows: Vec<(groups::Model, Option<providers::Model>)>,
 ) -> AppResult<Vec<GroupSummary>> {

@@ -1,7 +1,7 @@
 //! Server-rendered pages (askama templates in `frontend/templates/pages`): the page
 //! foundation ([`ctx`]), the home search, the organiser invitation and dossier verification
 //! (registered here). Pages of a domain live beside it (`src/accounts/pages.rs`,
-//! `src/groups/pages.rs`, `src/providers/pages.rs`). Every form works without JavaScript; pages
+//! `src/groups/pages.rs`, `src/groups/find_pages.rs`, `src/providers/pages.rs`). Every form works without JavaScript; pages
 //! call the same services as the API.
 
 pub mod assets;
@@ -14,7 +14,7 @@ use serde::Deserialize;
 
 use crate::accounts::service as accounts;
 use crate::error::AppError;
-use crate::groups::dto::{GroupQuery, GroupSummary};
+use crate::groups::dto::{GroupQuery, GroupStatus, GroupSummary};
 use crate::groups::service as groups;
 use crate::i18n::Locale;
 use crate::state::AppState;
@@ -29,6 +29,8 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .route("/verify", web::get().to(dossier_verify_form))
         .route("/verify", web::post().to(dossier_verify_submit))
         .route("/static/{file}", web::get().to(assets::serve))
+        // `/groups/new` before `/groups/{slug}`.
+        .configure(crate::groups::find_pages::routes)
         .configure(crate::groups::pages::routes)
         .configure(crate::providers::pages::routes);
 }
@@ -92,8 +94,14 @@ async fn home(state: web::Data<AppState>, c: PageCtx, q: web::Query<HomeQuery>) 
             &HomePage {
                 l: c.l,
                 head: c.head(),
+                // Without words the home page shows the groups still under way.
+                groups: page
+                    .items
+                    .into_iter()
+                    .filter(|g| !text.is_empty() || g.status != GroupStatus::Closed)
+                    .take(10)
+                    .collect(),
                 q: text,
-                groups: page.items,
             },
         ),
         Err(e) => c.error(&e),

@@ -1,9 +1,11 @@
 //! JSON handlers of the provider routes.
 
-use actix_web::{HttpResponse, get, post, web};
+use actix_web::{HttpResponse, get, patch, post, web};
 use utoipa_actix_web::service_config::ServiceConfig;
 
-use super::dto::{ProviderCreate, ProviderDetail, ProviderPage, ProviderQuery, ProviderView};
+use super::dto::{
+    ProviderCreate, ProviderDetail, ProviderPage, ProviderQuery, ProviderUpdate, ProviderView,
+};
 use super::service;
 use crate::auth::CurrentUser;
 use crate::error::{AppResult, Problem};
@@ -12,7 +14,10 @@ use crate::state::AppState;
 
 /// Registers the routes of this module.
 pub fn routes(cfg: &mut ServiceConfig) {
-    cfg.service(list).service(create).service(show);
+    cfg.service(list)
+        .service(create)
+        .service(show)
+        .service(update);
 }
 
 /// Search the provider directory.
@@ -54,4 +59,20 @@ async fn create(
 ) -> AppResult<HttpResponse> {
     let model = service::create(&state.db, &user, body.0, state.now()).await?;
     Ok(HttpResponse::Created().json(ProviderView::from(model)))
+}
+
+/// Change a provider's names or aliases (administrators); its groups are found by them at once.
+#[utoipa::path(tag = "providers", security(("bearer" = [])), params(("slug" = String, Path)), request_body = ProviderUpdate, responses(
+    (status = 200, body = ProviderView), (status = 403, body = Problem), (status = 404, body = Problem), (status = 422, body = Problem)))]
+#[patch("/providers/{slug}")]
+async fn update(
+    state: web::Data<AppState>,
+    user: CurrentUser,
+    slug: web::Path<String>,
+    body: ApiJson<ProviderUpdate>,
+) -> AppResult<web::Json<ProviderView>> {
+    let model = state
+        .write(async |txn| service::update(txn, &user, &slug, body.0).await)
+        .await?;
+    Ok(web::Json(ProviderView::from(model)))
 }

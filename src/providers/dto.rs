@@ -128,6 +128,30 @@ pub struct ProviderCreate {
     pub website: Option<String>,
 }
 
+/// `PATCH /providers/{slug}` (administrators). Absent fields are left alone.
+#[derive(Debug, Deserialize, Validate, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ProviderUpdate {
+    /// Chinese name.
+    #[validate(
+        length(min = 1, max = 100, message = "must be 1 to 100 characters"),
+        custom(function = "crate::text::line")
+    )]
+    pub name_zh: Option<String>,
+    /// English name.
+    #[validate(
+        length(min = 1, max = 100, message = "must be 1 to 100 characters"),
+        custom(function = "crate::text::line")
+    )]
+    pub name_en: Option<String>,
+    /// Other names (replaces the list).
+    #[validate(
+        length(max = 20, message = "at most 20 aliases"),
+        custom(function = "crate::text::lines")
+    )]
+    pub aliases: Option<Vec<String>>,
+}
+
 fn slug_chars(s: &str) -> Result<(), validator::ValidationError> {
     let ok = s
         .chars()

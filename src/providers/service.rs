@@ -7,7 +7,7 @@ use sea_orm::{
     PaginatorTrait, QueryFilter, QueryOrder, QuerySelect,
 };
 
-use super::dto::{ProviderCreate, ProviderDetail, ProviderQuery};
+use super::dto::{ProviderCreate, ProviderDetail, ProviderQuery, ProviderUpdate};
 use super::slug::{first_free, provider_slug};
 use crate::auth::CurrentUser;
 use crate::db::{self, like_escape};
@@ -145,6 +145,48 @@ pub async fn create(
         }
     })?;
     txn.commit().await?;
+    Ok(model)
+}
+
+/// Changes a provider's names or aliases (administrators); its groups are found by the new
+/// names at once.
+///
+/// # Errors
+/// 403 for non-administrators; 404 for an unknown slug.
+pub async fn update(
+    conn: &impl ConnectionTrait,
+    user: &CurrentUser,
+    slug: &str,
+    req: ProviderUpdate,
+) -> AppResult<providers::Model> {
+    user.require_admin()?;
+    let current = providers::Entity::find()
+        .filter(providers::Column::Slug.eq(slug))
+        .one(conn)
+        .await?
+        .ok_or(AppError::NotFound)?;
+    let name_zh = req
+        .name_zh
+        .map_or_else(|| current.name_zh.clone(), |n| n.trim().to_owned());
+    let name_en = req
+        .name_en
+        .map(|n| n.trim().to_owned())
+        .or_else(|| current.name_en.clone());
+    let aliases: Vec<String> = match req.aliases {
+        Some(list) => list
+            .iter()
+            .map(|a| a.trim().to_owned())
+            .filter(|a| !a.is_empty())
+            .collect(),
+        None => serde_json::from_str(&current.aliases).unwrap_or_default(),
+    };
+    let mut active: providers::ActiveModel = current.into();
+    active.search_text = Set(search_text(&name_zh, name_en.as_deref(), &aliases));
+    active.aliases = Set(serde_json::to_string(&aliases).unwrap_or_else(|_| "[]".into()));
+    active.name_zh = Set(name_zh);
+    active.name_en = Set(name_en);
+    let model = active.update(conn).await?;
+    crate::groups::search::reindex_provider(conn, &model).await?;
     Ok(model)
 }
 

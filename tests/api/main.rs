@@ -26,6 +26,7 @@ mod pages;
 mod problems;
 mod responses;
 mod roster;
+mod search_pages;
 mod sessions;
 mod smtp_selftest;
 mod validation;
