@@ -116,6 +116,7 @@ pub struct ProviderCreate {
     )]
     #[serde(default)]
     #[schema(max_items = 20)]
+    #[schema(max_items = 20)]
     pub aliases: Vec<String>,
     /// Kind of business.
     pub kind: ProviderKind,
@@ -137,18 +138,21 @@ pub struct ProviderUpdate {
         length(min = 1, max = 100, message = "must be 1 to 100 characters"),
         custom(function = "crate::text::line")
     )]
+    #[schema(min_length = 1, max_length = 100)]
     pub name_zh: Option<String>,
     /// English name.
     #[validate(
         length(min = 1, max = 100, message = "must be 1 to 100 characters"),
         custom(function = "crate::text::line")
     )]
+    #[schema(min_length = 1, max_length = 100)]
     pub name_en: Option<String>,
     /// Other names (replaces the list).
     #[validate(
         length(max = 20, message = "at most 20 aliases"),
         custom(function = "crate::text::lines")
     )]
+    #[schema(max_items = 20)]
     pub aliases: Option<Vec<String>>,
 }
 
