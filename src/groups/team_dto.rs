@@ -165,7 +165,6 @@ pub struct StatementUpdate {
     /// What the group asks for (1 to 10).
     #[validate(length(min = 1, max = 10, message = "give 1 to 10 demands"), nested)]
     #[schema(min_items = 1, max_items = 10)]
-    #[schema(min_items = 1, max_items = 10)]
     pub demands: Vec<DemandInput>,
 }
 

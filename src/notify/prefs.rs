@@ -62,7 +62,6 @@ pub struct NotificationSettings {
     #[validate(length(max = 500, message = "at most 500 groups"), nested)]
     #[serde(default)]
     #[schema(max_items = 500)]
-    #[schema(max_items = 500)]
     pub groups: Vec<GroupOverride>,
 }
 

@@ -68,7 +68,6 @@ pub struct JoinRequest {
     )]
     #[serde(default)]
     #[schema(max_items = 50)]
-    #[schema(max_items = 50)]
     pub transaction_refs: Vec<String>,
     /// Show your name to recipients (otherwise "participant #n").
     pub consent_share_identity: bool,
@@ -103,7 +102,6 @@ pub struct ParticipationUpdate {
         length(max = 50, message = "at most 50 references"),
         custom(function = "refs_ok")
     )]
-    #[schema(max_items = 50)]
     #[schema(max_items = 50)]
     pub transaction_refs: Option<Vec<String>>,
     /// Change identity consent.

@@ -116,7 +116,6 @@ pub struct ProviderCreate {
     )]
     #[serde(default)]
     #[schema(max_items = 20)]
-    #[schema(max_items = 20)]
     pub aliases: Vec<String>,
     /// Kind of business.
     pub kind: ProviderKind,

@@ -237,7 +237,6 @@ pub struct HolidayYear {
     /// Every listed day of that year.
     #[validate(length(max = 366, message = "at most 366 days"), nested)]
     #[schema(max_items = 366)]
-    #[schema(max_items = 366)]
     pub days: Vec<Holiday>,
 }
 
