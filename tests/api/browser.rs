@@ -8,23 +8,49 @@ use serde_json::json;
 
 use crate::helpers::app::TestApp;
 
-/// The next Friday 09:00 in Shanghai after `now`: when weekly digests go out by default.
-fn next_friday_nine(now: chrono::DateTime<chrono::Utc>) -> chrono::DateTime<chrono::Utc> {
-    use chrono::{Datelike, TimeZone, Weekday};
-    let tz = chrono_tz::Asia::Shanghai;
+/// The next time after `now` that `email`'s weekly digest is due: their chosen weekday and hour
+/// in their time zone, as stored by the notification settings page.
+async fn next_weekly_digest(app: &TestApp, email: &str) -> chrono::DateTime<chrono::Utc> {
+    use chrono::{Datelike, TimeZone};
+    let backend = app.db.get_database_backend();
+    let row = sea_orm::ConnectionTrait::query_one_raw(
+        &app.db,
+        sea_orm::Statement::from_sql_and_values(
+            backend,
+            match backend {
+                sea_orm::DbBackend::Postgres => "SELECT p.weekday, p.send_hour, p.time_zone FROM notification_prefs p JOIN users u ON u.id = p.user_id WHERE u.email = $1",
+                _ => "SELECT p.weekday, p.send_hour, p.time_zone FROM notification_prefs p JOIN users u ON u.id = p.user_id WHERE u.email = ?",
+            },
+            [email.into()],
+        ),
+    )
+    .await
+    .expect("query")
+    .expect("the notification settings were saved");
+    let weekday: i32 = row.try_get("", "weekday").expect("weekday");
+    let hour: i32 = row.try_get("", "send_hour").expect("send_hour");
+    let tz: chrono_tz::Tz = row
+        .try_get::<String>("", "time_zone")
+        .expect("time_zone")
+        .parse()
+        .expect("zone");
+    let now = app.clock.now();
     let mut day = now.with_timezone(&tz).date_naive() + chrono::Duration::days(1);
-    while day.weekday() != Weekday::Fri {
+    while i64::from(day.weekday().number_from_monday()) != i64::from(weekday) {
         day += chrono::Duration::days(1);
     }
-    tz.from_local_datetime(&day.and_hms_opt(9, 0, 0).expect("09:00"))
-        .single()
-        .expect("no DST in Shanghai")
+    let at = day
+        .and_hms_opt(u32::try_from(hour).expect("hour"), 0, 0)
+        .expect("time");
+    tz.from_local_datetime(&at)
+        .earliest()
+        .expect("a local time")
         .with_timezone(&chrono::Utc)
 }
 
 /// What the journey script asks for: the verification link of `email`'s newest verification
 /// email, or the unsubscribe link of the next weekly digest (after an organiser's update and
-/// the clock moved to Friday 09:00).
+/// the clock moved to the hour it is due).
 async fn answer(
     app: &TestApp,
     owner: &crate::helpers::app::TestUser,
@@ -60,7 +86,7 @@ async fn answer(
                 "{}",
                 res.text().await.unwrap_or_default()
             );
-            app.clock.set(next_friday_nine(app.clock.now()));
+            app.clock.set(next_weekly_digest(app, email).await);
             lianming::notify::scheduler::tick(&app.state)
                 .await
                 .expect("tick");
