@@ -182,6 +182,7 @@ async fn a_newcomer_finds_joins_and_follows_a_complaint_from_a_phone() {
     let status = tokio::time::timeout(Duration::from_secs(300), run)
         .await
         .expect("the journey finishes within five minutes");
+    eprint!("{printed}");
     assert!(status.success(), "{printed}");
     assert!(printed.contains(" passed, 0 failed"), "{printed}");
 }

@@ -10,7 +10,7 @@
 // on stdin: it prints `ASK verify <email>` (the link of the verification email) and
 // `ASK digest <email>` (the unsubscribe link of the next weekly digest). Exits non-zero on
 // failure.
-import { readFileSync, mkdirSync } from 'node:fs';
+import { readFileSync, mkdirSync, rmSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import readline from 'node:readline';
 import { chromium } from 'playwright-core';
@@ -43,6 +43,7 @@ async function ask(...words) {
 }
 
 mkdirSync(SHOTS_DIR, { recursive: true });
+for (const old of ['failed-js.png', 'failed-nojs.png']) rmSync(`${SHOTS_DIR}/${old}`, { force: true });
 const audited = new Set();
 
 /** axe-core, the 360 px scroll check and the two screenshots of the page now shown. */
@@ -196,6 +197,8 @@ async function journey(browser, js) {
         ['account-evidence', '/account/evidence'],
         ['account-export', '/account/export'],
         ['account-delete', '/account/delete'],
+        ['account-withdraw', `/account/groups/${GROUP_SLUG}/withdraw`],
+        ['new-group', '/groups/new'],
         ['provider', `/providers/${PROVIDER_SLUG}`],
         ['no-results', '/groups?q=%E6%B2%A1%E6%9C%89%E8%BF%99%E7%A7%8D%E4%BA%8B'],
         ['not-found', '/groups/no-such-group'],
