@@ -298,7 +298,9 @@ async fn main() {
         );
     }
 
-    println!("load benchmark: {backend}, {CONNECTIONS} connections, {secs} s per run, release build");
+    println!(
+        "load benchmark: {backend}, {CONNECTIONS} connections, {secs} s per run, release build"
+    );
     println!();
     println!("| figure | measured | baseline in the same run | ratio |");
     println!("| --- | --- | --- | --- |");
@@ -342,18 +344,43 @@ end
     );
 
     // Reads, against /healthz.
-    let health = wrk(dir.path(), "healthz", &url, CONNECTIONS, secs, &get_script("/healthz"));
+    let health = wrk(
+        dir.path(),
+        "healthz",
+        &url,
+        CONNECTIONS,
+        secs,
+        &get_script("/healthz"),
+    );
     let slug = &slugs[0];
     for (name, path) in [
         ("public group page, HTML", format!("/groups/{slug}")),
         ("public group page, JSON", format!("/api/v1/groups/{slug}")),
-        ("search `?q=退款`", "/api/v1/groups?q=%E9%80%80%E6%AC%BE".to_owned()),
-        ("search page `/groups?q=退款未到账`", "/groups?q=%E9%80%80%E6%AC%BE%E6%9C%AA%E5%88%B0%E8%B4%A6".to_owned()),
+        (
+            "search `?q=退款`",
+            "/api/v1/groups?q=%E9%80%80%E6%AC%BE".to_owned(),
+        ),
+        (
+            "search page `/groups?q=退款未到账`",
+            "/groups?q=%E9%80%80%E6%AC%BE%E6%9C%AA%E5%88%B0%E8%B4%A6".to_owned(),
+        ),
     ] {
-        let r = wrk(dir.path(), "read", &url, CONNECTIONS, secs, &get_script(&path));
+        let r = wrk(
+            dir.path(),
+            "read",
+            &url,
+            CONNECTIONS,
+            secs,
+            &get_script(&path),
+        );
         row(
             name,
-            format!("{:.0}/s, p99 {:.1} ms, {} errors", r.rate(), r.p99_ms, r.errors + r.non_2xx),
+            format!(
+                "{:.0}/s, p99 {:.1} ms, {} errors",
+                r.rate(),
+                r.p99_ms,
+                r.errors + r.non_2xx
+            ),
             "`/healthz`",
             format!("{:.0}/s", health.rate()),
             r.rate() / health.rate(),
@@ -375,7 +402,14 @@ end
     reset_peak(pid);
     let (dir_path, flood_url) = (dir.path().to_owned(), url.clone());
     let flood = std::thread::spawn(move || {
-        wrk(&dir_path, "flood", &flood_url, CONNECTIONS, secs + 2, flood_lua)
+        wrk(
+            &dir_path,
+            "flood",
+            &flood_url,
+            CONNECTIONS,
+            secs + 2,
+            flood_lua,
+        )
     });
     std::thread::sleep(Duration::from_secs(1));
     let busy = wrk(dir.path(), "busy", &url, 8, secs, &page);
@@ -406,7 +440,16 @@ end
     let server = start(bin, dir.path(), db_url.as_deref());
     let loaded_url = server.url.clone();
     let (dir_path, page_lua) = (dir.path().to_owned(), page.clone());
-    let load = std::thread::spawn(move || wrk(&dir_path, "shutdown", &loaded_url, CONNECTIONS, 6, &page_lua));
+    let load = std::thread::spawn(move || {
+        wrk(
+            &dir_path,
+            "shutdown",
+            &loaded_url,
+            CONNECTIONS,
+            6,
+            &page_lua,
+        )
+    });
     std::thread::sleep(Duration::from_secs(2));
     let loaded = server.terminate();
     let _ = load.join();

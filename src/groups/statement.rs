@@ -160,7 +160,8 @@ async fn queue_reconfirm(
             &group.title,
             group.statement_version,
             text,
-            &format!("{}/groups/{}", ctx.public_url, group.slug),
+            // The participant's own page, where the new version is signed.
+            &format!("{}/account/groups/{}", ctx.public_url, group.slug),
         );
         let email = NewEmail {
             kind: "reconfirm",

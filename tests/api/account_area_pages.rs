@@ -511,6 +511,19 @@ async fn outcome_resigning_and_withdrawing_through_my_case(backend: Backend) {
         )
         .await;
     assert!(res.status().is_success(), "{}", res.text().await.unwrap());
+    // The email asking to re-sign leads to this page.
+    app.outbox_sent().await;
+    let mail = app
+        .mail
+        .messages()
+        .into_iter()
+        .find(|m| m.envelope_to.contains(&member.email) && m.subject.contains("重新确认"))
+        .expect("the re-sign email");
+    assert!(
+        mail.text.contains(&format!("{}{case}", app.address)),
+        "{}",
+        mail.text
+    );
     let account = v.get("/account").await;
     assert!(account.html.contains("需要重新签署"), "{}", account.html);
     let page = v.get(&case).await;
