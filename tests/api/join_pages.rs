@@ -19,7 +19,7 @@ async fn group(app: &TestApp) -> (crate::helpers::app::TestUser, String, Value) 
     (owner, slug, g)
 }
 
-fn form<'a>(full_name: &'a str, agree: bool) -> Vec<(&'a str, &'a str)> {
+fn form(full_name: &str, agree: bool) -> Vec<(&str, &str)> {
     let mut f = vec![
         (
             "statement",
