@@ -31,6 +31,7 @@ const TABLES: &[&str] = &[
     "notification_prefs",
     "notification_overrides",
     "email_suppressions",
+    "group_search_terms",
 ];
 
 async fn rows(db: &DatabaseConnection, sql: &str) -> Vec<sea_orm::QueryResult> {
@@ -210,7 +211,11 @@ async fn check_id_types(db: &DatabaseConnection) {
         // Keyed by their natural key, not a surrogate id.
         if matches!(
             *table,
-            "blobs" | "holidays" | "notification_prefs" | "email_suppressions"
+            "blobs"
+                | "holidays"
+                | "notification_prefs"
+                | "email_suppressions"
+                | "group_search_terms"
         ) {
             continue;
         }
