@@ -22,6 +22,7 @@ mod openapi;
 mod organisers;
 mod pages;
 mod problems;
+mod reliability;
 mod responses;
 mod roster;
 mod sessions;
