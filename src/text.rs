@@ -6,8 +6,10 @@
 use validator::{ValidateEmail, ValidationError};
 
 /// Zero-width and other format characters that render as nothing: a name made only of these
-/// looks blank on a letter.
-fn invisible(c: char) -> bool {
+/// looks blank on a letter, and the bidirectional overrides among them can make a file name
+/// read backwards (`x\u{202E}gnp.exe` shows as `xexe.png`).
+#[must_use]
+pub fn invisible(c: char) -> bool {
     matches!(
         c,
         '\u{00AD}'

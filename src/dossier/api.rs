@@ -214,7 +214,10 @@ async fn verify(
 
 /// The public keys that sign dossiers: the current one and every retired one (RFC 7517 JWKS,
 /// `OKP`/`Ed25519`, `kid` = RFC 7638 thumbprint).
-#[utoipa::path(tag = "dossiers", responses((status = 200, body = Jwks)))]
+#[utoipa::path(
+    tag = "dossiers",
+    responses((status = 200, body = Jwks, content_type = "application/jwk-set+json"))
+)]
 #[get("/.well-known/jwks.json")]
 async fn jwks(state: web::Data<AppState>) -> AppResult<HttpResponse> {
     let keys = state.keys.clone();

@@ -98,7 +98,7 @@ fn ascii_fallback(name: &str) -> String {
 
 /// The bytes of an evidence item, as an attachment (its owner and the group's organisers only).
 #[utoipa::path(tag = "evidence", security(("bearer" = [])), params(("id" = i64, Path)),
-    responses((status = 200, description = "the file", content_type = "application/octet-stream"), (status = 404, body = Problem)))]
+    responses((status = 200, description = "the file, with the type judged from its content (an image, audio, PDF, plain text or CSV type)", content_type = "*/*"), (status = 404, body = Problem)))]
 #[get("/evidence/{id}/content")]
 async fn content(
     state: web::Data<AppState>,

@@ -135,13 +135,18 @@ pub fn decide(
 }
 
 /// A file name safe to keep and to send back: no directories, no control characters, no
-/// leading dots, at most 200 characters; Chinese and other letters are kept.
+/// invisible or direction-changing characters (a right-to-left override would make `exe`
+/// read as `png`), no leading dots, at most 200 characters; Chinese and other letters are kept.
 #[must_use]
 pub fn sanitize_file_name(raw: &str) -> String {
     let base = raw.rsplit(['/', '\\']).next().unwrap_or("");
     let cleaned: String = base
         .chars()
-        .filter(|c| !c.is_control() && !matches!(c, '"' | '<' | '>' | ':' | '|' | '?' | '*'))
+        .filter(|&c| {
+            !c.is_control()
+                && !crate::text::invisible(c)
+                && !matches!(c, '"' | '<' | '>' | ':' | '|' | '?' | '*')
+        })
         .collect();
     let trimmed = cleaned.trim().trim_start_matches('.').trim();
     let limited: String = trimmed.chars().take(200).collect();
@@ -196,5 +201,10 @@ mod tests {
         assert_eq!(sanitize_file_name("a\0b.png"), "ab.png");
         assert_eq!(sanitize_file_name("..."), "evidence");
         assert_eq!(sanitize_file_name(".hidden"), "hidden");
+        assert_eq!(
+            sanitize_file_name("名字\u{202E}gnp.exe.png"),
+            "名字gnp.exe.png"
+        );
+        assert_eq!(sanitize_file_name("\u{200B}a\u{2066}.png"), "a.png");
     }
 }

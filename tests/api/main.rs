@@ -24,6 +24,7 @@ mod openapi;
 mod organisers;
 mod pages;
 mod problems;
+mod reliability;
 mod responses;
 mod roster;
 mod search_pages;
