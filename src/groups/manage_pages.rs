@@ -56,8 +56,9 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         );
 }
 
-/// Roster entries per page.
-const PER_PAGE: u64 = 50;
+/// Roster entries per page (each row carries its own forms: 25 keep the page well under
+/// 100 KB).
+const PER_PAGE: u64 = 25;
 
 /// Every demand kind, in the order the form lists them.
 const DEMANDS: [DemandKind; 6] = [
