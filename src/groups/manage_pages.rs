@@ -389,8 +389,12 @@ struct RosterRow {
     reason: Option<String>,
     may_approve: bool,
     may_reject: bool,
-    /// The message of a refused form on this row: (field, message, reason as typed).
-    error: Option<(&'static str, &'static str, String)>,
+    /// The message of a refused rejection on this row, and the reason as typed.
+    reason_error: Option<&'static str>,
+    reason_typed: String,
+    /// The message of a refused duplicate mark on this row, and the number as typed.
+    duplicate_error: Option<&'static str>,
+    duplicate_typed: String,
 }
 
 impl RosterRow {
@@ -426,7 +430,10 @@ impl RosterRow {
             reason: e.rejection_reason,
             may_approve,
             may_reject,
-            error: None,
+            reason_error: None,
+            reason_typed: String::new(),
+            duplicate_error: None,
+            duplicate_typed: String::new(),
         }
     }
 }
@@ -475,7 +482,13 @@ async fn roster_view(
         && let Some(row) = rows.iter_mut().find(|r| r.id == id)
     {
         errors.push((format!("{field}-{id}"), msg));
-        row.error = Some((field, msg, typed));
+        if field == "duplicate_of" {
+            row.duplicate_error = Some(msg);
+            row.duplicate_typed = typed;
+        } else {
+            row.reason_error = Some(msg);
+            row.reason_typed = typed;
+        }
     }
     let back = f.encoded();
     let link = |p: u64| {

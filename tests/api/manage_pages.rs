@@ -278,15 +278,35 @@ async fn approving_and_rejecting_through_the_roster_page(backend: Backend) {
     let mail = mail_to(&d.app, "li.lei@example.com", "未被接受").await;
     assert!(mail.text.contains("交易单号与本投诉无关"), "{}", mail.text);
 
-    // Bulk: both approved again in one go.
+    // Marking as a duplicate: a number that is not another participation is refused at
+    // the field; the active participant's number is accepted.
     let (a, b) = (d.active_id.to_string(), d.pending_id.to_string());
-    owner
-        .submit(
-            &all,
-            &format!("/groups/{}/manage/roster/{}", d.slug, d.pending_id),
-            &[("action", "reject"), ("reason", "重复提交")],
-        )
+    let dup = format!("/groups/{}/manage/roster/{}", d.slug, d.pending_id);
+    let seen = owner
+        .submit(&all, &dup, &[("action", "duplicate"), ("duplicate_of", &b)])
         .await;
+    assert_eq!(
+        seen.status,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "{}",
+        seen.html
+    );
+    assert!(
+        seen.html
+            .contains(&format!("id=\"duplicate_of-{}-error\"", d.pending_id)),
+        "{}",
+        seen.html
+    );
+    assert_eq!(entry(&d, d.pending_id).await["status"], "active");
+    let seen = owner
+        .submit(&all, &dup, &[("action", "duplicate"), ("duplicate_of", &a)])
+        .await;
+    assert_eq!(seen.status, StatusCode::SEE_OTHER, "{}", seen.html);
+    let e = entry(&d, d.pending_id).await;
+    assert_eq!(e["status"], "rejected");
+    assert_eq!(e["duplicate_of"], d.active_id);
+
+    // Bulk: both approved again in one go.
     let seen = owner
         .submit(
             &all,
