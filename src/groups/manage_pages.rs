@@ -162,20 +162,19 @@ fn dashboard_view(l: Locale, head: Head, slug: &str, title: String, d: Dashboard
             }
         })
         .collect();
-    let start = d
-        .joins_per_day
-        .first()
-        .map_or_else(|| local_date(chrono::Utc::now()), |c| c.day);
-    let joins = LineChart::joins(
-        "chart-joins",
-        l.t("page.manage.joins_title").to_owned(),
-        (
-            l.t("page.manage.day").to_owned(),
-            l.t("page.manage.chart_value").to_owned(),
-        ),
-        start,
-        &steps,
-    );
+    // From the first day anyone joined; no chart before anyone did.
+    let joins = d.joins_per_day.first().and_then(|first| {
+        LineChart::joins(
+            "chart-joins",
+            l.t("page.manage.joins_title").to_owned(),
+            (
+                l.t("page.manage.day").to_owned(),
+                l.t("page.manage.chart_value").to_owned(),
+            ),
+            first.day,
+            &steps,
+        )
+    });
     let outcomes = bars(
         "chart-outcomes",
         l,
