@@ -10,6 +10,7 @@ pub mod charts;
 pub mod dashboard;
 pub mod dto;
 pub mod find_pages;
+pub mod manage_pages;
 pub mod organisers;
 pub mod pages;
 pub mod roster;

@@ -150,6 +150,8 @@ struct GroupPage {
     submissions: Vec<SubmissionLine>,
     dossier: Option<PublicDossier>,
     similar: Vec<GroupSummary>,
+    /// The signed-in user is on the group's team: a link to the organiser's desk.
+    manage: bool,
 }
 
 /// Whether the provider's answer says the matter is resolved.
@@ -215,6 +217,12 @@ async fn load(state: &AppState, c: &PageCtx, slug: &str) -> AppResult<GroupPage>
     let group = groups::by_slug(&state.db, slug).await?;
     let steps = public_joins(&state.db, group.id).await?;
     let similar = groups::similar(&state.db, &group).await?;
+    let manage = match &c.user {
+        Some(u) => super::access::role_of(&state.db, group.id, u.id)
+            .await?
+            .is_some(),
+        None => false,
+    };
     let sent = submissions::list(state, slug).await?;
     // The public's list (no viewer): only ready public-tier versions, even for the team.
     let dossier = dossiers::list(state, None, slug)
@@ -289,6 +297,7 @@ async fn load(state: &AppState, c: &PageCtx, slug: &str) -> AppResult<GroupPage>
         submissions: sent.iter().map(|s| SubmissionLine::new(l, s)).collect(),
         dossier,
         similar,
+        manage,
         g,
     })
 }

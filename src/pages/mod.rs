@@ -31,6 +31,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .route("/static/{file}", web::get().to(assets::serve))
         // `/groups/new` before `/groups/{slug}`.
         .configure(crate::groups::find_pages::routes)
+        .configure(crate::groups::manage_pages::routes)
         .configure(crate::groups::pages::routes)
         .configure(crate::providers::pages::routes);
 }

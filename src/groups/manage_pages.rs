@@ -1,0 +1,1068 @@
+//! The organiser's desk: the dashboard (`/groups/{slug}/manage`), the roster with moderation
+//! (`/groups/{slug}/manage/roster`, its CSV) and the joint statement's editor
+//! (`/groups/{slug}/manage/statement`). Same services, and so the same access rules, as the
+//! team API (`/api/v1/groups/{slug}/dashboard`, `/roster`, `/statement`): a stranger or a
+//! participant is refused by the service, never by a rule of this page.
+
+use actix_web::http::{StatusCode, header};
+use actix_web::{HttpResponse, web};
+use askama::Template;
+use serde::Deserialize;
+use validator::Validate;
+
+use super::access::{Role, require_role};
+use super::charts::{BarChart, LineChart, Row};
+use super::dashboard::{self, JoinStep};
+use super::dto::DemandKind;
+use super::dto::{Demand, DemandInput};
+use super::roster;
+use super::service::{by_slug, current_statement};
+use super::statement;
+use super::team_dto::{
+    Dashboard, ModerationAction, ParticipationStatus, RosterAction, RosterEntry, RosterQuery,
+    StatementUpdate,
+};
+use crate::domain::Money;
+use crate::error::{AppError, AppResult};
+use crate::i18n::Locale;
+use crate::pages::{Head, PageCtx};
+use crate::responses::deadlines::local_date;
+use crate::state::AppState;
+
+/// Registers the organiser pages (before the public group page's routes).
+pub fn routes(cfg: &mut web::ServiceConfig) {
+    cfg.route("/groups/{slug}/manage", web::get().to(dashboard_page))
+        .route("/groups/{slug}/manage/roster", web::get().to(roster_page))
+        .route(
+            "/groups/{slug}/manage/roster.csv",
+            web::get().to(roster_csv),
+        )
+        // `bulk` before `{id}`.
+        .route(
+            "/groups/{slug}/manage/roster/bulk",
+            web::post().to(bulk_submit),
+        )
+        .route(
+            "/groups/{slug}/manage/roster/{id}",
+            web::post().to(moderate_submit),
+        )
+        .route(
+            "/groups/{slug}/manage/statement",
+            web::get().to(statement_page),
+        )
+        .route(
+            "/groups/{slug}/manage/statement",
+            web::post().to(statement_submit),
+        );
+}
+
+/// Roster entries per page (each row carries its own forms: 25 keep the page well under
+/// 100 KB).
+const PER_PAGE: u64 = 25;
+
+/// Every demand kind, in the order the form lists them.
+const DEMANDS: [DemandKind; 6] = [
+    DemandKind::Refund,
+    DemandKind::Compensation,
+    DemandKind::Apology,
+    DemandKind::ServiceFix,
+    DemandKind::DataDeletion,
+    DemandKind::Other,
+];
+
+fn manage_path(slug: &str) -> String {
+    format!("/groups/{slug}/manage")
+}
+
+fn money(minor: i64, currency: &str) -> String {
+    format!(
+        "{} {currency}",
+        Money::from_stored(minor, currency).decimal()
+    )
+}
+
+fn bars(id: &'static str, l: Locale, title: &str, rows: Vec<Row>) -> Option<BarChart> {
+    (!rows.is_empty()).then(|| {
+        BarChart::new(
+            id,
+            l.t(title).to_owned(),
+            (
+                l.t("page.manage.chart_label").to_owned(),
+                l.t("page.manage.chart_value").to_owned(),
+            ),
+            rows,
+        )
+    })
+}
+
+/// One currency's disputed money, as shown.
+struct MoneyLine {
+    currency: String,
+    participants: i64,
+    total: String,
+    median: String,
+}
+
+/// One evidence kind's coverage, as shown.
+struct KindLine {
+    kind: &'static str,
+    participants: i64,
+    share: String,
+    items: i64,
+}
+
+fn percent(share: Option<f64>) -> String {
+    share.map_or_else(|| "–".to_owned(), |s| format!("{:.0}%", s * 100.0))
+}
+
+#[derive(Template)]
+#[template(path = "pages/manage_dashboard.html")]
+struct DashboardPage {
+    l: Locale,
+    head: Head,
+    slug: String,
+    title: String,
+    d: Dashboard,
+    active: i64,
+    group_status: &'static str,
+    signed_line: String,
+    evidence_line: String,
+    contacts_line: String,
+    statuses: Option<BarChart>,
+    joins: Option<LineChart>,
+    outcomes: Option<BarChart>,
+    channels: Option<BarChart>,
+    money: Vec<MoneyLine>,
+    kinds: Vec<KindLine>,
+}
+
+fn dashboard_view(l: Locale, head: Head, slug: &str, title: String, d: Dashboard) -> DashboardPage {
+    let active = d.participants_by_status.get("active").copied().unwrap_or(0);
+    let statuses = bars(
+        "chart-status",
+        l,
+        "page.manage.status_title",
+        d.participants_by_status
+            .iter()
+            .map(|(k, n)| Row {
+                label: l.tk("page.my.status", k).to_owned(),
+                value: *n,
+            })
+            .collect(),
+    );
+    let mut total = 0;
+    let steps: Vec<JoinStep> = d
+        .joins_per_day
+        .iter()
+        .map(|c| {
+            total += c.joins;
+            JoinStep {
+                day: c.day,
+                participants: total,
+            }
+        })
+        .collect();
+    // From the first day anyone joined; no chart before anyone did.
+    let joins = d.joins_per_day.first().and_then(|first| {
+        LineChart::joins(
+            "chart-joins",
+            l.t("page.manage.joins_title").to_owned(),
+            (
+                l.t("page.manage.day").to_owned(),
+                l.t("page.manage.chart_value").to_owned(),
+            ),
+            first.day,
+            &steps,
+        )
+    });
+    let outcomes = bars(
+        "chart-outcomes",
+        l,
+        "page.manage.outcomes_title",
+        d.outcomes
+            .iter()
+            .map(|(k, n)| Row {
+                label: l.tk("page.my.outcome", k).to_owned(),
+                value: *n,
+            })
+            .collect(),
+    );
+    let channels = bars(
+        "chart-channels",
+        l,
+        "page.manage.channels_title",
+        d.contacts
+            .by_channel
+            .iter()
+            .map(|(k, n)| Row {
+                label: l.tk("page.contact_form.channel", k).to_owned(),
+                value: *n,
+            })
+            .collect(),
+    );
+    let money = d
+        .disputed
+        .iter()
+        .map(|m| MoneyLine {
+            currency: m.currency.clone(),
+            participants: m.participants,
+            total: money(m.total_minor, &m.currency),
+            #[allow(clippy::cast_possible_truncation)]
+            median: money(m.median_minor.round() as i64, &m.currency),
+        })
+        .collect();
+    let kinds = d
+        .evidence
+        .by_kind
+        .iter()
+        .map(|(k, c)| KindLine {
+            kind: l.tk("page.evidence_form.kind", k),
+            participants: c.participants,
+            share: percent(c.share),
+            items: c.items,
+        })
+        .collect();
+    let signed_line = signed_line(l, d.signed_current, active, d.statement_version);
+    let evidence_line = l.tf(
+        "page.manage.evidence_line",
+        &[
+            ("n", &d.evidence.participants_with_evidence.to_string()),
+            ("of", &active.to_string()),
+            ("share", &percent(d.evidence.share)),
+        ],
+    );
+    let contacts_line = l.tf(
+        "page.manage.contacts_line",
+        &[
+            ("total", &d.contacts.total.to_string()),
+            (
+                "median",
+                &d.contacts
+                    .median_per_participant
+                    .map_or_else(|| "–".to_owned(), |m| format!("{m:.1}")),
+            ),
+        ],
+    );
+    DashboardPage {
+        l,
+        head,
+        slug: slug.to_owned(),
+        title,
+        active,
+        group_status: l.tk("page.group_status", d.status),
+        signed_line,
+        evidence_line,
+        contacts_line,
+        statuses,
+        joins,
+        outcomes,
+        channels,
+        money,
+        kinds,
+        d,
+    }
+}
+
+/// "412 of 540 active participants signed version 3".
+fn signed_line(l: Locale, signed: i64, active: i64, version: i32) -> String {
+    l.tf(
+        "page.manage.signed_line",
+        &[
+            ("n", &signed.to_string()),
+            ("of", &active.to_string()),
+            ("version", &version.to_string()),
+        ],
+    )
+}
+
+async fn dashboard_page(
+    state: web::Data<AppState>,
+    c: PageCtx,
+    slug: web::Path<String>,
+) -> HttpResponse {
+    let user = match c.require_user() {
+        Ok(u) => u.clone(),
+        Err(res) => return *res,
+    };
+    let loaded = async {
+        let d = dashboard::dashboard(&state, &user, &slug).await?;
+        let group = by_slug(&state.db, &slug).await?;
+        Ok::<_, AppError>((d, group.title))
+    };
+    match loaded.await {
+        Ok((d, title)) => c.render(
+            StatusCode::OK,
+            &dashboard_view(c.l, c.head(), &slug, title, d),
+        ),
+        Err(e) => c.error(&e),
+    }
+}
+
+/// The roster page's query as typed; unknown or empty values mean "any".
+#[derive(Debug, Default, Deserialize)]
+struct RosterFilter {
+    #[serde(default)]
+    status: String,
+    #[serde(default)]
+    evidence: String,
+    #[serde(default)]
+    signed: String,
+    #[serde(default)]
+    page: String,
+}
+
+impl RosterFilter {
+    fn status(&self) -> Option<ParticipationStatus> {
+        ParticipationStatus::all()
+            .into_iter()
+            .find(|s| s.as_str() == self.status)
+    }
+
+    fn query(&self, current_version: i32, everything: bool) -> RosterQuery {
+        RosterQuery {
+            status: self.status(),
+            signed_version: (self.signed == "current").then_some(current_version),
+            has_evidence: match self.evidence.as_str() {
+                "yes" => Some(true),
+                "no" => Some(false),
+                _ => None,
+            },
+            joined_from: None,
+            joined_to: None,
+            page: (!everything).then(|| self.page_number()),
+            per_page: (!everything).then_some(PER_PAGE),
+        }
+    }
+
+    fn page_number(&self) -> u64 {
+        self.page
+            .parse::<u64>()
+            .ok()
+            .filter(|p| (1..=100_000).contains(p))
+            .unwrap_or(1)
+    }
+
+    /// The filters and page as hidden fields of the moderation forms.
+    fn keep(&self) -> Vec<(&'static str, String)> {
+        url::form_urlencoded::parse(self.encoded().as_bytes())
+            .filter_map(|(k, v)| {
+                ["status", "evidence", "signed"]
+                    .into_iter()
+                    .find(|n| *n == k)
+                    .map(|n| (n, v.into_owned()))
+            })
+            .chain(std::iter::once(("page", self.page_number().to_string())))
+            .collect()
+    }
+
+    /// The filters as a query string (without the page), for links and redirects.
+    fn encoded(&self) -> String {
+        let mut s = url::form_urlencoded::Serializer::new(String::new());
+        if let Some(st) = self.status() {
+            s.append_pair("status", st.as_str());
+        }
+        if matches!(self.evidence.as_str(), "yes" | "no") {
+            s.append_pair("evidence", &self.evidence);
+        }
+        if self.signed == "current" {
+            s.append_pair("signed", "current");
+        }
+        s.finish()
+    }
+}
+
+/// One roster entry, as shown.
+struct RosterRow {
+    id: i64,
+    number: i64,
+    name: String,
+    email: String,
+    status_key: &'static str,
+    status: &'static str,
+    amount: String,
+    incident_date: String,
+    evidence: i64,
+    signed: String,
+    signature_current: bool,
+    joined: String,
+    reason: Option<String>,
+    may_approve: bool,
+    may_reject: bool,
+    /// The message of a refused rejection on this row, and the reason as typed.
+    reason_error: Option<&'static str>,
+    reason_typed: String,
+    /// The message of a refused duplicate mark on this row, and the number as typed.
+    duplicate_error: Option<&'static str>,
+    duplicate_typed: String,
+}
+
+impl RosterRow {
+    fn new(l: Locale, e: RosterEntry) -> Self {
+        let may_approve = matches!(
+            e.status,
+            ParticipationStatus::Pending | ParticipationStatus::Rejected
+        );
+        let may_reject = matches!(
+            e.status,
+            ParticipationStatus::Pending | ParticipationStatus::Active
+        );
+        Self {
+            id: e.participation_id,
+            number: e.number,
+            name: e.full_name.unwrap_or(e.display_name),
+            email: e.email,
+            status_key: e.status.as_str(),
+            status: l.tk("page.my.status", e.status),
+            amount: format!(
+                "{} {}",
+                e.amount_disputed.decimal(),
+                e.amount_disputed.currency
+            ),
+            incident_date: e.incident_date.to_string(),
+            evidence: e.evidence_count,
+            signed: e.signed_statement_version.map_or_else(
+                || l.t("page.manage.not_signed").to_owned(),
+                |v| l.tf("page.manage.version_n", &[("version", &v.to_string())]),
+            ),
+            signature_current: e.signature_current,
+            joined: local_date(e.joined_at).to_string(),
+            reason: e.rejection_reason,
+            may_approve,
+            may_reject,
+            reason_error: None,
+            reason_typed: String::new(),
+            duplicate_error: None,
+            duplicate_typed: String::new(),
+        }
+    }
+}
+
+#[derive(Template)]
+#[template(path = "pages/manage_roster.html")]
+struct RosterPageView {
+    l: Locale,
+    head: Head,
+    csrf: String,
+    slug: String,
+    title: String,
+    rows: Vec<RosterRow>,
+    shown: String,
+    statuses: Vec<(&'static str, &'static str, bool)>,
+    evidence: Vec<(&'static str, &'static str, bool)>,
+    signed_current: bool,
+    version: i32,
+    /// The filters (and page) the moderation forms keep, as hidden fields.
+    keep: Vec<(&'static str, String)>,
+    csv_href: String,
+    prev: Option<String>,
+    next: Option<String>,
+    errors: Vec<(String, &'static str)>,
+}
+
+async fn roster_view(
+    state: &AppState,
+    c: &PageCtx,
+    slug: &str,
+    f: &RosterFilter,
+    error: Option<(i64, &'static str, &'static str, String)>,
+) -> AppResult<RosterPageView> {
+    let l = c.l;
+    let user = c.user.as_ref().ok_or(AppError::NotFound)?;
+    let group = by_slug(&state.db, slug).await?;
+    let version = group.statement_version;
+    let page = roster::roster(&state.db, user, slug, &f.query(version, false), false).await?;
+    let mut rows: Vec<RosterRow> = page
+        .items
+        .into_iter()
+        .map(|e| RosterRow::new(l, e))
+        .collect();
+    let mut errors = Vec::new();
+    if let Some((id, field, msg, typed)) = error
+        && let Some(row) = rows.iter_mut().find(|r| r.id == id)
+    {
+        errors.push((format!("{field}-{id}"), msg));
+        if field == "duplicate_of" {
+            row.duplicate_error = Some(msg);
+            row.duplicate_typed = typed;
+        } else {
+            row.reason_error = Some(msg);
+            row.reason_typed = typed;
+        }
+    }
+    let back = f.encoded();
+    let link = |p: u64| {
+        let sep = if back.is_empty() { "" } else { "&" };
+        format!("/groups/{slug}/manage/roster?{back}{sep}page={p}")
+    };
+    let first = (page.page - 1) * page.per_page;
+    let shown = if page.total == 0 {
+        l.t("page.manage.roster_empty").to_owned()
+    } else {
+        l.tf(
+            "page.manage.roster_shown",
+            &[
+                ("from", &(first + 1).to_string()),
+                (
+                    "to",
+                    &(first + rows.len() as u64).max(first + 1).to_string(),
+                ),
+                ("total", &page.total.to_string()),
+            ],
+        )
+    };
+    let status = f.status().map(ParticipationStatus::as_str).unwrap_or("");
+    Ok(RosterPageView {
+        l,
+        head: c.head(),
+        csrf: c.csrf.clone(),
+        slug: slug.to_owned(),
+        title: group.title,
+        shown,
+        statuses: std::iter::once("")
+            .chain(ParticipationStatus::all().into_iter().map(|s| s.as_str()))
+            .map(|s| {
+                let label = if s.is_empty() {
+                    l.t("page.manage.any")
+                } else {
+                    l.tk("page.my.status", s)
+                };
+                (s, label, s == status)
+            })
+            .collect(),
+        evidence: ["", "yes", "no"]
+            .into_iter()
+            .map(|v| {
+                let label = if v.is_empty() {
+                    l.t("page.manage.any")
+                } else {
+                    l.tk("page.manage.evidence", v)
+                };
+                (
+                    v,
+                    label,
+                    v == f.evidence
+                        || (v.is_empty() && !matches!(f.evidence.as_str(), "yes" | "no")),
+                )
+            })
+            .collect(),
+        signed_current: f.signed == "current",
+        version,
+        csv_href: if back.is_empty() {
+            format!("/groups/{slug}/manage/roster.csv")
+        } else {
+            format!("/groups/{slug}/manage/roster.csv?{back}")
+        },
+        prev: (page.page > 1).then(|| link(page.page - 1)),
+        next: (first + page.per_page < page.total).then(|| link(page.page + 1)),
+        keep: f.keep(),
+        rows,
+        errors,
+    })
+}
+
+async fn roster_page(
+    state: web::Data<AppState>,
+    c: PageCtx,
+    slug: web::Path<String>,
+    q: web::Query<RosterFilter>,
+) -> HttpResponse {
+    if let Err(res) = c.require_user() {
+        return *res;
+    }
+    match roster_view(&state, &c, &slug, &q, None).await {
+        Ok(page) => c.render(StatusCode::OK, &page),
+        Err(e) => c.error(&e),
+    }
+}
+
+async fn roster_csv(
+    state: web::Data<AppState>,
+    c: PageCtx,
+    slug: web::Path<String>,
+    q: web::Query<RosterFilter>,
+) -> HttpResponse {
+    let user = match c.require_user() {
+        Ok(u) => u.clone(),
+        Err(res) => return *res,
+    };
+    let csv = async {
+        let group = by_slug(&state.db, &slug).await?;
+        let query = q.query(group.statement_version, true);
+        let page = roster::roster(&state.db, &user, &slug, &query, true).await?;
+        Ok::<_, AppError>(roster::to_csv(&page))
+    };
+    match csv.await {
+        Ok(body) => HttpResponse::Ok()
+            .content_type("text/csv; charset=utf-8")
+            .insert_header((header::CACHE_CONTROL, "no-store"))
+            .insert_header((
+                header::CONTENT_DISPOSITION,
+                format!("attachment; filename=\"roster-{slug}.csv\""),
+            ))
+            .body(body),
+        Err(e) => c.error(&e),
+    }
+}
+
+/// A moderation form (one row, or the bulk form).
+#[derive(Debug, Default)]
+struct ModerateForm {
+    action: String,
+    reason: String,
+    duplicate_of: String,
+    ids: Vec<i64>,
+    filter: RosterFilter,
+}
+
+impl ModerateForm {
+    fn parse(body: &[u8]) -> Self {
+        let mut f = Self::default();
+        for (k, v) in url::form_urlencoded::parse(body) {
+            let v = v.into_owned();
+            match &*k {
+                "action" => f.action = v,
+                "reason" => f.reason = v,
+                "duplicate_of" => f.duplicate_of = v.trim().to_owned(),
+                "ids" => f.ids.extend(v.trim().parse::<i64>().ok()),
+                "status" => f.filter.status = v,
+                "evidence" => f.filter.evidence = v,
+                "signed" => f.filter.signed = v,
+                "page" => f.filter.page = v,
+                _ => {}
+            }
+        }
+        f
+    }
+
+    fn back(&self, slug: &str) -> String {
+        let mut q = self.filter.encoded();
+        if self.filter.page_number() > 1 {
+            if !q.is_empty() {
+                q.push('&');
+            }
+            q.push_str(&format!("page={}", self.filter.page_number()));
+        }
+        if q.is_empty() {
+            format!("/groups/{slug}/manage/roster")
+        } else {
+            format!("/groups/{slug}/manage/roster?{q}")
+        }
+    }
+
+    /// The service's request, or the field the form gets wrong with its message key.
+    fn request(&self) -> Result<RosterAction, (&'static str, &'static str)> {
+        let action = match self.action.as_str() {
+            "approve" => ModerationAction::Approve,
+            "reject" => ModerationAction::Reject,
+            "duplicate" => ModerationAction::Duplicate,
+            _ => return Err(("action", "page.manage.error_action")),
+        };
+        let reason = Some(self.reason.trim().to_owned()).filter(|r| !r.is_empty());
+        if action == ModerationAction::Reject && reason.is_none() {
+            return Err(("reason", "page.manage.error_reason"));
+        }
+        let duplicate_of = if action == ModerationAction::Duplicate {
+            match self.duplicate_of.parse::<i64>() {
+                Ok(n) => Some(n),
+                Err(_) => return Err(("duplicate_of", "page.manage.error_duplicate")),
+            }
+        } else {
+            None
+        };
+        let req = RosterAction {
+            action,
+            reason: if action == ModerationAction::Approve {
+                None
+            } else {
+                reason
+            },
+            duplicate_of,
+        };
+        if req.validate().is_err() {
+            return Err(("reason", "page.manage.error_reason"));
+        }
+        Ok(req)
+    }
+}
+
+/// Which form field a service's validation message belongs to.
+fn field_of(e: &AppError) -> Option<(&'static str, &'static str)> {
+    let AppError::Validation(errors) = e else {
+        return None;
+    };
+    if errors.contains_key("duplicate_of") {
+        Some(("duplicate_of", "page.manage.error_duplicate"))
+    } else if errors.contains_key("reason") {
+        Some(("reason", "page.manage.error_reason"))
+    } else {
+        None
+    }
+}
+
+async fn moderate_submit(
+    state: web::Data<AppState>,
+    c: PageCtx,
+    path: web::Path<(String, i64)>,
+    body: web::Bytes,
+) -> HttpResponse {
+    if let Err(res) = c.accept::<Vec<(String, String)>>(&body) {
+        return *res;
+    }
+    let user = match c.require_user() {
+        Ok(u) => u.clone(),
+        Err(res) => return *res,
+    };
+    let (slug, id) = path.into_inner();
+    let form = ModerateForm::parse(&body);
+    let refused = |field: &'static str, key: &'static str| {
+        let state = state.clone();
+        let (slug, form) = (&slug, &form);
+        let c = &c;
+        async move {
+            let typed = if field == "duplicate_of" {
+                form.duplicate_of.clone()
+            } else {
+                form.reason.clone()
+            };
+            let error = Some((id, field, c.l.t(key), typed));
+            match roster_view(&state, c, slug, &form.filter, error).await {
+                Ok(page) => c.render(StatusCode::UNPROCESSABLE_ENTITY, &page),
+                Err(e) => c.error(&e),
+            }
+        }
+    };
+    let req = match form.request() {
+        Ok(r) => r,
+        Err((field, key)) => return refused(field, key).await,
+    };
+    let action = req.action;
+    let done = state
+        .write(async |txn| roster::moderate(txn, &state.ctx, &user, &slug, id, req).await)
+        .await;
+    match done {
+        Ok(_) => c.redirect(
+            &form.back(&slug),
+            Some(match action {
+                ModerationAction::Approve => "page.flash.manage.approved",
+                ModerationAction::Reject => "page.flash.manage.rejected",
+                ModerationAction::Duplicate => "page.flash.manage.duplicate",
+            }),
+        ),
+        Err(e) => match field_of(&e) {
+            Some((field, key)) => refused(field, key).await,
+            None => c.error(&e),
+        },
+    }
+}
+
+async fn bulk_submit(
+    state: web::Data<AppState>,
+    c: PageCtx,
+    slug: web::Path<String>,
+    body: web::Bytes,
+) -> HttpResponse {
+    if let Err(res) = c.accept::<Vec<(String, String)>>(&body) {
+        return *res;
+    }
+    let user = match c.require_user() {
+        Ok(u) => u.clone(),
+        Err(res) => return *res,
+    };
+    let form = ModerateForm::parse(&body);
+    let bad = |key: &'static str| c.error(&AppError::field("bulk", c.l.t(key)));
+    if form.ids.is_empty() {
+        return bad("page.manage.error_none_chosen");
+    }
+    if !matches!(form.action.as_str(), "approve" | "reject") {
+        return bad("page.manage.error_action");
+    }
+    let req = match form.request() {
+        Ok(r) => r,
+        Err((_, key)) => return bad(key),
+    };
+    let done = state
+        .write(async |txn| {
+            for id in &form.ids {
+                let one = RosterAction {
+                    action: req.action,
+                    reason: req.reason.clone(),
+                    duplicate_of: None,
+                };
+                roster::moderate(txn, &state.ctx, &user, &slug, *id, one).await?;
+            }
+            Ok(())
+        })
+        .await;
+    match done {
+        Ok(()) => c.redirect(
+            &form.back(&slug),
+            Some(if req.action == ModerationAction::Approve {
+                "page.flash.manage.bulk_approved"
+            } else {
+                "page.flash.manage.bulk_rejected"
+            }),
+        ),
+        Err(e) => c.error(&e),
+    }
+}
+
+/// One demand of the statement form: kind, label, chosen, details.
+struct DemandChoice {
+    kind: &'static str,
+    label: &'static str,
+    on: bool,
+    text: String,
+}
+
+#[derive(Template)]
+#[template(path = "pages/manage_statement.html")]
+struct StatementPage {
+    l: Locale,
+    head: Head,
+    csrf: String,
+    slug: String,
+    title: String,
+    version: i32,
+    sha256: String,
+    signed_line: String,
+    closed: bool,
+    joint_statement: String,
+    demands: Vec<DemandChoice>,
+    statement_error: Option<&'static str>,
+    demands_error: Option<&'static str>,
+}
+
+impl StatementPage {
+    fn errors(&self) -> Vec<(&'static str, &'static str)> {
+        let mut out = Vec::new();
+        if let Some(e) = self.statement_error {
+            out.push(("joint_statement", e));
+        }
+        if let Some(e) = self.demands_error {
+            out.push(("demands", e));
+        }
+        out
+    }
+}
+
+/// The statement form as typed.
+#[derive(Debug, Default)]
+struct StatementForm {
+    joint_statement: String,
+    demands: Vec<String>,
+    texts: Vec<(String, String)>,
+}
+
+impl StatementForm {
+    fn parse(body: &[u8]) -> Self {
+        let mut f = Self::default();
+        for (k, v) in url::form_urlencoded::parse(body) {
+            let v = v.into_owned();
+            if let Some(kind) = k.strip_prefix("text_") {
+                f.texts.push((kind.to_owned(), v));
+                continue;
+            }
+            match &*k {
+                "joint_statement" => f.joint_statement = v,
+                "demands" => f.demands.push(v),
+                _ => {}
+            }
+        }
+        f
+    }
+
+    fn text_of(&self, kind: &str) -> String {
+        self.texts
+            .iter()
+            .find(|(k, _)| k == kind)
+            .map(|(_, v)| v.trim().to_owned())
+            .unwrap_or_default()
+    }
+
+    fn request(&self) -> StatementUpdate {
+        StatementUpdate {
+            joint_statement: self.joint_statement.clone(),
+            demands: DEMANDS
+                .into_iter()
+                .filter(|d| self.demands.iter().any(|v| v == d.as_str()))
+                .map(|kind| {
+                    let text = self.text_of(kind.as_str());
+                    DemandInput::Detailed(Demand {
+                        kind,
+                        text: Some(text).filter(|t| !t.is_empty()),
+                    })
+                })
+                .collect(),
+        }
+    }
+}
+
+async fn statement_view(
+    state: &AppState,
+    c: &PageCtx,
+    slug: &str,
+    typed: Option<(&StatementForm, Option<&'static str>, Option<&'static str>)>,
+) -> AppResult<StatementPage> {
+    let l = c.l;
+    let user = c.user.as_ref().ok_or(AppError::NotFound)?;
+    let group = by_slug(&state.db, slug).await?;
+    let group = require_role(&state.db, group, user.id, Role::Organiser)
+        .await?
+        .into_group();
+    let current = current_statement(&state.db, &group).await?;
+    let figures = dashboard::dashboard(state, user, slug).await?;
+    let active = figures
+        .participants_by_status
+        .get("active")
+        .copied()
+        .unwrap_or(0);
+    let stored: Vec<Demand> = serde_json::from_str(&current.demands).unwrap_or_default();
+    let demands = DEMANDS
+        .into_iter()
+        .map(|kind| {
+            let (on, text) = match typed {
+                Some((f, _, _)) => (
+                    f.demands.iter().any(|v| v == kind.as_str()),
+                    f.text_of(kind.as_str()),
+                ),
+                None => stored
+                    .iter()
+                    .find(|d| d.kind == kind)
+                    .map_or((false, String::new()), |d| {
+                        (true, d.text.clone().unwrap_or_default())
+                    }),
+            };
+            DemandChoice {
+                kind: kind.as_str(),
+                label: l.tk("page.demand", kind.as_str()),
+                on,
+                text,
+            }
+        })
+        .collect();
+    Ok(StatementPage {
+        l,
+        head: c.head(),
+        csrf: c.csrf.clone(),
+        slug: slug.to_owned(),
+        title: group.title.clone(),
+        version: current.version,
+        sha256: current.sha256.clone(),
+        signed_line: signed_line(l, figures.signed_current, active, current.version),
+        closed: group.status == crate::entities::enums::GroupStatus::Closed,
+        joint_statement: typed.map_or(current.joint_statement, |(f, _, _)| {
+            f.joint_statement.clone()
+        }),
+        demands,
+        statement_error: typed.and_then(|t| t.1),
+        demands_error: typed.and_then(|t| t.2),
+    })
+}
+
+async fn statement_page(
+    state: web::Data<AppState>,
+    c: PageCtx,
+    slug: web::Path<String>,
+) -> HttpResponse {
+    if let Err(res) = c.require_user() {
+        return *res;
+    }
+    match statement_view(&state, &c, &slug, None).await {
+        Ok(page) => c.render(StatusCode::OK, &page),
+        Err(e) => c.error(&e),
+    }
+}
+
+async fn statement_submit(
+    state: web::Data<AppState>,
+    c: PageCtx,
+    slug: web::Path<String>,
+    body: web::Bytes,
+) -> HttpResponse {
+    if let Err(res) = c.accept::<Vec<(String, String)>>(&body) {
+        return *res;
+    }
+    let user = match c.require_user() {
+        Ok(u) => u.clone(),
+        Err(res) => return *res,
+    };
+    let form = StatementForm::parse(&body);
+    let req = form.request();
+    if let Err(e) = req.validate() {
+        let AppError::Validation(bad) = AppError::from(e) else {
+            return c.error(&AppError::BadRequest {
+                code: "unreadable_form",
+                detail: String::new(),
+            });
+        };
+        let statement_error = bad
+            .contains_key("joint_statement")
+            .then(|| c.l.t("page.manage.error_statement"));
+        let demands_error = bad
+            .keys()
+            .any(|k| k.starts_with("demands"))
+            .then(|| c.l.t("page.manage.error_demands"));
+        return match statement_view(
+            &state,
+            &c,
+            &slug,
+            Some((&form, statement_error, demands_error)),
+        )
+        .await
+        {
+            Ok(page) => c.render(StatusCode::UNPROCESSABLE_ENTITY, &page),
+            Err(e) => c.error(&e),
+        };
+    }
+    let saved = state
+        .write(async |txn| statement::edit(txn, &state.ctx, &user, &slug, req).await)
+        .await;
+    match saved {
+        Ok(v) => c.redirect(
+            &format!("{}/statement", manage_path(&slug)),
+            Some(if v.new_version {
+                "page.flash.manage.statement_new_version"
+            } else {
+                "page.flash.manage.statement_saved"
+            }),
+        ),
+        Err(e) => c.error(&e),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{ModerateForm, RosterFilter};
+
+    #[test]
+    fn filters_keep_only_known_values() {
+        let f = RosterFilter {
+            status: "pending".into(),
+            evidence: "maybe".into(),
+            signed: "current".into(),
+            page: "x".into(),
+        };
+        assert_eq!(f.encoded(), "status=pending&signed=current");
+        assert_eq!(f.page_number(), 1);
+        let q = f.query(3, false);
+        assert_eq!(q.signed_version, Some(3));
+        assert_eq!(q.has_evidence, None);
+    }
+
+    #[test]
+    fn a_rejection_needs_a_reason_and_a_duplicate_a_number() {
+        let f = ModerateForm::parse(b"action=reject&reason=+");
+        assert_eq!(
+            f.request().err(),
+            Some(("reason", "page.manage.error_reason"))
+        );
+        let f = ModerateForm::parse(b"action=duplicate&duplicate_of=abc");
+        assert_eq!(
+            f.request().err(),
+            Some(("duplicate_of", "page.manage.error_duplicate"))
+        );
+        let f = ModerateForm::parse(b"action=approve&reason=ignored&status=pending&page=2");
+        assert_eq!(f.request().map(|r| r.reason).ok(), Some(None));
+        assert_eq!(f.back("g"), "/groups/g/manage/roster?status=pending&page=2");
+    }
+}
