@@ -244,7 +244,7 @@ async fn main() {
     };
     let count_url = db_url
         .clone()
-        .unwrap_or_else(|| format!("sqlite://{}", dir.path().join("lianming.db").display()));
+        .unwrap_or_else(|| format!("sqlite://{}", dir.path().join("data/lianming.db").display()));
     let backend = if pg.is_some() { "PostgreSQL" } else { "SQLite" };
 
     // Accounts: an owner and the participants, verified, through the CLI.

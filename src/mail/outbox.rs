@@ -182,6 +182,34 @@ pub async fn lease_due(
         .await
 }
 
+/// Gives back leased rows that were not tried (a worker stopping mid-batch), so another
+/// worker may send them at once instead of after the lease.
+///
+/// # Errors
+/// On a database error.
+pub async fn release(conn: &impl ConnectionTrait, ids: Vec<i64>) -> Result<(), DbErr> {
+    if ids.is_empty() {
+        return Ok(());
+    }
+    outbox::Entity::update_many()
+        .col_expr(
+            outbox::Column::LeaseUntil,
+            sea_orm::sea_query::Expr::value(Option::<DateTime<Utc>>::None),
+        )
+        .col_expr(
+            outbox::Column::Attempts,
+            sea_orm::sea_query::ExprTrait::sub(
+                sea_orm::sea_query::Expr::col(outbox::Column::Attempts),
+                1,
+            ),
+        )
+        .filter(outbox::Column::Id.is_in(ids))
+        .filter(outbox::Column::Status.eq(crate::entities::enums::OutboxStatus::Pending))
+        .exec(conn)
+        .await?;
+    Ok(())
+}
+
 /// Marks a row as delivered.
 ///
 /// # Errors

@@ -53,8 +53,10 @@ impl MailWorker {
     /// Runs until `stop` is cancelled.
     pub async fn run(self, stop: CancellationToken) {
         tracing::info!(transport = ?self.transport, "outbox worker started");
-        loop {
-            let sent = match self.run_once().await {
+        // A backlog (thousands of confirmations after a busy hour) is not finished first: the
+        // worker stops after the email in hand, and gives back the rest of its batch.
+        while !stop.is_cancelled() {
+            let sent = match self.round(Some(&stop)).await {
                 Ok(n) => n,
                 Err(e) => {
                     tracing::warn!(error = %e, "outbox round failed");
@@ -78,19 +80,41 @@ impl MailWorker {
     /// # Errors
     /// On a database error.
     pub async fn run_once(&self) -> Result<usize, sea_orm::DbErr> {
+        self.round(None).await
+    }
+
+    /// One round; with `stop`, it ends early when asked to, giving back the untried rows.
+    async fn round(&self, stop: Option<&CancellationToken>) -> Result<usize, sea_orm::DbErr> {
         let rows = {
             let txn = db::write_txn(&self.db).await?;
             let rows = outbox::lease_due(&txn, self.clock.now(), self.batch).await?;
             txn.commit().await?;
             rows
         };
-        for row in &rows {
+        for (i, row) in rows.iter().enumerate() {
+            if stop.is_some_and(CancellationToken::is_cancelled) {
+                let untried = rows[i..].iter().map(|r| r.id).collect();
+                outbox::release(&self.db, untried).await?;
+                return Ok(i);
+            }
             if outbox::is_suppressed(&self.db, &row.recipient).await? {
                 let msg = "the address refused mail permanently before; not sent";
                 outbox::mark_attempt_failed(&self.db, row, msg, true, self.clock.now()).await?;
                 continue;
             }
-            self.throttle.until_ready().await;
+            match stop {
+                Some(stop) => {
+                    tokio::select! {
+                        () = stop.cancelled() => {
+                            let untried = rows[i..].iter().map(|r| r.id).collect();
+                            outbox::release(&self.db, untried).await?;
+                            return Ok(i);
+                        }
+                        () = self.throttle.until_ready() => {}
+                    }
+                }
+                None => self.throttle.until_ready().await,
+            }
             match self.transport.send(&self.from, row).await {
                 Ok(()) => {
                     if self.fault.as_ref().is_some_and(|f| (f.0)(row)) {
