@@ -177,7 +177,7 @@ pub struct GroupUpdate {
 pub use crate::entities::enums::Visibility;
 
 /// The provider as shown on a group.
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct ProviderRef {
     /// URL name.
     pub slug: String,
@@ -275,7 +275,7 @@ pub struct GroupView {
 }
 
 /// A group in a list.
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct GroupSummary {
     /// URL name.
     pub slug: String,

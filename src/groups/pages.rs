@@ -211,36 +211,60 @@ fn confirmation(l: Locale, g: &GroupView) -> Option<String> {
     })
 }
 
+/// The public parts of a group page besides its view, the same for every viewer, cached with
+/// the view (fresh for at most a second, dropped at each write).
+struct PublicParts {
+    group_id: i64,
+    steps: Vec<super::dashboard::JoinStep>,
+    similar: Vec<GroupSummary>,
+    sent: Vec<SubmissionView>,
+    /// The newest ready public-tier dossier version.
+    dossier: Option<i32>,
+}
+
 async fn load(state: &AppState, c: &PageCtx, slug: &str) -> AppResult<GroupPage> {
     let l = c.l;
     let g = state.views.public_view(&state.db, slug).await?;
-    let group = groups::by_slug(&state.db, slug).await?;
-    let steps = public_joins(&state.db, group.id).await?;
-    let similar = groups::similar(&state.db, &group).await?;
+    // The submissions' clocks count days: a new day makes a new entry.
+    let key = format!("{slug}@{}", state.ctx.settings.local_date(state.now()));
+    let parts = state
+        .views
+        .cached(&key, async {
+            let group = groups::by_slug(&state.db, slug).await?;
+            Ok(PublicParts {
+                steps: public_joins(&state.db, group.id).await?,
+                similar: groups::similar(&state.db, &group).await?,
+                sent: submissions::list(state, slug).await?,
+                // The public's list (no viewer): only ready public-tier versions, even for the
+                // team.
+                dossier: dossiers::list(state, None, slug)
+                    .await?
+                    .into_iter()
+                    .next()
+                    .map(|d| d.version),
+                group_id: group.id,
+            })
+        })
+        .await?;
     let manage = match &c.user {
-        Some(u) => super::access::role_of(&state.db, group.id, u.id)
+        Some(u) => super::access::role_of(&state.db, parts.group_id, u.id)
             .await?
             .is_some(),
         None => false,
     };
-    let sent = submissions::list(state, slug).await?;
-    // The public's list (no viewer): only ready public-tier versions, even for the team.
-    let dossier = dossiers::list(state, None, slug)
-        .await?
-        .into_iter()
-        .next()
-        .map(|d| PublicDossier {
-            label: l.tf(
-                "page.group.dossier_download",
-                &[("version", &d.version.to_string())],
-            ),
-            href: format!(
-                "{}/{}/{}",
-                dossiers::base_path(&g.slug),
-                d.version,
-                Part::Bundle.route()
-            ),
-        });
+    let (steps, similar, sent) = (&parts.steps, parts.similar.clone(), &parts.sent);
+    let dossier = parts.dossier.map(|version| PublicDossier {
+        label: l.tf(
+            "page.group.dossier_download",
+            &[("version", &version.to_string())],
+        ),
+        href: format!(
+            "{}/{}/{}",
+            dossiers::base_path(&g.slug),
+            version,
+            Part::Bundle.route()
+        ),
+    });
     let url = format!("{}/groups/{}", state.ctx.public_url, g.slug);
     let mut summary: String = g.summary.chars().take(CARD_SUMMARY_CHARS).collect();
     if summary.len() < g.summary.len() {
@@ -279,7 +303,7 @@ async fn load(state: &AppState, c: &PageCtx, slug: &str) -> AppResult<GroupPage>
             l.t("page.group.people").to_owned(),
         ),
         local_date(g.created_at),
-        &steps,
+        steps,
     );
     Ok(GroupPage {
         l,
