@@ -137,7 +137,11 @@ struct DashboardPage {
 }
 
 fn dashboard_view(l: Locale, head: Head, slug: &str, title: String, d: Dashboard) -> DashboardPage {
-    let active = d.participants_by_status.get("active").copied().unwrap_or(0);
+    let active = d
+        .participants_by_status
+        .get(ParticipationStatus::Active.as_str())
+        .copied()
+        .unwrap_or(0);
     let statuses = bars(
         "chart-status",
         l,
@@ -913,7 +917,7 @@ async fn statement_view(
     let figures = dashboard::dashboard(state, user, slug).await?;
     let active = figures
         .participants_by_status
-        .get("active")
+        .get(ParticipationStatus::Active.as_str())
         .copied()
         .unwrap_or(0);
     let stored: Vec<Demand> = serde_json::from_str(&current.demands).unwrap_or_default();
@@ -1037,7 +1041,9 @@ mod tests {
     #[test]
     fn filters_keep_only_known_values() {
         let f = RosterFilter {
-            status: "pending".into(),
+            status: crate::entities::enums::ParticipationStatus::Pending
+                .as_str()
+                .into(),
             evidence: "maybe".into(),
             signed: "current".into(),
             page: "x".into(),
