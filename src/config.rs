@@ -362,14 +362,6 @@ impl Settings {
         t.with_timezone(&self.time_zone()).date_naive()
     }
 
-    /// `t` as the user reads it: `2026-12-02 09:41` in the configured time zone.
-    #[must_use]
-    pub fn local_time(&self, t: DateTime<Utc>) -> String {
-        t.with_timezone(&self.time_zone())
-            .format("%Y-%m-%d %H:%M")
-            .to_string()
-    }
-
     /// The public base URL without a trailing slash.
     #[must_use]
     pub fn public_url(&self, bound: SocketAddr) -> String {

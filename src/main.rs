@@ -103,11 +103,7 @@ fn main() -> ExitCode {
     if let Command::Verify { bundle, jwks } = &command {
         return runtime.block_on(verify(&settings, bundle, jwks.as_deref()));
     }
-    let result = runtime.block_on(run(command, settings));
-    // Everything that matters has finished (requests answered, workers stopped); threads of
-    // the blocking pool still parked or finishing a sweep are not waited for.
-    runtime.shutdown_timeout(std::time::Duration::from_millis(500));
-    match result {
+    match runtime.block_on(run(command, settings)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("lianming: {e:#}");
@@ -155,7 +151,6 @@ async fn run(command: Command, settings: Settings) -> anyhow::Result<()> {
                 app.public_url()
             );
             app.run_until_stopped().await?;
-            tracing::info!("stopped");
         }
         Command::Migrate => {
             lianming::app::prepare_data_dir(&settings)?;

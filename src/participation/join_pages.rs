@@ -181,7 +181,6 @@ async fn join_form(
     match state.views.public_view(&state.db, &slug).await {
         Ok(g) => {
             let form = JoinForm {
-                full_name: String::new(),
                 statement_version: g.statement_version,
                 ..JoinForm::default()
             };
@@ -409,8 +408,13 @@ async fn done(state: web::Data<AppState>, c: PageCtx, slug: web::Path<String>) -
     let Some(signature) = mine.signature else {
         return c.redirect(&format!("/groups/{slug}/join"), None);
     };
-    match state.views.public_view(&state.db, &slug).await {
-        Ok(g) => c.render(
+    let loaded = async {
+        let tz = crate::interactions::pages::user_tz(&state, user.id).await?;
+        let g = state.views.public_view(&state.db, &slug).await?;
+        Ok::<_, AppError>((g, tz))
+    };
+    match loaded.await {
+        Ok((g, tz)) => c.render(
             StatusCode::OK,
             &DonePage {
                 l: c.l,
@@ -418,7 +422,7 @@ async fn done(state: web::Data<AppState>, c: PageCtx, slug: web::Path<String>) -
                 g,
                 slug: slug.into_inner(),
                 pending: mine.status == ParticipationStatus::Pending,
-                signed_at: state.ctx.settings.local_time(signature.signed_at),
+                signed_at: crate::interactions::pages::local_time(signature.signed_at, tz),
                 signature,
             },
         ),
