@@ -10,7 +10,8 @@ use super::access::{Role, require_role};
 use super::dto::{CountCell, ProviderClaim};
 use super::service::by_slug;
 use super::team_dto::{
-    ContactFigures, CurrencyFigures, Dashboard, DayCount, EvidenceCoverage, KindCoverage,
+    ContactFigures, CurrencyFigures, Dashboard, DayCount, EvidenceCoverage, IncidentWindow,
+    KindCoverage,
 };
 use crate::auth::CurrentUser;
 use crate::entities::enums::{EvidenceStatus, ParticipantOutcome, ParticipationStatus};
@@ -276,10 +277,22 @@ pub async fn dashboard(state: &AppState, user: &CurrentUser, slug: &str) -> AppR
     }
     let contacts = ContactFigures {
         total: count_i64(logged.len()),
+        participants_contacted: count_i64(per_person.values().filter(|n| **n > 0).count()),
         median_per_participant: median(per_person.values().map(|n| *n as f64).collect()),
         by_channel,
     };
 
+    let outside = |d: chrono::NaiveDate| {
+        group.incident_from.is_some_and(|from| d < from)
+            || group.incident_to.is_some_and(|to| d > to)
+    };
+    let incidents = IncidentWindow {
+        declared_from: group.incident_from,
+        declared_to: group.incident_to,
+        earliest: active.iter().map(|p| p.incident_date).min(),
+        latest: active.iter().map(|p| p.incident_date).max(),
+        outside_declared: count_i64(active.iter().filter(|p| outside(p.incident_date)).count()),
+    };
     let signed_current = count_i64(
         active
             .iter()
@@ -298,6 +311,7 @@ pub async fn dashboard(state: &AppState, user: &CurrentUser, slug: &str) -> AppR
             .collect(),
         participants_by_status: by_status,
         disputed,
+        incidents,
         evidence,
         contacts,
         outcomes,

@@ -19,14 +19,14 @@ use super::roster;
 use super::service::{by_slug, current_statement};
 use super::statement;
 use super::team_dto::{
-    Dashboard, ModerationAction, ParticipationStatus, RosterAction, RosterEntry, RosterQuery,
-    StatementUpdate,
+    Dashboard, IncidentWindow, ModerationAction, ParticipationStatus, RosterAction, RosterEntry,
+    RosterQuery, StatementUpdate,
 };
 use crate::domain::Money;
 use crate::error::{AppError, AppResult};
 use crate::i18n::Locale;
 use crate::pages::{Head, PageCtx};
-use crate::responses::deadlines::local_date;
+use crate::responses::deadlines::{ClockState, local_date};
 use crate::state::AppState;
 
 /// Registers the organiser pages (before the public group page's routes).
@@ -134,6 +134,11 @@ struct DashboardPage {
     channels: Option<BarChart>,
     money: Vec<MoneyLine>,
     kinds: Vec<KindLine>,
+    incidents_line: String,
+    /// The submissions with their clocks, badges and the suggested next step.
+    clocks: Vec<super::pages::SubmissionLine>,
+    /// How many of them are overdue.
+    overdue: usize,
 }
 
 fn dashboard_view(l: Locale, head: Head, slug: &str, title: String, d: Dashboard) -> DashboardPage {
@@ -238,6 +243,8 @@ fn dashboard_view(l: Locale, head: Head, slug: &str, title: String, d: Dashboard
     let contacts_line = l.tf(
         "page.manage.contacts_line",
         &[
+            ("people", &d.contacts.participants_contacted.to_string()),
+            ("of", &active.to_string()),
             ("total", &d.contacts.total.to_string()),
             (
                 "median",
@@ -247,9 +254,23 @@ fn dashboard_view(l: Locale, head: Head, slug: &str, title: String, d: Dashboard
             ),
         ],
     );
+    let incidents_line = incidents_line(l, &d.incidents);
+    let clocks = d
+        .submissions
+        .iter()
+        .map(|s| super::pages::SubmissionLine::for_organisers(l, s))
+        .collect();
+    let overdue = d
+        .submissions
+        .iter()
+        .filter(|s| matches!(s.state, ClockState::Overdue | ClockState::VeryOverdue))
+        .count();
     DashboardPage {
         l,
         head,
+        incidents_line,
+        clocks,
+        overdue,
         slug: slug.to_owned(),
         title,
         active,
@@ -265,6 +286,34 @@ fn dashboard_view(l: Locale, head: Head, slug: &str, title: String, d: Dashboard
         kinds,
         d,
     }
+}
+
+/// The declared incident window and the span participants' own dates cover.
+fn incidents_line(l: Locale, w: &IncidentWindow) -> String {
+    let open = l.t("page.manage.incidents_open");
+    let date = |d: Option<chrono::NaiveDate>| d.map_or_else(|| open.to_owned(), |d| d.to_string());
+    let declared = l.tf(
+        "page.manage.incidents_declared",
+        &[
+            ("from", &date(w.declared_from)),
+            ("to", &date(w.declared_to)),
+        ],
+    );
+    let reported = match (w.earliest, w.latest) {
+        (Some(first), Some(last)) => l.tf(
+            "page.manage.incidents_reported",
+            &[
+                ("from", &first.to_string()),
+                ("to", &last.to_string()),
+                ("outside", &w.outside_declared.to_string()),
+            ],
+        ),
+        _ => l.t("page.manage.incidents_none").to_owned(),
+    };
+    l.tf(
+        "page.manage.incidents_line",
+        &[("declared", &declared), ("reported", &reported)],
+    )
 }
 
 /// "412 of 540 active participants signed version 3".

@@ -63,20 +63,24 @@ impl TimelineItem {
     }
 }
 
-/// One submission with its clock, as shown.
-struct SubmissionLine {
-    recipient: String,
-    clock: String,
+/// One submission with its clock, as shown (`pages/submission_line.html`): on the group page
+/// and on the organisers' dashboard.
+pub(crate) struct SubmissionLine {
+    pub(crate) recipient: String,
+    pub(crate) clock: String,
     /// The badge's CSS modifier and text.
-    badge: (&'static str, &'static str),
-    sent: String,
-    due: String,
-    next: Option<String>,
-    extension: Option<String>,
+    pub(crate) badge: (&'static str, &'static str),
+    pub(crate) sent: String,
+    pub(crate) due: String,
+    /// Where to turn next, once it stalls.
+    pub(crate) next: Option<String>,
+    /// Why that channel (shown to organisers only).
+    pub(crate) why: Option<&'static str>,
+    pub(crate) extension: Option<String>,
 }
 
 impl SubmissionLine {
-    fn new(l: Locale, s: &SubmissionView) -> Self {
+    pub(crate) fn new(l: Locale, s: &SubmissionView) -> Self {
         let channel = l.tk("notify.channel", s.channel);
         let key = match s.due_kind {
             DueKind::Calendar => "page.group.clock_calendar",
@@ -96,22 +100,21 @@ impl SubmissionLine {
             ClockState::Overdue => "overdue",
             ClockState::VeryOverdue => "very_overdue",
         };
-        let open = s.state != ClockState::Answered;
+        let stalled = !matches!(s.state, ClockState::Answered | ClockState::Awaiting);
+        let next = s.next_step.filter(|_| stalled);
         Self {
             recipient: s.recipient.clone(),
             clock,
             badge: (badge, l.tk("page.group.state", badge)),
             sent: l.tf("page.group.sent", &[("date", &day(s.submitted_at))]),
             due: l.tf("page.group.due", &[("date", &day(s.due_at))]),
-            next: s
-                .next_step
-                .filter(|_| open && s.state != ClockState::Awaiting)
-                .map(|n| {
-                    l.tf(
-                        "page.group.next_step",
-                        &[("channel", l.tk("notify.channel", n))],
-                    )
-                }),
+            next: next.map(|n| {
+                l.tf(
+                    "page.group.next_step",
+                    &[("channel", l.tk("notify.channel", n))],
+                )
+            }),
+            why: None,
             extension: s.extension_reason.as_ref().map(|r| {
                 l.tf(
                     "page.group.extended",
@@ -119,6 +122,15 @@ impl SubmissionLine {
                 )
             }),
         }
+    }
+
+    /// The line as organisers see it: with why the suggested channel is next.
+    pub(crate) fn for_organisers(l: Locale, s: &SubmissionView) -> Self {
+        let mut line = Self::new(l, s);
+        if line.next.is_some() {
+            line.why = s.next_step.map(|n| l.tk("page.manage.next_why", n));
+        }
+        line
     }
 }
 

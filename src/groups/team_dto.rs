@@ -349,10 +349,28 @@ pub struct KindCoverage {
 pub struct ContactFigures {
     /// All contacts.
     pub total: i64,
+    /// Active participants who logged at least one contact.
+    pub participants_contacted: i64,
     /// Median contacts per active participant (null without any).
     pub median_per_participant: Option<f64>,
     /// Contacts per channel.
     pub by_channel: BTreeMap<String, i64>,
+}
+
+/// When the incidents happened: the window the group declares and the one its active
+/// participants' own incident dates span.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct IncidentWindow {
+    /// The group's declared first day (null when open).
+    pub declared_from: Option<chrono::NaiveDate>,
+    /// The group's declared last day (null when open).
+    pub declared_to: Option<chrono::NaiveDate>,
+    /// The earliest incident date an active participant gave.
+    pub earliest: Option<chrono::NaiveDate>,
+    /// The latest one.
+    pub latest: Option<chrono::NaiveDate>,
+    /// Active participants whose incident date lies outside the declared window.
+    pub outside_declared: i64,
 }
 
 /// The organisers' figures of a group.
@@ -372,6 +390,8 @@ pub struct Dashboard {
     pub participants_by_status: BTreeMap<String, i64>,
     /// Disputed money per currency (active participants).
     pub disputed: Vec<CurrencyFigures>,
+    /// When the incidents happened.
+    pub incidents: IncidentWindow,
     /// Evidence coverage (active participants).
     pub evidence: EvidenceCoverage,
     /// Contacts logged (active participants).

@@ -2,6 +2,7 @@
 //! joint statement's editor. Only the team sees them; every form is CSRF-protected and goes
 //! through the same services as the team API.
 
+use lianming::clock::Clock as _;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
@@ -453,7 +454,84 @@ async fn the_dashboard_shows_the_api_figures(backend: Backend) {
     );
 }
 
+async fn the_dashboard_shows_the_incident_window_contacts_and_overdue_clocks(backend: Backend) {
+    let d = desk(backend).await;
+    let res = d
+        .app
+        .patch(
+            &format!("/groups/{}", d.slug),
+            Some(&d.owner.access_token),
+            json!({"incident_from": "2026-03-01", "incident_to": "2026-03-31"}),
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::OK);
+    let res = d
+        .app
+        .post(
+            &format!("/groups/{}/participation/interactions", d.slug),
+            Some(&d.participant.access_token),
+            json!({"channel": "hotline", "occurred_at": d.app.clock.now(), "outcome": "no_answer"}),
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::CREATED, "{:?}", res.text().await);
+    let sent = d.app.clock.now();
+    let res = d
+        .app
+        .post(
+            &format!("/groups/{}/submissions", d.slug),
+            Some(&d.owner.access_token),
+            json!({"channel": "provider", "recipient": "快付钱包客服", "submitted_at": sent}),
+        )
+        .await;
+    let s = expect_json(res, StatusCode::CREATED).await;
+    let owner = Visitor::signed_in(&d.app, &d.owner).await;
+    let page = format!("/groups/{}/manage", d.slug);
+    let html = owner.get(&page).await.html;
+    assert!(
+        html.contains("声明的事发期间：2026-03-01 至 2026-03-31。参与者填报的事发日期：2026-03-02 至 2026-03-02，其中 0 位在声明期间之外。"),
+        "{html}"
+    );
+    assert!(
+        html.contains("1 位参与者中有 1 位联系过服务商，共记录 1 次联系"),
+        "{html}"
+    );
+    assert!(html.contains("badge-awaiting"), "{html}");
+    assert!(!html.contains("建议下一步"), "not yet due: {html}");
+
+    // The API carries the same figures.
+    let res = d
+        .app
+        .get(
+            &format!("/groups/{}/dashboard", d.slug),
+            Some(&d.owner.access_token),
+        )
+        .await;
+    let api = expect_json(res, StatusCode::OK).await;
+    assert_eq!(api["incidents"]["earliest"], "2026-03-02");
+    assert_eq!(api["incidents"]["outside_declared"], 0);
+    assert_eq!(api["contacts"]["participants_contacted"], 1);
+    // Past the due date without an answer: overdue, with where to turn and why.
+    let due: chrono::DateTime<chrono::Utc> =
+        s["due_at"].as_str().expect("due").parse().expect("time");
+    d.app.clock.set(due + chrono::Duration::days(1));
+    let html = owner.get(&page).await.html;
+    assert!(html.contains("1 份已逾期"), "{html}");
+    assert!(html.contains("badge-overdue"), "{html}");
+    assert!(
+        html.contains("建议下一步：向消费者协会投诉</strong> 服务商逾期未答复"),
+        "{html}"
+    );
+    // The public page shows the clock and the next step, not the organisers' reasoning.
+    let public = Visitor::new(&d.app)
+        .get(&format!("/groups/{}", d.slug))
+        .await
+        .html;
+    assert!(public.contains("建议下一步：向消费者协会投诉"), "{public}");
+    assert!(!public.contains("服务商逾期未答复"), "{public}");
+}
+
 on_both_databases!(
+    the_dashboard_shows_the_incident_window_contacts_and_overdue_clocks,
     every_page_renders_for_the_owner_and_no_one_else,
     a_form_without_a_valid_csrf_token_changes_nothing,
     approving_and_rejecting_through_the_roster_page,
