@@ -230,6 +230,7 @@ struct NewGroupForm {
     summary: String,
     demands: Vec<String>,
     joint_statement: String,
+    requires_moderation: bool,
     confirm: bool,
 }
 
@@ -248,6 +249,7 @@ impl NewGroupForm {
                 "summary" => f.summary = v,
                 "demands" => f.demands.push(v),
                 "joint_statement" => f.joint_statement = v,
+                "requires_moderation" => f.requires_moderation = v == "1",
                 "confirm" => f.confirm = v == "1",
                 _ => {}
             }
@@ -294,7 +296,7 @@ impl NewGroupForm {
             joint_statement: self.joint_statement.clone(),
             incident_from,
             incident_to,
-            requires_moderation: false,
+            requires_moderation: self.requires_moderation,
         };
         if let Err(e) = validator::Validate::validate(&req)
             && let AppError::Validation(more) = AppError::from(e)
@@ -333,6 +335,8 @@ struct NewGroupPage {
     summary: Field,
     demands: Field,
     joint_statement: Field,
+    /// Whether "review each join" is ticked.
+    requires_moderation: bool,
 }
 
 impl NewGroupPage {
@@ -415,6 +419,7 @@ async fn new_page(
         demands: field("demands", ""),
         joint_statement: field("joint_statement", &form.joint_statement)
             .hint(l.t("page.new_group.hint.joint_statement")),
+        requires_moderation: form.requires_moderation,
         similar,
     };
     let status = if errors.is_empty() {

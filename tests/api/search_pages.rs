@@ -506,6 +506,7 @@ async fn starting_a_group_shows_similar_groups_first_then_creates_it(backend: Ba
         ("demands", "refund"),
         ("demands", "apology"),
         ("joint_statement", STATEMENT),
+        ("requires_moderation", "1"),
     ];
 
     // Without the form's CSRF token: refused, nothing made.
@@ -545,6 +546,13 @@ async fn starting_a_group_shows_similar_groups_first_then_creates_it(backend: Ba
     let join = format!("<a href=\"/groups/{}\">加入这个联合投诉</a>", f.refund);
     assert!(similar.html.contains(&join), "{}", similar.html);
     assert!(similar.html.contains("name=\"confirm\" value=\"1\""));
+    assert!(
+        similar
+            .html
+            .contains("aria-describedby=\"requires_moderation-hint\" checked>"),
+        "the ticked box is kept: {}",
+        similar.html
+    );
     assert_eq!(f.app.count_rows("groups").await, groups_before);
 
     // Confirmed: made as the API makes it, and the browser goes to its page.
@@ -569,6 +577,7 @@ async fn starting_a_group_shows_similar_groups_first_then_creates_it(backend: Ba
         json!([{"kind": "refund"}, {"kind": "apology"}])
     );
     assert_eq!(view["joint_statement"], STATEMENT);
+    assert_eq!(view["requires_moderation"], true);
     let page = v.get(&location).await;
     assert!(page.html.contains("联合投诉已发起"), "flash: {}", page.html);
     // And it is found by search at once.
