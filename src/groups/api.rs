@@ -29,8 +29,8 @@ pub fn routes(cfg: &mut ServiceConfig) {
 async fn list(
     state: web::Data<AppState>,
     q: ApiQuery<GroupQuery>,
-) -> AppResult<web::Json<GroupPage>> {
-    Ok(web::Json(service::list(&state.db, &q.0).await?))
+) -> AppResult<web::Json<std::sync::Arc<GroupPage>>> {
+    Ok(web::Json(service::list_cached(&state, &q.0).await?))
 }
 
 /// Start a group (verified users); the creator becomes its owner.

@@ -124,16 +124,24 @@ async fn provider_options(
         page: None,
         per_page: Some(100),
     };
-    let (items, _) = crate::providers::service::search(&state.db, &q).await?;
+    // The directory is public and the same for everyone: cached like the group views.
+    let items = state
+        .views
+        .cached(
+            "provider_options",
+            crate::providers::service::search(&state.db, &q),
+        )
+        .await?;
     let mut out: Vec<Choice> = items
-        .into_iter()
+        .0
+        .iter()
         .map(|p| {
-            let name = match (l, p.name_en) {
-                (Locale::En, Some(en)) => en,
-                _ => p.name_zh,
+            let name = match (l, &p.name_en) {
+                (Locale::En, Some(en)) => en.clone(),
+                _ => p.name_zh.clone(),
             };
             let on = p.slug == selected;
-            (p.slug, name, on)
+            (p.slug.clone(), name, on)
         })
         .collect();
     out.sort_by(|a, b| a.1.cmp(&b.1));
@@ -154,7 +162,7 @@ async fn results(state: web::Data<AppState>, c: PageCtx, req: HttpRequest) -> Ht
         page: Some(form.page),
         per_page: Some(PAGE_SIZE),
     };
-    let found = match service::list(&state.db, &query).await {
+    let found = match service::list_cached(&state, &query).await {
         Ok(found) => found,
         Err(e) => return c.error(&e),
     };
@@ -203,7 +211,7 @@ async fn results(state: web::Data<AppState>, c: PageCtx, req: HttpRequest) -> Ht
             .collect(),
         q: form.q,
         providers,
-        groups: found.items,
+        groups: found.items.clone(),
     };
     c.render(StatusCode::OK, &page)
 }

@@ -413,6 +413,22 @@ pub async fn list(conn: &impl ConnectionTrait, q: &GroupQuery) -> AppResult<Grou
     super::search::search(conn, q).await
 }
 
+/// [`list`] through the public view cache: the same query again, within a second and with no
+/// write committed since, is answered from memory (search results are public, the same for
+/// everyone).
+///
+/// # Errors
+/// Database failures.
+pub async fn list_cached(
+    state: &crate::state::AppState,
+    q: &GroupQuery,
+) -> AppResult<std::sync::Arc<GroupPage>> {
+    state
+        .views
+        .cached(&format!("{q:?}"), list(&state.db, q))
+        .await
+}
+
 pub(crate) async fn summaries(
     conn: &impl ConnectionTrait,
     rows: Vec<(groups::Model, Option<providers::Model>)>,
