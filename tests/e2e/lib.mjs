@@ -67,9 +67,10 @@ export async function audit(page, name) {
   await page.setViewportSize({ width: 390, height: 844 });
 }
 
-/** Taps `selector` and waits for the page it leads to. */
-export async function go(page, selector) {
-  await Promise.all([page.waitForNavigation(), page.locator(selector).first().tap()]);
+/** Taps (or, without a touch screen, clicks) `selector` and waits for the page it leads to. */
+export async function go(page, selector, touch = true) {
+  const target = page.locator(selector).first();
+  await Promise.all([page.waitForNavigation(), touch ? target.tap() : target.click()]);
 }
 
 /** Debian's Chromium, headless. */

@@ -1,0 +1,99 @@
+// An organiser's journey in Debian's Chromium, once on a desktop (1280×800) and once on a phone
+// (390×844): sign in, start a group (the similar open group is offered first), reach the
+// organiser's desk from the group page, approve a newcomer on the roster, and edit the joint
+// statement so that the participant is asked by email to re-sign. The phone run checks every
+// page of the desk with axe-core, for horizontal scrolling at 360 px, tap targets and weight, and
+// writes screenshots at 390×844 and 1280×800 to SHOTS_DIR.
+//
+// Run by tests/api/browser.rs, which starts the server and answers on stdin: `ASK join <slug>
+// <email>` (a verified newcomer joins the group through the API; the answer is their name) and
+// `ASK mail <email> <subject words>` (waits for that email; the answer is its subject).
+import { rmSync } from 'node:fs';
+import { ask, audit, check, go, launch, report } from './lib.mjs';
+
+const { BASE_URL, SIMILAR_SLUG, SHOTS_DIR, PASSWORD } = process.env;
+const STATEMENT = '我们是快付钱包的用户，申请的退款超过三十天仍未到账，客服反复推诿。我们要求快付钱包在十五日内退还全部款项并书面说明原因。';
+for (const old of ['failed-desktop.png', 'failed-phone.png']) rmSync(`${SHOTS_DIR}/${old}`, { force: true });
+
+async function run(browser, phone) {
+  const tag = phone ? 'phone' : 'desktop';
+  const email = phone ? 'organiser.phone@example.com' : 'organiser.desktop@example.com';
+  const context = await browser.newContext(phone
+    ? { viewport: { width: 390, height: 844 }, deviceScaleFactor: 2, isMobile: true, hasTouch: true, locale: 'zh-CN' }
+    : { viewport: { width: 1280, height: 800 }, locale: 'zh-CN' });
+  const page = await context.newPage();
+  const shot = phone ? (name) => audit(page, name) : async () => {};
+  const press = async (button) => {
+    await Promise.all([page.waitForNavigation(), page.getByRole('button', { name: button }).first().click()]);
+  };
+  try {
+    await page.goto(`${BASE_URL}/login`);
+    await page.fill('#email', email);
+    await page.fill('#password', PASSWORD);
+    await go(page, 'main button[type=submit]', phone);
+    check(`${tag}: signed in`, new URL(page.url()).pathname !== '/login', page.url());
+
+    // Start a group; the open group about the same problem is offered first.
+    await page.goto(`${BASE_URL}/groups/new`);
+    await shot('organiser-new-group');
+    await page.selectOption('#provider', { label: '快付钱包' });
+    await page.selectOption('#category', 'refund_delay');
+    const title = phone ? '快付钱包退款超过一个月没到账（手机）' : '快付钱包退款超过一个月没到账';
+    await page.fill('#title', title);
+    await page.fill('#summary', '三月起申请的退款一直没有到账，客服只让继续等待。');
+    await page.check('input[name=demands][value=refund]');
+    await page.fill('#joint_statement', STATEMENT);
+    await page.check('#requires_moderation');
+    await press('继续');
+    const offered = await page.locator(`a[href="/groups/${SIMILAR_SLUG}"]`).count();
+    check(`${tag}: the similar open group is offered first`, offered > 0, await page.textContent('main'));
+    await shot('organiser-new-group-similar');
+    check(`${tag}: "review each join" is still ticked`, await page.isChecked('#requires_moderation'));
+    await press('仍然发起新的联合投诉');
+    const slug = new URL(page.url()).pathname.replace(/^\/groups\//, '');
+    check(`${tag}: the new group's page`, (await page.textContent('h1'))?.includes(title), page.url());
+
+    // The desk, from the group page.
+    await go(page, `a[href="/groups/${slug}/manage"]`, phone);
+    check(`${tag}: the dashboard`, (await page.textContent('h1'))?.includes('组织者工作台'));
+    await shot('organiser-dashboard');
+
+    // A newcomer asks to join; the organiser approves them on the roster.
+    const newcomer = phone ? 'newcomer.phone@example.com' : 'newcomer.desktop@example.com';
+    const name = await ask('join', slug, newcomer);
+    await page.goto(`${BASE_URL}/groups/${slug}/manage/roster?status=pending`);
+    check(`${tag}: the newcomer waits for review`, (await page.textContent('main'))?.includes(name), name);
+    await shot('organiser-roster');
+    await press('通过');
+    check(`${tag}: approved`, (await page.textContent('main'))?.includes('已通过该参与者'));
+    await ask('mail', newcomer, '已通过');
+    await page.goto(`${BASE_URL}/groups/${slug}/manage`);
+    check(`${tag}: one active participant on the dashboard`,
+      (await page.textContent('#figure-active'))?.trim() === '1', await page.textContent('#figure-active'));
+
+    // A new version of the statement: the participant is asked to re-sign.
+    await page.goto(`${BASE_URL}/groups/${slug}/manage/statement`);
+    await shot('organiser-statement');
+    await page.fill('#joint_statement', `${STATEMENT}如逾期未处理，我们将向消费者协会和监管部门投诉。`);
+    await press('保存联合声明');
+    check(`${tag}: version 2 saved`, (await page.textContent('main'))?.includes('0 位已签署第 2 版'),
+      await page.textContent('main'));
+    check(`${tag}: the participant is asked to re-sign`,
+      (await ask('mail', newcomer, '请重新确认')).includes('请重新确认'));
+  } catch (e) {
+    check(`${tag}: journey finished`, false, `${e.message} (at ${page.url()})`);
+    await page.screenshot({ path: `${SHOTS_DIR}/failed-${tag}.png`, fullPage: true }).catch(() => {});
+  } finally {
+    await context.close();
+  }
+}
+
+const browser = await launch();
+try {
+  await run(browser, false);
+  await run(browser, true);
+} finally {
+  await browser.close();
+}
+
+report();
