@@ -122,7 +122,6 @@ struct DashboardPage {
     head: Head,
     slug: String,
     title: String,
-    d: Dashboard,
     active: i64,
     group_status: &'static str,
     signed_line: String,
@@ -284,7 +283,6 @@ fn dashboard_view(l: Locale, head: Head, slug: &str, title: String, d: Dashboard
         channels,
         money,
         kinds,
-        d,
     }
 }
 
