@@ -187,8 +187,17 @@ fn expected_figures() -> Value {
                 "items": items,
             }))).collect::<serde_json::Map<_, _>>(),
         },
+        // Everyone joins with the helper's incident date, and the group declares no window.
+        "incidents": {
+            "declared_from": null,
+            "declared_to": null,
+            "earliest": "2026-03-02",
+            "latest": "2026-03-02",
+            "outside_declared": 0,
+        },
         "contacts": {
             "total": active.iter().map(|p| p.contacts.len()).sum::<usize>(),
+            "participants_contacted": active.iter().filter(|p| !p.contacts.is_empty()).count(),
             "median_per_participant": median(active.iter().map(|p| p.contacts.len() as f64).collect()),
             "by_channel": channels,
         },
