@@ -7,8 +7,8 @@ use utoipa_actix_web::service_config::ServiceConfig;
 
 use super::team_dto::{
     AcceptInvite, AcceptedInvite, AuditPage, AuditQuery, Dashboard, InviteRequest, InviteView,
-    RoleChange, RosterAction, RosterEntry, RosterPage, RosterQuery, StatementUpdate, StatementView, TeamView,
-    TransferRequest,
+    RoleChange, RosterAction, RosterEntry, RosterPage, RosterQuery, StatementUpdate, StatementView,
+    TeamView, TransferRequest,
 };
 use super::{dashboard, organisers, roster, statement};
 use crate::auth::CurrentUser;

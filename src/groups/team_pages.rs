@@ -12,7 +12,9 @@ use validator::Validate;
 use super::access::Role;
 use super::organisers;
 use super::service::by_slug;
-use super::team_dto::{AuditQuery, InviteRequest, InvitedRole, RoleChange, TeamView, TransferRequest};
+use super::team_dto::{
+    AuditQuery, InviteRequest, InvitedRole, RoleChange, TeamView, TransferRequest,
+};
 use crate::error::{AppError, AppResult};
 use crate::i18n::Locale;
 use crate::pages::{Head, PageCtx};
@@ -238,10 +240,7 @@ async fn view(
             "page.team.audit_shown",
             &[
                 ("from", &(first + 1).min(audit.total).to_string()),
-                (
-                    "to",
-                    &(first + AUDIT_PER_PAGE).min(audit.total).to_string(),
-                ),
+                ("to", &(first + AUDIT_PER_PAGE).min(audit.total).to_string()),
                 ("total", &audit.total.to_string()),
             ],
         )
@@ -301,7 +300,13 @@ async fn team_page(
 }
 
 /// The page again with the refused form's message beside its field.
-async fn again(state: &AppState, c: &PageCtx, slug: &str, status: StatusCode, r: Refusal) -> HttpResponse {
+async fn again(
+    state: &AppState,
+    c: &PageCtx,
+    slug: &str,
+    status: StatusCode,
+    r: Refusal,
+) -> HttpResponse {
     match view(state, c, slug, 1, r).await {
         Ok(p) => c.render(status, &p),
         Err(e) => c.error(&e),
@@ -437,8 +442,19 @@ async fn transfer_submit(
         transfer_error: Some(c.l.t("page.team.error_transfer")),
         ..Refusal::default()
     };
-    let Some(user_id) = field(&form, "user_id").parse::<i64>().ok().filter(|n| *n > 0) else {
-        return again(&state, &c, &slug, StatusCode::UNPROCESSABLE_ENTITY, refused()).await;
+    let Some(user_id) = field(&form, "user_id")
+        .parse::<i64>()
+        .ok()
+        .filter(|n| *n > 0)
+    else {
+        return again(
+            &state,
+            &c,
+            &slug,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            refused(),
+        )
+        .await;
     };
     let done = state
         .write(async |txn| {
@@ -448,7 +464,14 @@ async fn transfer_submit(
     match done {
         Ok(_) => c.redirect(&team_path(&slug), Some("page.flash.team.transferred")),
         Err(AppError::Validation(_)) => {
-            again(&state, &c, &slug, StatusCode::UNPROCESSABLE_ENTITY, refused()).await
+            again(
+                &state,
+                &c,
+                &slug,
+                StatusCode::UNPROCESSABLE_ENTITY,
+                refused(),
+            )
+            .await
         }
         Err(e) => c.error(&e),
     }

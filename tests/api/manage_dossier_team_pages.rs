@@ -44,7 +44,10 @@ async fn fetch(app: &TestApp, v: &Visitor, path: &str) -> (StatusCode, String, S
 /// The team API's members as (display name, role).
 async fn roles(app: &TestApp, by: &TestUser, slug: &str) -> Vec<(String, String)> {
     let res = app
-        .get(&format!("/groups/{slug}/organisers"), Some(&by.access_token))
+        .get(
+            &format!("/groups/{slug}/organisers"),
+            Some(&by.access_token),
+        )
         .await;
     let team = expect_json(res, StatusCode::OK).await;
     team["members"]
@@ -62,7 +65,10 @@ async fn roles(app: &TestApp, by: &TestUser, slug: &str) -> Vec<(String, String)
 
 async fn versions(app: &TestApp, owner: &TestUser, slug: &str) -> Vec<Value> {
     let res = app
-        .get(&format!("/groups/{slug}/dossiers"), Some(&owner.access_token))
+        .get(
+            &format!("/groups/{slug}/dossiers"),
+            Some(&owner.access_token),
+        )
         .await;
     expect_json(res, StatusCode::OK)
         .await
@@ -97,8 +103,14 @@ async fn compiling_and_downloading_through_the_dossier_page(backend: Backend) {
     assert!(!page.html.contains("http-equiv=\"refresh\""));
     // The dashboard links here and to the team page.
     let dash = v.get(&format!("/groups/{slug}/manage")).await;
-    assert!(dash.html.contains(&format!("href=\"{}\"", dossiers_path(&slug))));
-    assert!(dash.html.contains(&format!("href=\"{}\"", team_path(&slug))));
+    assert!(
+        dash.html
+            .contains(&format!("href=\"{}\"", dossiers_path(&slug)))
+    );
+    assert!(
+        dash.html
+            .contains(&format!("href=\"{}\"", team_path(&slug)))
+    );
 
     let done = post_with_token(
         &v,
@@ -108,9 +120,16 @@ async fn compiling_and_downloading_through_the_dossier_page(backend: Backend) {
     )
     .await;
     assert_eq!(done.status, StatusCode::SEE_OTHER, "{}", done.html);
-    assert_eq!(done.location.as_deref(), Some(dossiers_path(&slug).as_str()));
+    assert_eq!(
+        done.location.as_deref(),
+        Some(dossiers_path(&slug).as_str())
+    );
     let after = v.get(&dossiers_path(&slug)).await;
-    assert!(after.html.contains("已开始在后台生成材料"), "{}", after.html);
+    assert!(
+        after.html.contains("已开始在后台生成材料"),
+        "{}",
+        after.html
+    );
     let built = wait_built(&app, &owner, &slug, 1).await;
     assert_eq!(built["status"], "ready", "{built}");
     assert_eq!(built["tier"], "provider");
@@ -119,8 +138,16 @@ async fn compiling_and_downloading_through_the_dossier_page(backend: Backend) {
     assert!(page.html.contains("第 1 版"), "{}", page.html);
     assert!(page.html.contains("已完成"), "{}", page.html);
     assert!(page.html.contains("下载材料包"), "{}", page.html);
-    assert!(!page.html.contains("http-equiv=\"refresh\""), "{}", page.html);
-    assert!(!page.html.contains("公开下载链接"), "not public: {}", page.html);
+    assert!(
+        !page.html.contains("http-equiv=\"refresh\""),
+        "{}",
+        page.html
+    );
+    assert!(
+        !page.html.contains("公开下载链接"),
+        "not public: {}",
+        page.html
+    );
 
     let base = format!("{}/1", dossiers_path(&slug));
     let (status, ct, cd, bundle) = fetch(&app, &v, &format!("{base}/bundle")).await;
@@ -196,16 +223,15 @@ async fn a_build_in_progress_is_shown_and_a_second_one_refused(backend: Backend)
     let v = Visitor::signed_in(&app, &f.owner).await;
     let page = v.get(&dossiers_path(&f.slug)).await;
     assert_eq!(page.status, StatusCode::OK);
-    assert!(page.html.contains("http-equiv=\"refresh\""), "{}", page.html);
+    assert!(
+        page.html.contains("http-equiv=\"refresh\""),
+        "{}",
+        page.html
+    );
     assert!(page.html.contains("生成中"), "{}", page.html);
     assert!(!page.html.contains("下载材料包"), "{}", page.html);
     // No download while it builds.
-    let (status, ..) = fetch(
-        &app,
-        &v,
-        &format!("{}/1/bundle", dossiers_path(&f.slug)),
-    )
-    .await;
+    let (status, ..) = fetch(&app, &v, &format!("{}/1/bundle", dossiers_path(&f.slug))).await;
     assert_eq!(status, StatusCode::CONFLICT);
     let refused = post_with_token(
         &v,
@@ -337,8 +363,18 @@ async fn the_team_is_managed_through_the_page(backend: Backend) {
             ("王芳".to_owned(), "organiser".to_owned())
         ]
     );
-    assert!(lv.get(&team).await.html.contains(&format!("{team}/transfer")));
-    assert!(!ov.get(&team).await.html.contains(&format!("{team}/transfer")));
+    assert!(
+        lv.get(&team)
+            .await
+            .html
+            .contains(&format!("{team}/transfer"))
+    );
+    assert!(
+        !ov.get(&team)
+            .await
+            .html
+            .contains(&format!("{team}/transfer"))
+    );
 
     // Remove: 韩梅梅 joins the team (through the API), the organiser removes her on the page.
     add_to_team(&app, &slug, &li, &han, "moderator").await;
@@ -402,12 +438,20 @@ async fn the_audit_log_pages(backend: Backend) {
     }
     let v = Visitor::signed_in(&app, &owner).await;
     let first = v.get(&team_path(&slug)).await;
-    assert!(first.html.contains("第 1–20 条，共 25 条"), "{}", first.html);
+    assert!(
+        first.html.contains("第 1–20 条，共 25 条"),
+        "{}",
+        first.html
+    );
     assert!(!first.html.contains("创建了小组"), "{}", first.html);
     let next = format!("href=\"{}?page=2\"", team_path(&slug));
     assert!(first.html.contains(&next), "{}", first.html);
     let second = v.get(&format!("{}?page=2", team_path(&slug))).await;
-    assert!(second.html.contains("第 21–25 条，共 25 条"), "{}", second.html);
+    assert!(
+        second.html.contains("第 21–25 条，共 25 条"),
+        "{}",
+        second.html
+    );
     assert!(second.html.contains("创建了小组"), "{}", second.html);
     assert!(
         second
@@ -430,24 +474,44 @@ async fn the_role_api_refuses_what_the_role_may_not_do(backend: Backend) {
     let (owner_id, han_id) = (user_id(&app, &owner).await, user_id(&app, &han).await);
     let path = |id: i64| format!("/groups/{slug}/organisers/{id}");
     let res = app
-        .patch(&path(han_id), Some(&li.access_token), json!({"role": "organiser"}))
+        .patch(
+            &path(han_id),
+            Some(&li.access_token),
+            json!({"role": "organiser"}),
+        )
         .await;
     expect_problem(res, StatusCode::FORBIDDEN, "not_an_organiser").await;
     let res = app
-        .patch(&path(owner_id), Some(&owner.access_token), json!({"role": "moderator"}))
+        .patch(
+            &path(owner_id),
+            Some(&owner.access_token),
+            json!({"role": "moderator"}),
+        )
         .await;
     expect_problem(res, StatusCode::FORBIDDEN, "owner_role_fixed").await;
     let res = app
-        .patch(&path(han_id), Some(&owner.access_token), json!({"role": "owner"}))
+        .patch(
+            &path(han_id),
+            Some(&owner.access_token),
+            json!({"role": "owner"}),
+        )
         .await;
     assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);
     let res = app
-        .patch(&path(999_999), Some(&owner.access_token), json!({"role": "organiser"}))
+        .patch(
+            &path(999_999),
+            Some(&owner.access_token),
+            json!({"role": "organiser"}),
+        )
         .await;
     assert_eq!(res.status(), StatusCode::NOT_FOUND);
     let team = expect_json(
-        app.patch(&path(han_id), Some(&owner.access_token), json!({"role": "organiser"}))
-            .await,
+        app.patch(
+            &path(han_id),
+            Some(&owner.access_token),
+            json!({"role": "organiser"}),
+        )
+        .await,
         StatusCode::OK,
     )
     .await;
@@ -488,11 +552,20 @@ async fn strangers_and_participants_are_refused_everywhere(backend: Backend) {
             (dossiers.clone(), vec![("tier", "provider".into())]),
             (
                 format!("{team}/invite"),
-                vec![("email", "x@example.com".into()), ("role", "organiser".into())],
+                vec![
+                    ("email", "x@example.com".into()),
+                    ("role", "organiser".into()),
+                ],
             ),
-            (format!("{team}/{owner_id}/role"), vec![("role", "moderator".into())]),
+            (
+                format!("{team}/{owner_id}/role"),
+                vec![("role", "moderator".into())],
+            ),
             (format!("{team}/{owner_id}/remove"), vec![]),
-            (format!("{team}/transfer"), vec![("user_id", owner_id.to_string())]),
+            (
+                format!("{team}/transfer"),
+                vec![("user_id", owner_id.to_string())],
+            ),
         ];
         for (action, fields) in &posts {
             let fields: Vec<(&str, &str)> = fields.iter().map(|(k, v)| (*k, v.as_str())).collect();
@@ -510,7 +583,10 @@ async fn strangers_and_participants_are_refused_everywhere(backend: Backend) {
     assert_eq!(versions(&app, &f.owner, &f.slug).await.len(), 1);
     assert_eq!(roles(&app, &f.owner, &f.slug).await, before_team);
     let res = app
-        .get(&format!("/groups/{}/organisers", f.slug), Some(&f.owner.access_token))
+        .get(
+            &format!("/groups/{}/organisers", f.slug),
+            Some(&f.owner.access_token),
+        )
         .await;
     let t = expect_json(res, StatusCode::OK).await;
     assert_eq!(t["invites"].as_array().map(Vec::len), Some(0), "{t}");
@@ -527,7 +603,10 @@ async fn bad_input_and_missing_csrf_change_nothing(backend: Backend) {
     let li_id = user_id(&app, &li).await;
     let invites = async || {
         let res = app
-            .get(&format!("/groups/{}/organisers", f.slug), Some(&f.owner.access_token))
+            .get(
+                &format!("/groups/{}/organisers", f.slug),
+                Some(&f.owner.access_token),
+            )
             .await;
         expect_json(res, StatusCode::OK).await["invites"]
             .as_array()
@@ -547,7 +626,12 @@ async fn bad_input_and_missing_csrf_change_nothing(backend: Backend) {
     ];
     for (action, fields) in &posts {
         let seen = v.post(action, fields).await;
-        assert_eq!(seen.status, StatusCode::FORBIDDEN, "{action}: {}", seen.html);
+        assert_eq!(
+            seen.status,
+            StatusCode::FORBIDDEN,
+            "{action}: {}",
+            seen.html
+        );
         let mut forged = fields.clone();
         forged.push(("csrf", "forged-token"));
         let seen = v.post(action, &forged).await;
@@ -565,9 +649,17 @@ async fn bad_input_and_missing_csrf_change_nothing(backend: Backend) {
         )
         .await;
     assert_eq!(bad.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", bad.html);
-    assert!(bad.html.contains("id=\"invite-email-error\""), "{}", bad.html);
+    assert!(
+        bad.html.contains("id=\"invite-email-error\""),
+        "{}",
+        bad.html
+    );
     assert!(bad.html.contains("aria-describedby=\"invite-email-error\""));
-    assert!(bad.html.contains("value=\"not-an-email\""), "kept: {}", bad.html);
+    assert!(
+        bad.html.contains("value=\"not-an-email\""),
+        "kept: {}",
+        bad.html
+    );
     let bad = v
         .submit(
             &team,
@@ -576,7 +668,11 @@ async fn bad_input_and_missing_csrf_change_nothing(backend: Backend) {
         )
         .await;
     assert_eq!(bad.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", bad.html);
-    assert!(bad.html.contains("id=\"invite-role-error\""), "{}", bad.html);
+    assert!(
+        bad.html.contains("id=\"invite-role-error\""),
+        "{}",
+        bad.html
+    );
     assert!(bad.html.contains("aria-describedby=\"invite-role-error\""));
     assert_eq!(invites().await, 0);
     let bad = v
@@ -593,13 +689,25 @@ async fn bad_input_and_missing_csrf_change_nothing(backend: Backend) {
         .submit(&team, &format!("{team}/{li_id}/role"), &[("role", "owner")])
         .await;
     assert_eq!(bad.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", bad.html);
-    assert!(bad.html.contains(&format!("id=\"role-{li_id}-error\"")), "{}", bad.html);
+    assert!(
+        bad.html.contains(&format!("id=\"role-{li_id}-error\"")),
+        "{}",
+        bad.html
+    );
     let wang_id = user_id(&app, &f.wang).await;
     let bad = v
-        .submit(&team, &format!("{team}/transfer"), &[("user_id", &wang_id.to_string())])
+        .submit(
+            &team,
+            &format!("{team}/transfer"),
+            &[("user_id", &wang_id.to_string())],
+        )
         .await;
     assert_eq!(bad.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", bad.html);
-    assert!(bad.html.contains("id=\"transfer-to-error\""), "{}", bad.html);
+    assert!(
+        bad.html.contains("id=\"transfer-to-error\""),
+        "{}",
+        bad.html
+    );
     let bad = v
         .submit(&team, &format!("{team}/transfer"), &[("user_id", "abc")])
         .await;
@@ -613,7 +721,11 @@ async fn bad_input_and_missing_csrf_change_nothing(backend: Backend) {
         )
         .await;
     assert_eq!(dup.status, StatusCode::CONFLICT, "{}", dup.html);
-    assert!(dup.html.contains("id=\"invite-email-error\""), "{}", dup.html);
+    assert!(
+        dup.html.contains("id=\"invite-email-error\""),
+        "{}",
+        dup.html
+    );
     let members = roles(&app, &f.owner, &f.slug).await;
     assert_eq!(
         members,
