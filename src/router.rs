@@ -329,7 +329,9 @@ pub fn routes(
         .configure(participation::pages::page_routes)
         .configure(evidence::pages::page_routes)
         .configure(interactions::pages::page_routes)
-        .configure(crate::notify::api::page_routes);
+        .configure(crate::notify::api::page_routes)
+        .configure(crate::dossier::pages::routes)
+        .configure(groups::team_pages::routes);
     let app = app
         .service(
             SwaggerUi::new("/docs/{_:.*}")

@@ -12,6 +12,7 @@ pub mod jws;
 pub mod keys;
 pub mod letter;
 pub mod manifest;
+pub mod pages;
 pub mod service;
 pub mod verify;
 

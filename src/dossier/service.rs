@@ -213,6 +213,41 @@ pub async fn get(
     Ok(DossierView::new(row, &base_path(&group.slug)))
 }
 
+/// The team's desk of the group's dossiers: the group, the role the caller holds, and every
+/// version, newest first.
+///
+/// # Errors
+/// 403 outside the team; 404 unknown group.
+pub async fn desk(
+    state: &AppState,
+    user: &CurrentUser,
+    slug: &str,
+) -> AppResult<(groups::Model, Role, Vec<DossierView>)> {
+    let group = by_slug(&state.db, slug).await?;
+    let access = require_role(&state.db, group, user.id, Role::Moderator).await?;
+    let role = access.role();
+    let group = access.into_group();
+    let views = list(state, Some(user), &group.slug).await?;
+    Ok((group, role, views))
+}
+
+/// The file of one part of a ready version, for the team only (the organiser pages'
+/// downloads, whatever the tier).
+///
+/// # Errors
+/// 403 outside the team; otherwise as [`part`].
+pub async fn team_part(
+    state: &AppState,
+    user: &CurrentUser,
+    slug: &str,
+    version: i32,
+    wanted: Part,
+) -> AppResult<PartFile> {
+    let group = by_slug(&state.db, slug).await?;
+    require_role(&state.db, group, user.id, Role::Moderator).await?;
+    part(state, Some(user), slug, version, wanted).await
+}
+
 /// A part ready for download.
 #[derive(Debug)]
 pub struct PartFile {

@@ -19,6 +19,7 @@ pub mod service;
 pub mod statement;
 pub mod team_api;
 pub mod team_dto;
+pub mod team_pages;
 
 pub use access::{Role, require_role};
 pub use api::routes;

@@ -14,7 +14,7 @@ use super::access::{Role, require_role, role_of};
 use super::service::{audit, by_slug};
 use super::team_dto::{
     AcceptedInvite, AuditEntry, AuditPage, AuditQuery, InviteRequest, InviteView, MemberView,
-    TeamView, TransferRequest,
+    RoleChange, TeamView, TransferRequest,
 };
 use crate::auth::CurrentUser;
 use crate::auth::tokens::{random_token, sha256_hex};
@@ -306,6 +306,52 @@ pub async fn remove(
     )
     .await?;
     Ok(())
+}
+
+/// Changes a team member's role between organiser and moderator (organisers); the owner's
+/// role is never changed here (the owner hands the group over instead).
+///
+/// # Errors
+/// 403 unless an organiser, or for the owner; 404 unknown group or nobody with a role of that
+/// id.
+pub async fn change_role(
+    conn: &impl ConnectionTrait,
+    ctx: &Ctx,
+    user: &CurrentUser,
+    slug: &str,
+    target: i64,
+    req: RoleChange,
+) -> AppResult<TeamView> {
+    let now = ctx.now();
+    let group = by_slug(conn, slug).await?;
+    let group_id = require_role(conn, group, user.id, Role::Organiser)
+        .await?
+        .into_group()
+        .id;
+    let before = role_of(conn, group_id, target)
+        .await?
+        .ok_or(AppError::NotFound)?;
+    if before == Role::Owner {
+        return Err(AppError::forbidden(
+            "owner_role_fixed",
+            "the owner's role cannot be changed; the owner may hand the group over instead",
+        ));
+    }
+    let role = req.role.role();
+    if role != before {
+        set_role(conn, group_id, target, role).await?;
+        audit(
+            conn,
+            group_id,
+            user.id,
+            "team.role",
+            Some(target.to_string()),
+            json!({"previous_role": before.as_str(), "role": role.as_str()}),
+            now,
+        )
+        .await?;
+    }
+    team_of(conn, group_id).await
 }
 
 /// Hands the group to another member of its team (owner only); the old owner stays on as an

@@ -7,8 +7,8 @@ use utoipa_actix_web::service_config::ServiceConfig;
 
 use super::team_dto::{
     AcceptInvite, AcceptedInvite, AuditPage, AuditQuery, Dashboard, InviteRequest, InviteView,
-    RosterAction, RosterEntry, RosterPage, RosterQuery, StatementUpdate, StatementView, TeamView,
-    TransferRequest,
+    RoleChange, RosterAction, RosterEntry, RosterPage, RosterQuery, StatementUpdate, StatementView,
+    TeamView, TransferRequest,
 };
 use super::{dashboard, organisers, roster, statement};
 use crate::auth::CurrentUser;
@@ -20,6 +20,7 @@ use crate::state::AppState;
 pub fn routes(cfg: &mut ServiceConfig) {
     cfg.service(invite)
         .service(team)
+        .service(change_role)
         .service(remove)
         .service(transfer)
         .service(accept_invite)
@@ -57,6 +58,26 @@ async fn team(
     slug: web::Path<String>,
 ) -> AppResult<web::Json<TeamView>> {
     Ok(web::Json(organisers::team(&state.db, &user, &slug).await?))
+}
+
+/// Change a team member's role between organiser and moderator (organisers; not the owner's).
+#[utoipa::path(tag = "organisers", security(("bearer" = [])), params(("slug" = String, Path), ("user_id" = i64, Path)), request_body = RoleChange, responses(
+    (status = 200, body = TeamView), (status = 403, body = Problem), (status = 404, body = Problem), (status = 422, body = Problem)))]
+#[patch("/groups/{slug}/organisers/{user_id}")]
+async fn change_role(
+    state: web::Data<AppState>,
+    user: CurrentUser,
+    path: web::Path<(String, i64)>,
+    body: ApiJson<RoleChange>,
+) -> AppResult<web::Json<TeamView>> {
+    let (slug, target) = path.into_inner();
+    Ok(web::Json(
+        state
+            .write(async |txn| {
+                organisers::change_role(txn, &state.ctx, &user, &slug, target, body.0).await
+            })
+            .await?,
+    ))
 }
 
 /// Remove someone's role (organisers; anyone but the owner may remove themselves).

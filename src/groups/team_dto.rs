@@ -100,6 +100,14 @@ pub struct AcceptedInvite {
     pub role: Role,
 }
 
+/// `PATCH /groups/{slug}/organisers/{user_id}` (organisers): the member's new role.
+#[derive(Debug, Deserialize, Validate, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RoleChange {
+    /// The role to hold from now on (ownership is transferred, never set here).
+    pub role: InvitedRole,
+}
+
 /// `POST /groups/{slug}/transfer` (owner).
 #[derive(Debug, Deserialize, Validate, ToSchema)]
 #[serde(deny_unknown_fields)]

@@ -180,17 +180,34 @@ fn invite_page(c: &PageCtx, token: String, email: &str, wrong: bool) -> HttpResp
     c.render(status, &page)
 }
 
+/// Signed in: one button accepts as the signed-in account.
+fn invite_confirm_page(c: &PageCtx, token: String, name: &str) -> HttpResponse {
+    let l = c.l;
+    let mut page = FormPage::new(
+        c,
+        l.t("page.invite.title"),
+        "/invites/accept",
+        l.t("page.invite.signed_in.button"),
+    );
+    page.intro = Some(l.tf("page.invite.signed_in.intro", &[("name", name)]));
+    page.hidden.push(("token", token));
+    c.render(StatusCode::OK, &page)
+}
+
 async fn invite_form(c: PageCtx, q: web::Query<TokenQuery>) -> HttpResponse {
-    match q.into_inner().token {
-        Some(token) => invite_page(&c, token, "", false),
-        None => c.error(&AppError::field("token", "is required")),
+    match (q.into_inner().token, &c.user) {
+        (Some(token), Some(user)) => invite_confirm_page(&c, token, &user.display_name),
+        (Some(token), None) => invite_page(&c, token, "", false),
+        (None, _) => c.error(&AppError::field("token", "is required")),
     }
 }
 
 #[derive(Deserialize)]
 struct InviteForm {
     token: String,
+    #[serde(default)]
     email: String,
+    #[serde(default)]
     password: String,
 }
 
@@ -206,11 +223,18 @@ async fn invite_submit(
         Err(res) => return *res,
     };
     let client = state.limits.client_key(&req);
+    // Signed in and no credentials typed: the confirm button of the signed-in account.
+    let session_user = c.user.clone().filter(|_| form.email.is_empty());
     let accepted = async {
-        let user = accounts::authenticate(&state, &form.email, form.password, &client).await?;
+        let user = match session_user {
+            Some(u) => u,
+            None => accounts::authenticate(&state, &form.email, form.password, &client)
+                .await?
+                .into(),
+        };
         state
             .write(async |txn| {
-                crate::groups::organisers::accept(txn, &state.ctx, &user.into(), &form.token).await
+                crate::groups::organisers::accept(txn, &state.ctx, &user, &form.token).await
             })
             .await
     };

@@ -19,6 +19,7 @@ mod join_pages;
 mod join_writer;
 mod journey;
 mod layering;
+mod manage_dossier_team_pages;
 mod manage_pages;
 mod notify;
 mod openapi;
