@@ -205,10 +205,11 @@ async fn run_script(
 
 /// Issue 11's organiser journey so far, on a desktop and on a phone (`tests/e2e/organiser.mjs`):
 /// start a group after being shown the similar one, approve a newcomer, edit the statement
-/// (the participant is asked by email to re-sign), with axe-core, the 360 px check and
+/// (the participant is asked by email to re-sign), compile a dossier, download it and check it
+/// on the verify page, with axe-core, the 360 px check and
 /// screenshots of each desk page.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn an_organiser_starts_a_group_approves_a_newcomer_and_edits_the_statement() {
+async fn an_organiser_starts_a_group_moderates_re_words_it_and_compiles_a_dossier_that_verifies() {
     let app = TestApp::spawn().await;
     let mut password = String::new();
     for who in [

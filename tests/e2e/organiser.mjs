@@ -1,7 +1,8 @@
 // An organiser's journey in Debian's Chromium, once on a desktop (1280×800) and once on a phone
 // (390×844): sign in, start a group (the similar open group is offered first), reach the
-// organiser's desk from the group page, approve a newcomer on the roster, and edit the joint
-// statement so that the participant is asked by email to re-sign. The phone run checks every
+// organiser's desk from the group page, approve a newcomer on the roster, edit the joint
+// statement so that the participant is asked by email to re-sign, and compile a signed dossier,
+// download it and check it on the public verify page. The phone run checks every
 // page of the desk with axe-core, for horizontal scrolling at 360 px, tap targets and weight, and
 // writes screenshots at 390×844 and 1280×800 to SHOTS_DIR.
 //
@@ -80,6 +81,31 @@ async function run(browser, phone) {
       await page.textContent('main'));
     check(`${tag}: the participant is asked to re-sign`,
       (await ask('mail', newcomer, '请重新确认')).includes('请重新确认'));
+
+    // A signed dossier: compile, wait for the background build, download the bundle and check
+    // it on the public verify page.
+    await page.goto(`${BASE_URL}/groups/${slug}/manage/dossiers`);
+    await shot('organiser-dossiers');
+    await page.locator('input[name=tier]').first().check();
+    await press('生成材料');
+    let ready = false;
+    for (let i = 0; i < 40 && !ready; i += 1) {
+      await page.goto(`${BASE_URL}/groups/${slug}/manage/dossiers`);
+      ready = (await page.getByRole('link', { name: '下载材料包' }).count()) > 0;
+      if (!ready) await page.waitForTimeout(500);
+    }
+    check(`${tag}: the dossier is built`, ready, await page.textContent('main'));
+    await shot('organiser-dossiers-ready');
+    const [download] = await Promise.all([
+      page.waitForEvent('download'),
+      page.getByRole('link', { name: '下载材料包' }).first().click(),
+    ]);
+    const bundle = await download.path();
+    await page.goto(`${BASE_URL}/verify`);
+    await page.setInputFiles('#bundle', bundle);
+    await press('核验');
+    check(`${tag}: the verify page accepts the downloaded bundle`,
+      (await page.textContent('main'))?.includes('核验通过'), await page.textContent('main'));
   } catch (e) {
     check(`${tag}: journey finished`, false, `${e.message} (at ${page.url()})`);
     await page.screenshot({ path: `${SHOTS_DIR}/failed-${tag}.png`, fullPage: true }).catch(() => {});
