@@ -1,6 +1,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod access;
+mod admin_pages;
 mod account_area_pages;
 mod account_pages;
 mod auth;
