@@ -60,16 +60,16 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
 }
 
 /// The signed-in user of a GET, or the log-in redirect.
-fn signed_in(c: &PageCtx) -> Result<CurrentUser, HttpResponse> {
-    c.require_user().cloned().map_err(|r| *r)
+fn signed_in(c: &PageCtx) -> Result<CurrentUser, Box<HttpResponse>> {
+    c.require_user().cloned()
 }
 
+/// A posted form's fields, in order.
+type Form = Vec<(String, String)>;
+
 /// The signed-in user of a POST whose CSRF token is valid, with the form's fields.
-fn accepted(
-    c: &PageCtx,
-    body: &[u8],
-) -> Result<(CurrentUser, Vec<(String, String)>), HttpResponse> {
-    let form = c.accept::<Vec<(String, String)>>(body).map_err(|r| *r)?;
+fn accepted(c: &PageCtx, body: &[u8]) -> Result<(CurrentUser, Form), Box<HttpResponse>> {
+    let form = c.accept::<Vec<(String, String)>>(body)?;
     Ok((signed_in(c)?, form))
 }
 
@@ -152,7 +152,7 @@ struct IndexPage {
 async fn index_page(state: web::Data<AppState>, c: PageCtx) -> HttpResponse {
     let user = match signed_in(&c) {
         Ok(u) => u,
-        Err(res) => return res,
+        Err(res) => return *res,
     };
     let figures = async {
         let q = AdminProviderQuery {
@@ -227,7 +227,7 @@ async fn providers_page(
 ) -> HttpResponse {
     let user = match signed_in(&c) {
         Ok(u) => u,
-        Err(res) => return res,
+        Err(res) => return *res,
     };
     let q = value(&query, "q")
         .trim()
@@ -342,7 +342,7 @@ async fn provider_page(
 ) -> HttpResponse {
     match signed_in(&c) {
         Ok(user) => provider_view(&state, &c, &user, &slug, None).await,
-        Err(res) => res,
+        Err(res) => *res,
     }
 }
 
@@ -354,7 +354,7 @@ async fn provider_submit(
 ) -> HttpResponse {
     let (user, form) = match accepted(&c, &body) {
         Ok(x) => x,
-        Err(res) => return res,
+        Err(res) => return *res,
     };
     let mut typed = ProviderForm {
         name_zh: value(&form, "name_zh").to_owned(),
@@ -414,7 +414,7 @@ async fn review_submit(
 ) -> HttpResponse {
     let (user, _) = match accepted(&c, &body) {
         Ok(x) => x,
-        Err(res) => return res,
+        Err(res) => return *res,
     };
     let done = state
         .write(async |txn| service::review_provider(txn, &user, &slug, state.now()).await)
@@ -436,7 +436,7 @@ async fn merge_submit(
 ) -> HttpResponse {
     let (user, form) = match accepted(&c, &body) {
         Ok(x) => x,
-        Err(res) => return res,
+        Err(res) => return *res,
     };
     let into = value(&form, "into").trim().to_owned();
     let req = MergeRequest { into: into.clone() };
@@ -594,7 +594,7 @@ async fn users_page(
 ) -> HttpResponse {
     let user = match signed_in(&c) {
         Ok(u) => u,
-        Err(res) => return res,
+        Err(res) => return *res,
     };
     let (q, page) = search_query(&query);
     users_view(&state, &c, &user, q, page, None).await
@@ -627,7 +627,7 @@ async fn user_suspension(
 ) -> HttpResponse {
     let (user, form) = match accepted(&c, &body) {
         Ok(x) => x,
-        Err(res) => return res,
+        Err(res) => return *res,
     };
     let (q, page) = search_query(&form);
     let req = SuspendRequest {
@@ -756,7 +756,7 @@ async fn groups_page(
 ) -> HttpResponse {
     let user = match signed_in(&c) {
         Ok(u) => u,
-        Err(res) => return res,
+        Err(res) => return *res,
     };
     let (q, page) = search_query(&query);
     groups_view(&state, &c, &user, q, page, None).await
@@ -789,7 +789,7 @@ async fn group_suspension(
 ) -> HttpResponse {
     let (user, form) = match accepted(&c, &body) {
         Ok(x) => x,
-        Err(res) => return res,
+        Err(res) => return *res,
     };
     let (q, page) = search_query(&form);
     let req = SuspendRequest {
@@ -854,7 +854,7 @@ async fn mail_page(
 ) -> HttpResponse {
     let user = match signed_in(&c) {
         Ok(u) => u,
-        Err(res) => return res,
+        Err(res) => return *res,
     };
     let page = page_of(value(&query, "page"));
     match service::outbox(&state.db, &user, None, Some(page), PER_PAGE).await {
@@ -890,7 +890,7 @@ async fn retry_submit(
 ) -> HttpResponse {
     let (user, _) = match accepted(&c, &body) {
         Ok(x) => x,
-        Err(res) => return res,
+        Err(res) => return *res,
     };
     let done = state
         .write(async |txn| service::retry_mail(txn, &user, *id, state.now()).await)

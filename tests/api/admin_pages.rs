@@ -9,7 +9,9 @@ use sea_orm::{ConnectionTrait, Statement};
 use serde_json::{Value, json};
 
 use crate::helpers::app::{Backend, TestApp, TestUser};
-use crate::helpers::team::{expect_json, expect_problem, expect_refused, join, make_admin, user_id};
+use crate::helpers::team::{
+    expect_json, expect_problem, expect_refused, join, make_admin, user_id,
+};
 use crate::helpers::visitor::Visitor;
 use crate::on_both_databases;
 
@@ -103,7 +105,11 @@ fn urlencoding(s: &str) -> String {
 }
 
 async fn provider_of(app: &TestApp, group: &str) -> String {
-    let g = expect_json(app.get(&format!("/groups/{group}"), None).await, StatusCode::OK).await;
+    let g = expect_json(
+        app.get(&format!("/groups/{group}"), None).await,
+        StatusCode::OK,
+    )
+    .await;
     g["provider"]["slug"].as_str().expect("slug").to_owned()
 }
 
@@ -119,14 +125,21 @@ async fn merging_a_duplicate_through_the_page_moves_its_groups_and_keeps_its_add
         list.html.find(&format!("id=\"provider-{}\"", s.dup)),
         list.html.find(&format!("id=\"provider-{}\"", s.keep)),
     );
-    assert!(at_dup.expect("dup listed") < at_keep.expect("keep listed"), "newest first");
+    assert!(
+        at_dup.expect("dup listed") < at_keep.expect("keep listed"),
+        "newest first"
+    );
     assert!(list.html.contains("赵磊"), "who proposed it: {}", list.html);
     // Before the merge, the old name finds only its own group.
     assert_eq!(found(&s.app, "KuaiPay").await, vec![s.dup_group.clone()]);
 
     let page = format!("/admin/providers/{}", s.dup);
     let seen = admin.get(&page).await;
-    assert!(seen.html.contains("<label for=\"into\">合并到</label>"), "{}", seen.html);
+    assert!(
+        seen.html.contains("<label for=\"into\">合并到</label>"),
+        "{}",
+        seen.html
+    );
     assert!(seen.html.contains(">合并</button>"), "{}", seen.html);
     let res = admin
         .submit(&page, &format!("{page}/merge"), &[("into", &s.keep)])
@@ -141,7 +154,9 @@ async fn merging_a_duplicate_through_the_page_moves_its_groups_and_keeps_its_add
 
     // The group moved; the old address leads to the provider that stays, page and API.
     assert_eq!(provider_of(&s.app, &s.dup_group).await, s.keep);
-    let old_page = Visitor::new(&s.app).get(&format!("/providers/{}", s.dup)).await;
+    let old_page = Visitor::new(&s.app)
+        .get(&format!("/providers/{}", s.dup))
+        .await;
     assert_eq!(old_page.status, StatusCode::MOVED_PERMANENTLY);
     assert_eq!(
         old_page.location.as_deref(),
@@ -162,7 +177,11 @@ async fn merging_a_duplicate_through_the_page_moves_its_groups_and_keeps_its_add
     );
     assert_eq!(api["groups"], 2);
     // The directory shows one provider, found by the old name.
-    let dir = expect_json(s.app.get("/providers?q=KuaiPay", None).await, StatusCode::OK).await;
+    let dir = expect_json(
+        s.app.get("/providers?q=KuaiPay", None).await,
+        StatusCode::OK,
+    )
+    .await;
     assert_eq!(dir["total"], 1, "{dir}");
     assert_eq!(dir["items"][0]["slug"], s.keep.as_str());
     assert!(
@@ -174,7 +193,10 @@ async fn merging_a_duplicate_through_the_page_moves_its_groups_and_keeps_its_add
     );
     // Search terms were rebuilt: the old name now finds the group that was always here too.
     let hits = found(&s.app, "KuaiPay").await;
-    assert!(hits.contains(&s.keep_group) && hits.contains(&s.dup_group), "{hits:?}");
+    assert!(
+        hits.contains(&s.keep_group) && hits.contains(&s.dup_group),
+        "{hits:?}"
+    );
     // A new group naming the old slug lands on the provider that stays.
     let again = s
         .app
@@ -198,13 +220,23 @@ async fn merging_through_the_api_and_refusing_bad_merges(backend: Backend) {
         ("", "请填写要合并到的服务商短名"),
     ] {
         let res = admin.submit(&page, &merge, &[("into", into)]).await;
-        assert_eq!(res.status, StatusCode::UNPROCESSABLE_ENTITY, "{into}: {}", res.html);
-        assert!(
-            res.html.contains(&format!("<p class=\"error-message\" id=\"into-error\">{message}")),
+        assert_eq!(
+            res.status,
+            StatusCode::UNPROCESSABLE_ENTITY,
             "{into}: {}",
             res.html
         );
-        assert!(res.html.contains("aria-describedby=\"into-hint into-error\""));
+        assert!(
+            res.html.contains(&format!(
+                "<p class=\"error-message\" id=\"into-error\">{message}"
+            )),
+            "{into}: {}",
+            res.html
+        );
+        assert!(
+            res.html
+                .contains("aria-describedby=\"into-hint into-error\"")
+        );
         assert!(res.html.contains("href=\"#into\""), "error summary");
     }
     let token = Some(s.admin.access_token.as_str());
@@ -224,7 +256,11 @@ async fn merging_through_the_api_and_refusing_bad_merges(backend: Backend) {
     .await;
     expect_refused(
         s.app
-            .post("/admin/providers/nope/merge", token, json!({"into": s.keep}))
+            .post(
+                "/admin/providers/nope/merge",
+                token,
+                json!({"into": s.keep}),
+            )
             .await,
         "unknown provider",
     )
@@ -248,9 +284,7 @@ async fn merging_through_the_api_and_refusing_bad_merges(backend: Backend) {
     )
     .await;
     let review = expect_json(
-        s.app
-            .get("/admin/providers?unreviewed=true", token)
-            .await,
+        s.app.get("/admin/providers?unreviewed=true", token).await,
         StatusCode::OK,
     )
     .await;
@@ -263,7 +297,11 @@ async fn editing_names_and_aliases_and_reviewing_through_the_page(backend: Backe
     let page = format!("/admin/providers/{}", s.keep);
     // An empty Chinese name is refused at the field, nothing changed.
     let bad = admin
-        .submit(&page, &page, &[("name_zh", " "), ("name_en", ""), ("aliases", "")])
+        .submit(
+            &page,
+            &page,
+            &[("name_zh", " "), ("name_en", ""), ("aliases", "")],
+        )
         .await;
     assert_eq!(bad.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", bad.html);
     assert!(bad.html.contains("id=\"name_zh-error\""), "{}", bad.html);
@@ -301,9 +339,7 @@ async fn editing_names_and_aliases_and_reviewing_through_the_page(backend: Backe
 
     // Review: the proposed provider is marked reviewed.
     assert_eq!(api["reviewed"], false);
-    let res = admin
-        .submit(&page, &format!("{page}/review"), &[])
-        .await;
+    let res = admin.submit(&page, &format!("{page}/review"), &[]).await;
     assert_eq!(res.status, StatusCode::SEE_OTHER, "{}", res.html);
     let api = expect_json(
         s.app.get(&format!("/providers/{}", s.keep), None).await,
@@ -332,36 +368,73 @@ async fn a_suspended_user_cannot_sign_in_or_use_tokens_until_reinstated(backend:
     let seen = admin.get(&list).await;
     assert_eq!(seen.status, StatusCode::OK, "{}", seen.html);
     assert!(seen.html.contains("li.lei@example.com"), "{}", seen.html);
-    assert!(!seen.html.contains("wang.fang@example.com"), "filtered by email");
+    assert!(
+        !seen.html.contains("wang.fang@example.com"),
+        "filtered by email"
+    );
     let suspend = format!("/admin/users/{id}/suspend");
     // A reason is required.
     let bad = admin.submit(&list, &suspend, &[("reason", "")]).await;
     assert_eq!(bad.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", bad.html);
-    assert!(bad.html.contains(&format!("id=\"reason-{id}-error\"")), "{}", bad.html);
-    assert!(bad.html.contains(&format!("aria-describedby=\"reason-{id}-error\"")));
-    assert_eq!(s.app.get("/me", Some(&s.participant.access_token)).await.status(), StatusCode::OK);
+    assert!(
+        bad.html.contains(&format!("id=\"reason-{id}-error\"")),
+        "{}",
+        bad.html
+    );
+    assert!(
+        bad.html
+            .contains(&format!("aria-describedby=\"reason-{id}-error\""))
+    );
+    assert_eq!(
+        s.app
+            .get("/me", Some(&s.participant.access_token))
+            .await
+            .status(),
+        StatusCode::OK
+    );
 
     let res = admin
-        .submit(&list, &suspend, &[("reason", "发布垃圾信息"), ("q", "li.lei")])
+        .submit(
+            &list,
+            &suspend,
+            &[("reason", "发布垃圾信息"), ("q", "li.lei")],
+        )
         .await;
     assert_eq!(res.status, StatusCode::SEE_OTHER, "{}", res.html);
     assert_eq!(res.location.as_deref(), Some("/admin/users?q=li.lei"));
     assert_eq!(
-        s.app.get("/me", Some(&s.participant.access_token)).await.status(),
+        s.app
+            .get("/me", Some(&s.participant.access_token))
+            .await
+            .status(),
         StatusCode::UNAUTHORIZED,
         "the existing token is refused"
     );
-    assert_eq!(can_log_in(&s.app, &s.participant).await, StatusCode::UNAUTHORIZED);
+    assert_eq!(
+        can_log_in(&s.app, &s.participant).await,
+        StatusCode::UNAUTHORIZED
+    );
     let page_login = Visitor::new(&s.app)
         .submit(
             "/login",
             "/login",
-            &[("email", &s.participant.email), ("password", &s.participant.password)],
+            &[
+                ("email", &s.participant.email),
+                ("password", &s.participant.password),
+            ],
         )
         .await;
-    assert_ne!(page_login.status, StatusCode::SEE_OTHER, "page log-in refused");
+    assert_ne!(
+        page_login.status,
+        StatusCode::SEE_OTHER,
+        "page log-in refused"
+    );
     let account = their_browser.get("/account").await;
-    assert_eq!(account.status, StatusCode::SEE_OTHER, "the page session ended");
+    assert_eq!(
+        account.status,
+        StatusCode::SEE_OTHER,
+        "the page session ended"
+    );
     let api = expect_json(
         s.app
             .get("/admin/users?q=li.lei", Some(&s.admin.access_token))
@@ -379,7 +452,10 @@ async fn a_suspended_user_cannot_sign_in_or_use_tokens_until_reinstated(backend:
         .await;
     assert_eq!(res.status, StatusCode::SEE_OTHER, "{}", res.html);
     assert_eq!(
-        s.app.get("/me", Some(&s.participant.access_token)).await.status(),
+        s.app
+            .get("/me", Some(&s.participant.access_token))
+            .await
+            .status(),
         StatusCode::OK
     );
     assert_eq!(can_log_in(&s.app, &s.participant).await, StatusCode::OK);
@@ -388,16 +464,27 @@ async fn a_suspended_user_cannot_sign_in_or_use_tokens_until_reinstated(backend:
     let token = Some(s.admin.access_token.as_str());
     let view = expect_json(
         s.app
-            .post(&format!("/admin/users/{id}/suspend"), token, json!({"reason": "再次违规"}))
+            .post(
+                &format!("/admin/users/{id}/suspend"),
+                token,
+                json!({"reason": "再次违规"}),
+            )
             .await,
         StatusCode::OK,
     )
     .await;
     assert_eq!(view["status"], "suspended");
-    assert_eq!(can_log_in(&s.app, &s.participant).await, StatusCode::UNAUTHORIZED);
+    assert_eq!(
+        can_log_in(&s.app, &s.participant).await,
+        StatusCode::UNAUTHORIZED
+    );
     expect_problem(
         s.app
-            .post(&format!("/admin/users/{id}/suspend"), token, json!({"reason": ""}))
+            .post(
+                &format!("/admin/users/{id}/suspend"),
+                token,
+                json!({"reason": ""}),
+            )
             .await,
         StatusCode::UNPROCESSABLE_ENTITY,
         "validation_failed",
@@ -406,7 +493,11 @@ async fn a_suspended_user_cannot_sign_in_or_use_tokens_until_reinstated(backend:
     let me = user_id(&s.app, &s.admin).await;
     expect_problem(
         s.app
-            .post(&format!("/admin/users/{me}/suspend"), token, json!({"reason": "试试"}))
+            .post(
+                &format!("/admin/users/{me}/suspend"),
+                token,
+                json!({"reason": "试试"}),
+            )
             .await,
         StatusCode::CONFLICT,
         "own_account",
@@ -422,16 +513,28 @@ async fn a_suspended_group_is_hidden_from_search_and_refuses_joins(backend: Back
     let suspend = format!("/admin/groups/{}/suspend", s.keep_group);
     let bad = admin.submit(list, &suspend, &[("reason", "x")]).await;
     assert_eq!(bad.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", bad.html);
-    assert!(bad.html.contains(&format!("id=\"reason-{}-error\"", s.keep_group)));
-    assert!(found(&s.app, "退款").await.contains(&s.keep_group), "unchanged");
+    assert!(
+        bad.html
+            .contains(&format!("id=\"reason-{}-error\"", s.keep_group))
+    );
+    assert!(
+        found(&s.app, "退款").await.contains(&s.keep_group),
+        "unchanged"
+    );
 
     let res = admin
         .submit(list, &suspend, &[("reason", "涉嫌虚假信息")])
         .await;
     assert_eq!(res.status, StatusCode::SEE_OTHER, "{}", res.html);
-    assert!(!found(&s.app, "退款").await.contains(&s.keep_group), "hidden from search");
+    assert!(
+        !found(&s.app, "退款").await.contains(&s.keep_group),
+        "hidden from search"
+    );
     let all = expect_json(s.app.get("/groups", None).await, StatusCode::OK).await;
-    assert!(!all.to_string().contains(&s.keep_group), "hidden from the listing");
+    assert!(
+        !all.to_string().contains(&s.keep_group),
+        "hidden from the listing"
+    );
     expect_problem(
         s.app
             .post(
@@ -461,7 +564,13 @@ async fn a_suspended_group_is_hidden_from_search_and_refuses_joins(backend: Back
     .await;
     assert!(view["suspended_at"].is_null(), "{view}");
     assert!(found(&s.app, "退款").await.contains(&s.keep_group));
-    join(&s.app, &s.keep_group, &s.stranger, TestApp::join_body("路人全名", 1)).await;
+    join(
+        &s.app,
+        &s.keep_group,
+        &s.stranger,
+        TestApp::join_body("路人全名", 1),
+    )
+    .await;
 }
 
 async fn failed_mail_is_listed_and_can_be_sent_again(backend: Backend) {
@@ -469,7 +578,13 @@ async fn failed_mail_is_listed_and_can_be_sent_again(backend: Backend) {
     let newcomer = "han.meimei@example.com";
     s.app.mail.reject_recipient(newcomer);
     let user = s.app.verified_user(newcomer, "韩梅梅").await;
-    join(&s.app, &s.keep_group, &user, TestApp::join_body("韩梅梅全名", 1)).await;
+    join(
+        &s.app,
+        &s.keep_group,
+        &user,
+        TestApp::join_body("韩梅梅全名", 1),
+    )
+    .await;
     s.app.outbox_sent().await;
     let token = Some(s.admin.access_token.as_str());
     let failed = expect_json(s.app.get("/admin/outbox", token).await, StatusCode::OK).await;
@@ -506,7 +621,11 @@ async fn failed_mail_is_listed_and_can_be_sent_again(backend: Backend) {
     )
     .await;
     assert!(
-        sent["items"].as_array().expect("items").iter().any(|r| r["id"] == id),
+        sent["items"]
+            .as_array()
+            .expect("items")
+            .iter()
+            .any(|r| r["id"] == id),
         "{sent}"
     );
     assert!(!admin.get("/admin/mail").await.html.contains(newcomer));
@@ -571,7 +690,11 @@ fn api_calls(s: &Site, user_id: i64) -> Vec<(reqwest::Method, String, Value)> {
             format!("/admin/providers/{}/merge", s.dup),
             json!({"into": s.keep}),
         ),
-        (Method::POST, format!("/admin/providers/{}/review", s.dup), json!({})),
+        (
+            Method::POST,
+            format!("/admin/providers/{}/review", s.dup),
+            json!({}),
+        ),
         (
             Method::PATCH,
             format!("/providers/{}", s.dup),
@@ -582,7 +705,11 @@ fn api_calls(s: &Site, user_id: i64) -> Vec<(reqwest::Method, String, Value)> {
             format!("/admin/users/{user_id}/suspend"),
             json!({"reason": "无权操作"}),
         ),
-        (Method::POST, format!("/admin/users/{user_id}/unsuspend"), json!({})),
+        (
+            Method::POST,
+            format!("/admin/users/{user_id}/unsuspend"),
+            json!({}),
+        ),
         (
             Method::POST,
             format!("/admin/groups/{}/suspend", s.keep_group),
@@ -608,12 +735,19 @@ async fn nothing_changed(s: &Site) {
     assert_eq!(p["name_zh"], "KuaiPay");
     assert_eq!(p["reviewed"], false);
     assert_eq!(
-        s.app.get("/me", Some(&s.participant.access_token)).await.status(),
+        s.app
+            .get("/me", Some(&s.participant.access_token))
+            .await
+            .status(),
         StatusCode::OK
     );
     assert!(found(&s.app, "退款").await.contains(&s.keep_group));
     assert_eq!(
-        scalar(&s.app, "SELECT COUNT(*) FROM audit_log WHERE group_id IS NULL").await,
+        scalar(
+            &s.app,
+            "SELECT COUNT(*) FROM audit_log WHERE group_id IS NULL"
+        )
+        .await,
         0
     );
 }
@@ -658,14 +792,24 @@ async fn nobody_but_an_administrator_gets_the_admin_pages_or_api(backend: Backen
     for path in gets(&s) {
         let seen = anonymous.get(&path).await;
         assert_eq!(seen.status, StatusCode::SEE_OTHER, "{path}");
-        assert!(seen.location.as_deref().is_some_and(|l| l.starts_with("/login")));
+        assert!(
+            seen.location
+                .as_deref()
+                .is_some_and(|l| l.starts_with("/login"))
+        );
     }
     let res = s.app.get("/admin/providers", None).await;
     assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
     // No link to the admin pages for them; an administrator has one.
-    let account = Visitor::signed_in(&s.app, &s.organiser).await.get("/account").await;
+    let account = Visitor::signed_in(&s.app, &s.organiser)
+        .await
+        .get("/account")
+        .await;
     assert!(!account.html.contains("href=\"/admin\""));
-    let account = Visitor::signed_in(&s.app, &s.admin).await.get("/account").await;
+    let account = Visitor::signed_in(&s.app, &s.admin)
+        .await
+        .get("/account")
+        .await;
     assert!(account.html.contains("href=\"/admin\""), "{}", account.html);
     nothing_changed(&s).await;
 }

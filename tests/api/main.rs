@@ -1,9 +1,9 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod access;
-mod admin_pages;
 mod account_area_pages;
 mod account_pages;
+mod admin_pages;
 mod auth;
 mod browser;
 mod cli;
