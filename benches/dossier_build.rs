@@ -161,6 +161,7 @@ async fn prepare(db: &DatabaseConnection, store: &LocalStore, n: usize) -> i64 {
                 status: Set(UserStatus::Active),
                 created_at: Set(now),
                 updated_at: Set(now),
+                suspension_reason: Set(None),
             })
             .collect(),
     )

@@ -2,6 +2,7 @@
 //! grouped complaint, bring their evidence and sign jointly.
 
 pub mod accounts;
+pub mod admin;
 pub mod app;
 pub mod auth;
 pub mod blob;

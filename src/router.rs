@@ -315,7 +315,8 @@ pub fn routes(
                 .configure(crate::notify::routes)
                 .configure(groups::team_routes)
                 .configure(responses::routes)
-                .configure(crate::dossier::routes),
+                .configure(crate::dossier::routes)
+                .configure(crate::admin::routes),
         )
         .configure(ops::routes)
         .configure(crate::dossier::well_known_routes)
@@ -331,7 +332,8 @@ pub fn routes(
         .configure(interactions::pages::page_routes)
         .configure(crate::notify::api::page_routes)
         .configure(crate::dossier::pages::routes)
-        .configure(groups::team_pages::routes);
+        .configure(groups::team_pages::routes)
+        .configure(crate::admin::pages::routes);
     let app = app
         .service(
             SwaggerUi::new("/docs/{_:.*}")

@@ -16,6 +16,7 @@ mod m20261122_000008_organiser_tables;
 mod m20261122_000009_seed_holidays;
 mod m20261122_000011_notifications;
 mod m20261202_043900_group_search_terms;
+mod m20261210_000001_admin_moderation;
 
 /// Runs every Lianming migration, in order.
 pub struct Migrator;
@@ -35,6 +36,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261122_000009_seed_holidays::Migration),
             Box::new(m20261122_000011_notifications::Migration),
             Box::new(m20261202_043900_group_search_terms::Migration),
+            Box::new(m20261210_000001_admin_moderation::Migration),
         ]
     }
 }

@@ -116,6 +116,23 @@ async fn smoke(db: &DatabaseConnection) {
         ),
     )
     .await;
+    // Administrators' columns (merge, suspension) start empty.
+    assert_eq!(
+        scalar_i64(
+            db,
+            "SELECT COUNT(*) FROM providers WHERE merged_into IS NULL"
+        )
+        .await,
+        1
+    );
+    assert_eq!(
+        scalar_i64(
+            db,
+            "SELECT COUNT(*) FROM users WHERE suspension_reason IS NULL"
+        )
+        .await,
+        1
+    );
     exec(
         db,
         &format!(

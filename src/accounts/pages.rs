@@ -565,6 +565,8 @@ struct AccountPage {
     csrf: String,
     groups: Vec<MyGroupRow>,
     locale: Locale,
+    /// Shows the way to the administrators' pages.
+    is_admin: bool,
 }
 
 /// My groups (with the group's status, mine, my outcome and whether the joint statement
@@ -598,6 +600,7 @@ async fn account(state: web::Data<AppState>, c: PageCtx) -> HttpResponse {
             csrf: c.csrf.clone(),
             groups,
             locale: Locale::parse_lenient(&user.locale),
+            is_admin: user.is_admin,
         },
     )
 }

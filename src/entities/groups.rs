@@ -37,6 +37,11 @@ pub struct Model {
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,
     pub closed_at: Option<DateTimeUtc>,
+    /// When an administrator suspended the group (hidden from search, no joins).
+    pub suspended_at: Option<DateTimeUtc>,
+    /// Why, as the administrator wrote it.
+    #[sea_orm(column_type = "Text")]
+    pub suspension_reason: Option<String>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -29,6 +29,9 @@ pub struct Model {
     pub search_text: String,
     pub created_by: Option<i64>,
     pub created_at: DateTimeUtc,
+    /// The provider this one was merged into (its groups and names moved there; its slug
+    /// redirects).
+    pub merged_into: Option<i64>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -25,6 +25,9 @@ pub struct Model {
     pub status: UserStatus,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,
+    /// Why an administrator suspended the account.
+    #[sea_orm(column_type = "Text")]
+    pub suspension_reason: Option<String>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

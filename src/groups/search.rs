@@ -241,7 +241,9 @@ fn popularity() -> Expr {
 
 /// Public groups passing the query's filters (the select must join `providers`).
 fn filtered<S: QueryFilter>(mut query: S, q: &GroupQuery) -> S {
-    query = query.filter(groups::Column::Visibility.eq(Visibility::Public));
+    query = query
+        .filter(groups::Column::Visibility.eq(Visibility::Public))
+        .filter(groups::Column::SuspendedAt.is_null());
     if let Some(p) = q.provider.as_deref().filter(|p| !p.is_empty()) {
         query = query.filter(providers::Column::Slug.eq(p));
     }

@@ -504,6 +504,7 @@ pub async fn suggest(
     };
     let mut candidates = groups::Entity::find()
         .filter(groups::Column::Visibility.eq(Visibility::Public))
+        .filter(groups::Column::SuspendedAt.is_null())
         .filter(groups::Column::Status.ne(GroupStatus::Closed));
     if let Some(id) = exclude {
         candidates = candidates.filter(groups::Column::Id.ne(id));

@@ -3,7 +3,6 @@
 
 use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, get, put, web};
-use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use utoipa_actix_web::service_config::ServiceConfig;
@@ -110,32 +109,27 @@ async fn failed_mail(
     user: CurrentUser,
     q: ApiQuery<OutboxQuery>,
 ) -> AppResult<web::Json<OutboxPage>> {
-    user.require_admin()?;
-    let status = q.0.status.unwrap_or(OutboxStatus::Failed);
-    let query = outbox::Entity::find().filter(outbox::Column::Status.eq(status));
-    let total = query.clone().count(&state.db).await?;
-    let rows = query
-        .order_by_desc(outbox::Column::Id)
-        .offset((q.0.page.unwrap_or(1) - 1) * 50)
-        .limit(50)
-        .all(&state.db)
-        .await?;
+    let (rows, total) =
+        crate::admin::service::outbox(&state.db, &user, q.0.status, q.0.page, 50).await?;
     Ok(web::Json(OutboxPage {
         total,
-        items: rows
-            .into_iter()
-            .map(|r| OutboxRow {
-                id: r.id,
-                kind: r.kind,
-                recipient: r.recipient,
-                status: r.status,
-                attempts: r.attempts,
-                last_error: r.last_error,
-                message_id: r.message_id,
-                created_at: r.created_at,
-            })
-            .collect(),
+        items: rows.into_iter().map(OutboxRow::from).collect(),
     }))
+}
+
+impl From<outbox::Model> for OutboxRow {
+    fn from(r: outbox::Model) -> Self {
+        Self {
+            id: r.id,
+            kind: r.kind,
+            recipient: r.recipient,
+            status: r.status,
+            attempts: r.attempts,
+            last_error: r.last_error,
+            message_id: r.message_id,
+            created_at: r.created_at,
+        }
+    }
 }
 
 fn message(c: &PageCtx, title: &str, text: &str, ok: bool) -> HttpResponse {

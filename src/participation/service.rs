@@ -76,6 +76,12 @@ pub async fn join_in(
     let now = ctx.now();
     check_incident_date(req.incident_date, ctx.settings.local_date(now))?;
     let group = by_slug(conn, slug).await?;
+    if group.suspended_at.is_some() {
+        return Err(AppError::conflict(
+            "group_suspended",
+            "this group was suspended by an administrator and takes no new participants",
+        ));
+    }
     if group.status == GroupStatus::Closed {
         return Err(AppError::conflict(
             "group_closed",

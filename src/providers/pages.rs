@@ -101,7 +101,7 @@ async fn load(state: &AppState, c: &PageCtx, slug: &str) -> AppResult<ProviderPa
     let p = service::detail(&state.db, slug, state.now()).await?;
     let query = GroupQuery {
         q: None,
-        provider: Some(slug.to_owned()),
+        provider: Some(p.provider.slug.clone()),
         category: None,
         status: None,
         sort: None,
@@ -121,6 +121,13 @@ async fn load(state: &AppState, c: &PageCtx, slug: &str) -> AppResult<ProviderPa
 
 async fn provider(state: web::Data<AppState>, c: PageCtx, slug: web::Path<String>) -> HttpResponse {
     match load(&state, &c, &slug).await {
+        // A provider merged into another: its old address leads to the one that stays.
+        Ok(page) if page.p.provider.slug != *slug => HttpResponse::MovedPermanently()
+            .insert_header((
+                actix_web::http::header::LOCATION,
+                format!("/providers/{}", page.p.provider.slug),
+            ))
+            .finish(),
         Ok(page) => c.render(StatusCode::OK, &page),
         Err(e) => c.error(&e),
     }

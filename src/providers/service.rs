@@ -47,7 +47,7 @@ pub async fn search(
     conn: &impl ConnectionTrait,
     q: &ProviderQuery,
 ) -> AppResult<(Vec<providers::Model>, u64)> {
-    let mut query = providers::Entity::find();
+    let mut query = providers::Entity::find().filter(providers::Column::MergedInto.is_null());
     if let Some(text) = q.q.as_deref().filter(|t| !t.trim().is_empty()) {
         query = query.filter(terms_condition(
             &[Expr::col(providers::Column::SearchText)],
@@ -67,7 +67,31 @@ pub async fn search(
     Ok((items, total))
 }
 
-/// One provider with its public figures and scorecard, read at `now`.
+/// The provider `slug` names: itself, or the one it was merged into (merges keep the chain
+/// one step long).
+///
+/// # Errors
+/// 404 for an unknown slug.
+pub async fn by_slug_following_merge(
+    conn: &impl ConnectionTrait,
+    slug: &str,
+) -> AppResult<providers::Model> {
+    let provider = providers::Entity::find()
+        .filter(providers::Column::Slug.eq(slug))
+        .one(conn)
+        .await?
+        .ok_or(AppError::NotFound)?;
+    match provider.merged_into {
+        Some(id) => providers::Entity::find_by_id(id)
+            .one(conn)
+            .await?
+            .ok_or(AppError::NotFound),
+        None => Ok(provider),
+    }
+}
+
+/// One provider with its public figures and scorecard, read at `now`. A merged provider's
+/// slug answers the provider it was merged into (whose slug the answer carries).
 ///
 /// # Errors
 /// 404 for an unknown slug.
@@ -76,11 +100,7 @@ pub async fn detail(
     slug: &str,
     now: DateTime<Utc>,
 ) -> AppResult<ProviderDetail> {
-    let provider = providers::Entity::find()
-        .filter(providers::Column::Slug.eq(slug))
-        .one(conn)
-        .await?
-        .ok_or(AppError::NotFound)?;
+    let provider = by_slug_following_merge(conn, slug).await?;
     let group_filter = groups::Column::ProviderId
         .eq(provider.id)
         .and(groups::Column::Visibility.eq(Visibility::Public));
@@ -203,16 +223,13 @@ pub async fn resolve_for_group(
     now: DateTime<Utc>,
 ) -> AppResult<providers::Model> {
     if let Some(slug) = slug {
-        return providers::Entity::find()
-            .filter(providers::Column::Slug.eq(slug))
-            .one(conn)
-            .await?
-            .ok_or_else(|| {
-                AppError::field(
-                    "provider",
-                    "no provider has this slug; give provider_name to propose one",
-                )
-            });
+        return match by_slug_following_merge(conn, slug).await {
+            Err(AppError::NotFound) => Err(AppError::field(
+                "provider",
+                "no provider has this slug; give provider_name to propose one",
+            )),
+            found => found,
+        };
     }
     let name = name
         .map(str::trim)
@@ -229,6 +246,7 @@ pub async fn resolve_for_group(
             &[Expr::col(providers::Column::SearchText)],
             &lowered,
         ))
+        .filter(providers::Column::MergedInto.is_null())
         .limit(50)
         .all(conn)
         .await?;

@@ -3,6 +3,7 @@
 mod access;
 mod account_area_pages;
 mod account_pages;
+mod admin_pages;
 mod auth;
 mod browser;
 mod cli;

@@ -312,6 +312,11 @@ impl MailServer {
         lock(&self.shared.rejected).insert(addr.to_ascii_lowercase());
     }
 
+    /// Undoes [`Self::reject_recipient`]: `RCPT TO:<addr>` is accepted again.
+    pub fn accept_recipient(&self, addr: &str) {
+        lock(&self.shared.rejected).remove(&addr.to_ascii_lowercase());
+    }
+
     /// While down, new sessions get `421` at HELO/EHLO, open sessions get `451` at
     /// MAIL/RCPT/DATA (`421` at end of data); nothing is stored.
     pub fn set_down(&self, down: bool) {
