@@ -333,6 +333,7 @@ pub fn routes(
         .configure(crate::notify::api::page_routes)
         .configure(crate::dossier::pages::routes)
         .configure(groups::team_pages::routes)
+        .configure(crate::responses::pages::routes)
         .configure(crate::admin::pages::routes);
     let app = app
         .service(

@@ -6,6 +6,7 @@ pub mod api;
 pub mod deadlines;
 pub mod dto;
 pub mod holidays;
+pub mod pages;
 pub mod scorecard;
 pub mod status;
 pub mod submissions;
