@@ -206,7 +206,8 @@ async fn run_script(
 /// Issue 11's organiser journey so far, on a desktop and on a phone (`tests/e2e/organiser.mjs`):
 /// start a group after being shown the similar one, approve a newcomer, edit the statement
 /// (the participant is asked by email to re-sign), compile a dossier, download it and check it
-/// on the verify page, with axe-core, the 360 px check and
+/// on the verify page (after posting a provider response and watching a submission become
+/// overdue on the test clock), with axe-core, the 360 px check and
 /// screenshots of each desk page.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_organiser_starts_a_group_moderates_re_words_it_and_compiles_a_dossier_that_verifies() {
@@ -261,6 +262,11 @@ async fn an_organiser_starts_a_group_moderates_re_words_it_and_compiles_a_dossie
                     crate::helpers::team::mail_to(&app, email, &subject)
                         .await
                         .subject
+                }
+                ["advance", days] => {
+                    let days: i64 = days.parse().expect("days");
+                    app.clock.advance(chrono::Duration::days(days));
+                    format!("advanced {days} days")
                 }
                 _ => panic!("the organiser journey asked something unknown: {question}"),
             }

@@ -82,6 +82,36 @@ async function run(browser, phone) {
     check(`${tag}: the participant is asked to re-sign`,
       (await ask('mail', newcomer, '请重新确认')).includes('请重新确认'));
 
+    // The provider answers: posted on the timeline, its claim shown beside confirmations.
+    await page.goto(`${BASE_URL}/groups/${slug}/manage/updates`);
+    await shot('organiser-timeline');
+    await page.selectOption('#update-new-kind', 'response');
+    await page.selectOption('#update-new-response_class', 'in_progress');
+    await page.fill('#update-new-title', '服务商回复：正在核实退款');
+    await page.fill('#update-new-body', '客服称已提交财务核实，七个工作日内答复。');
+    await press('发布更新');
+    check(`${tag}: the provider's response is posted`,
+      (await page.textContent('#provider-claim'))?.includes('服务商回复：正在核实退款'),
+      await page.textContent('main'));
+
+    // A submission to the provider, whose clock becomes overdue when the test clock moves.
+    await page.goto(`${BASE_URL}/groups/${slug}/manage/submissions`);
+    await page.selectOption('#record-channel', 'provider');
+    await page.fill('#record-recipient', '快付钱包客服投诉邮箱');
+    await press('记录提交');
+    check(`${tag}: the submission is recorded`,
+      (await page.textContent('main'))?.includes('已记录提交'), await page.textContent('main'));
+    await shot('organiser-submissions');
+    await ask('advance', '16');
+    await page.goto(`${BASE_URL}/groups/${slug}/manage/submissions`);
+    check(`${tag}: the clock is overdue after 16 days`,
+      (await page.locator('.submissions .badge-overdue').count()) > 0, await page.textContent('main'));
+    check(`${tag}: escalation to the consumer association is offered`,
+      (await page.locator('a[href*="channel=consumer_association"]').count()) > 0);
+    await shot('organiser-submissions-overdue');
+    await page.goto(`${BASE_URL}/groups/${slug}/manage/team`);
+    await shot('organiser-team');
+
     // A signed dossier: compile, wait for the background build, download the bundle and check
     // it on the public verify page.
     await page.goto(`${BASE_URL}/groups/${slug}/manage/dossiers`);
