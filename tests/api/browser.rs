@@ -207,7 +207,7 @@ async fn run_script(
 /// start a group after being shown the similar one, approve a newcomer, edit the statement
 /// (the participant is asked by email to re-sign), compile a dossier, download it and check it
 /// on the verify page (after posting a provider response and watching a submission become
-/// overdue on the test clock), with axe-core, the 360 px check and
+/// overdue on the test clock; then an administrator merges a duplicate provider), with axe-core, the 360 px check and
 /// screenshots of each desk page.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_organiser_starts_a_group_moderates_re_words_it_and_compiles_a_dossier_that_verifies() {
@@ -262,6 +262,30 @@ async fn an_organiser_starts_a_group_moderates_re_words_it_and_compiles_a_dossie
                     crate::helpers::team::mail_to(&app, email, &subject)
                         .await
                         .subject
+                }
+                ["admin", tag] => {
+                    let admin = app
+                        .verified_user(&format!("admin.{tag}@example.com"), "管理员")
+                        .await;
+                    crate::helpers::team::make_admin(&app, &admin).await;
+                    let proposer = app
+                        .verified_user(&format!("proposer.{tag}@example.com"), "提议者")
+                        .await;
+                    let dup = app
+                        .create_group(
+                            &proposer,
+                            json!({"provider_name": format!("KuaiPay {tag}"),
+                                   "title": format!("KuaiPay {tag} 提现被冻结")}),
+                        )
+                        .await;
+                    let keep = json_body(app.get(&format!("/groups/{similar}"), None).await).await
+                        ["provider"]["slug"]
+                        .as_str()
+                        .expect("slug")
+                        .to_owned();
+                    let dup = dup["provider"]["slug"].as_str().expect("slug").to_owned();
+                    assert_eq!(admin.password, password, "one password for the journey");
+                    format!("{} {dup} {keep}", admin.email)
                 }
                 ["advance", days] => {
                     let days: i64 = days.parse().expect("days");

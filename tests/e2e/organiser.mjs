@@ -136,6 +136,33 @@ async function run(browser, phone) {
     await press('核验');
     check(`${tag}: the verify page accepts the downloaded bundle`,
       (await page.textContent('main'))?.includes('核验通过'), await page.textContent('main'));
+
+    // An administrator merges a duplicate provider into the one that stays.
+    const [adminEmail, dup, keep] = (await ask('admin', tag)).split(' ');
+    await context.clearCookies();
+    await page.goto(`${BASE_URL}/login`);
+    await page.fill('#email', adminEmail);
+    await page.fill('#password', PASSWORD);
+    await go(page, 'main button[type=submit]', phone);
+    await page.goto(`${BASE_URL}/admin`);
+    await shot('admin-index');
+    await page.goto(`${BASE_URL}/admin/providers`);
+    check(`${tag}: the duplicate is listed for review`,
+      (await page.locator(`a[href="/admin/providers/${dup}"]`).count()) > 0, await page.textContent('main'));
+    await shot('admin-providers');
+    await page.goto(`${BASE_URL}/admin/providers/${dup}`);
+    await shot('admin-provider');
+    await page.fill('#into', keep);
+    await press('合并');
+    check(`${tag}: merged into the provider that stays`,
+      new URL(page.url()).pathname === `/admin/providers/${keep}`, page.url());
+    await page.goto(`${BASE_URL}/providers/${dup}`);
+    check(`${tag}: the duplicate's address leads to the one that stays`,
+      new URL(page.url()).pathname === `/providers/${keep}`, page.url());
+    for (const part of ['users', 'groups', 'mail']) {
+      await page.goto(`${BASE_URL}/admin/${part}`);
+      await shot(`admin-${part}`);
+    }
   } catch (e) {
     check(`${tag}: journey finished`, false, `${e.message} (at ${page.url()})`);
     await page.screenshot({ path: `${SHOTS_DIR}/failed-${tag}.png`, fullPage: true }).catch(() => {});
