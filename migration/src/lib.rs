@@ -17,6 +17,7 @@ mod m20261122_000009_seed_holidays;
 mod m20261122_000011_notifications;
 mod m20261202_043900_group_search_terms;
 mod m20261210_000001_admin_moderation;
+mod m20261211_000001_submission_reference;
 
 /// Runs every Lianming migration, in order.
 pub struct Migrator;
@@ -37,6 +38,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261122_000011_notifications::Migration),
             Box::new(m20261202_043900_group_search_terms::Migration),
             Box::new(m20261210_000001_admin_moderation::Migration),
+            Box::new(m20261211_000001_submission_reference::Migration),
         ]
     }
 }

@@ -16,6 +16,8 @@ pub struct Model {
     pub channel: Channel,
     #[sea_orm(column_type = "Text")]
     pub recipient: String,
+    #[sea_orm(column_type = "Text")]
+    pub reference: Option<String>,
     pub submitted_at: DateTimeUtc,
     pub due_days: i32,
     #[sea_orm(column_type = "String(StringLen::N(16))")]

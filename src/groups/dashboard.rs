@@ -10,6 +10,7 @@ use super::access::{Role, require_role};
 use super::dto::{CountCell, ProviderClaim};
 use super::service::by_slug;
 use super::team_dto::{
+    AmountBand,
     ContactFigures, CurrencyFigures, Dashboard, DayCount, EvidenceCoverage, IncidentWindow,
     KindCoverage,
 };
@@ -22,6 +23,32 @@ use crate::responses::dto::UpdateVisibility;
 use crate::responses::scorecard::{median, share};
 use crate::responses::submissions::views_for_group;
 use crate::state::AppState;
+
+
+/// The band edges of claimed amounts, in major units of the currency.
+const BAND_EDGES: [i64; 6] = [0, 100, 500, 1_000, 5_000, 20_000];
+
+/// How many of `amounts` (minor units of `currency`) fall in each band, every band listed.
+fn amount_bands(amounts: &[i64], currency: &str) -> Vec<AmountBand> {
+    let unit = 10_i64.pow(crate::domain::Currency::from_stored(currency).exponent());
+    BAND_EDGES
+        .iter()
+        .enumerate()
+        .map(|(i, from)| {
+            let from_minor = from * unit;
+            let to_minor = BAND_EDGES.get(i + 1).map(|to| to * unit);
+            let participants = amounts
+                .iter()
+                .filter(|a| **a >= from_minor && to_minor.is_none_or(|to| **a < to))
+                .count();
+            AmountBand {
+                from_minor,
+                to_minor,
+                participants: count_i64(participants),
+            }
+        })
+        .collect()
+}
 
 /// Own outcomes a participant may report, in display order.
 const OUTCOMES: [ParticipantOutcome; 3] = [
@@ -224,6 +251,7 @@ pub async fn dashboard(state: &AppState, user: &CurrentUser, slug: &str) -> AppR
             participants: count_i64(amounts.len()),
             total_minor: amounts.iter().sum(),
             median_minor: median(amounts.iter().map(|a| *a as f64).collect()).unwrap_or(0.0),
+            bands: amount_bands(&amounts, &currency),
             currency,
         })
         .collect();

@@ -95,6 +95,32 @@ fn bars(id: &'static str, l: Locale, title: &str, rows: Vec<Row>) -> Option<BarC
     })
 }
 
+/// The claimed amounts of the currency most participants claim in, as a bar chart by band.
+fn amounts_chart(l: Locale, disputed: &[super::team_dto::CurrencyFigures]) -> Option<BarChart> {
+    let main = disputed.iter().max_by_key(|c| c.participants)?;
+    let unit = 10_i64.pow(crate::domain::Currency::from_stored(&main.currency).exponent());
+    let rows = main
+        .bands
+        .iter()
+        .map(|b| Row {
+            label: match b.to_minor {
+                Some(to) => format!("{}–{}", b.from_minor / unit, to / unit),
+                None => format!("≥ {}", b.from_minor / unit),
+            },
+            value: b.participants,
+        })
+        .collect();
+    Some(BarChart::new(
+        "chart-amounts",
+        l.tf("page.manage.amounts_title", &[("currency", &main.currency)]),
+        (
+            l.tf("page.manage.amounts_band", &[("currency", &main.currency)]),
+            l.t("page.manage.chart_value").to_owned(),
+        ),
+        rows,
+    ))
+}
+
 /// One currency's disputed money, as shown.
 struct MoneyLine {
     currency: String,
@@ -132,6 +158,7 @@ struct DashboardPage {
     outcomes: Option<BarChart>,
     channels: Option<BarChart>,
     money: Vec<MoneyLine>,
+    amounts: Option<BarChart>,
     kinds: Vec<KindLine>,
     incidents_line: String,
     /// The submissions with their clocks, badges and the suggested next step.
@@ -208,6 +235,7 @@ fn dashboard_view(l: Locale, head: Head, slug: &str, title: String, d: Dashboard
             })
             .collect(),
     );
+    let amounts = amounts_chart(l, &d.disputed);
     let money = d
         .disputed
         .iter()
@@ -282,6 +310,7 @@ fn dashboard_view(l: Locale, head: Head, slug: &str, title: String, d: Dashboard
         outcomes,
         channels,
         money,
+        amounts,
         kinds,
     }
 }
@@ -358,9 +387,30 @@ struct RosterFilter {
     evidence: String,
     #[serde(default)]
     signed: String,
+    /// Agreed to be named: `yes`, `no`, or any.
+    #[serde(default)]
+    identity: String,
+    /// Agreed to be contacted: `yes`, `no`, or any.
+    #[serde(default)]
+    contact: String,
+    /// Search words.
+    #[serde(default)]
+    q: String,
     #[serde(default)]
     page: String,
 }
+
+/// `yes` → true, `no` → false, anything else → any.
+fn yes_no(v: &str) -> Option<bool> {
+    match v {
+        "yes" => Some(true),
+        "no" => Some(false),
+        _ => None,
+    }
+}
+
+/// The most characters of a roster search the page keeps.
+const SEARCH_MAX: usize = 100;
 
 impl RosterFilter {
     fn status(&self) -> Option<ParticipationStatus> {
@@ -373,16 +423,26 @@ impl RosterFilter {
         RosterQuery {
             status: self.status(),
             signed_version: (self.signed == "current").then_some(current_version),
-            has_evidence: match self.evidence.as_str() {
-                "yes" => Some(true),
-                "no" => Some(false),
-                _ => None,
-            },
+            has_evidence: yes_no(&self.evidence),
+            consent_share_identity: yes_no(&self.identity),
+            consent_contact: yes_no(&self.contact),
+            q: Some(self.search()).filter(|q| !q.is_empty()),
             joined_from: None,
             joined_to: None,
             page: (!everything).then(|| self.page_number()),
             per_page: (!everything).then_some(PER_PAGE),
         }
+    }
+
+    /// The search words as kept: visible characters only, at most [`SEARCH_MAX`].
+    fn search(&self) -> String {
+        self.q
+            .chars()
+            .filter(|c| !c.is_control())
+            .take(SEARCH_MAX)
+            .collect::<String>()
+            .trim()
+            .to_owned()
     }
 
     fn page_number(&self) -> u64 {
@@ -397,7 +457,7 @@ impl RosterFilter {
     fn keep(&self) -> Vec<(&'static str, String)> {
         url::form_urlencoded::parse(self.encoded().as_bytes())
             .filter_map(|(k, v)| {
-                ["status", "evidence", "signed"]
+                ["status", "evidence", "signed", "identity", "contact", "q"]
                     .into_iter()
                     .find(|n| *n == k)
                     .map(|n| (n, v.into_owned()))
@@ -417,6 +477,15 @@ impl RosterFilter {
         }
         if self.signed == "current" {
             s.append_pair("signed", "current");
+        }
+        for (name, v) in [("identity", &self.identity), ("contact", &self.contact)] {
+            if yes_no(v).is_some() {
+                s.append_pair(name, v);
+            }
+        }
+        let q = self.search();
+        if !q.is_empty() {
+            s.append_pair("q", &q);
         }
         s.finish()
     }
@@ -500,6 +569,9 @@ struct RosterPageView {
     shown: String,
     statuses: Vec<(&'static str, &'static str, bool)>,
     evidence: Vec<(&'static str, &'static str, bool)>,
+    identity: Vec<(&'static str, &'static str, bool)>,
+    contact: Vec<(&'static str, &'static str, bool)>,
+    q: String,
     signed_current: bool,
     version: i32,
     /// The filters (and page) the moderation forms keep, as hidden fields.
@@ -508,6 +580,26 @@ struct RosterPageView {
     prev: Option<String>,
     next: Option<String>,
     errors: Vec<(String, &'static str)>,
+}
+
+/// A yes / no / any select's options, labels from `{prefix}.yes` and `{prefix}.no`.
+fn yes_no_choices(
+    l: Locale,
+    prefix: &str,
+    current: &str,
+) -> Vec<(&'static str, &'static str, bool)> {
+    let current = yes_no(current);
+    [("", None), ("yes", Some(true)), ("no", Some(false))]
+        .into_iter()
+        .map(|(v, b)| {
+            let label = if v.is_empty() {
+                l.t("page.manage.any")
+            } else {
+                l.tk(prefix, v)
+            };
+            (v, label, b == current)
+        })
+        .collect()
 }
 
 async fn roster_view(
@@ -580,22 +672,10 @@ async fn roster_view(
                 (s, label, s == status)
             })
             .collect(),
-        evidence: ["", "yes", "no"]
-            .into_iter()
-            .map(|v| {
-                let label = if v.is_empty() {
-                    l.t("page.manage.any")
-                } else {
-                    l.tk("page.manage.evidence", v)
-                };
-                (
-                    v,
-                    label,
-                    v == f.evidence
-                        || (v.is_empty() && !matches!(f.evidence.as_str(), "yes" | "no")),
-                )
-            })
-            .collect(),
+        evidence: yes_no_choices(l, "page.manage.evidence", &f.evidence),
+        identity: yes_no_choices(l, "page.manage.identity", &f.identity),
+        contact: yes_no_choices(l, "page.manage.contact", &f.contact),
+        q: f.search(),
         signed_current: f.signed == "current",
         version,
         csv_href: if back.is_empty() {
@@ -678,6 +758,9 @@ impl ModerateForm {
                 "status" => f.filter.status = v,
                 "evidence" => f.filter.evidence = v,
                 "signed" => f.filter.signed = v,
+                "identity" => f.filter.identity = v,
+                "contact" => f.filter.contact = v,
+                "q" => f.filter.q = v,
                 "page" => f.filter.page = v,
                 _ => {}
             }
@@ -1093,13 +1176,22 @@ mod tests {
                 .into(),
             evidence: "maybe".into(),
             signed: "current".into(),
+            identity: "no".into(),
+            contact: "perhaps".into(),
+            q: " 王\u{0}芳  ".into(),
             page: "x".into(),
         };
-        assert_eq!(f.encoded(), "status=pending&signed=current");
+        assert_eq!(
+            f.encoded(),
+            "status=pending&signed=current&identity=no&q=%E7%8E%8B%E8%8A%B3"
+        );
         assert_eq!(f.page_number(), 1);
         let q = f.query(3, false);
         assert_eq!(q.signed_version, Some(3));
         assert_eq!(q.has_evidence, None);
+        assert_eq!(q.consent_share_identity, Some(false));
+        assert_eq!(q.consent_contact, None);
+        assert_eq!(q.q.as_deref(), Some("王芳"));
     }
 
     #[test]

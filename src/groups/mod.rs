@@ -12,6 +12,7 @@ pub mod dto;
 pub mod find_pages;
 pub mod manage_pages;
 pub mod organisers;
+pub mod participant_pages;
 pub mod pages;
 pub mod roster;
 pub mod search;

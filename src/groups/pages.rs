@@ -67,6 +67,8 @@ impl TimelineItem {
 /// and on the organisers' dashboard.
 pub(crate) struct SubmissionLine {
     pub(crate) recipient: String,
+    /// The recipient's case or acceptance number, for anyone quoting the complaint.
+    pub(crate) reference: Option<String>,
     pub(crate) clock: String,
     /// The badge's CSS modifier and text.
     pub(crate) badge: (&'static str, &'static str),
@@ -104,6 +106,7 @@ impl SubmissionLine {
         let next = s.next_step.filter(|_| stalled);
         Self {
             recipient: s.recipient.clone(),
+            reference: s.reference.clone(),
             clock,
             badge: (badge, l.tk("page.group.state", badge)),
             sent: l.tf("page.group.sent", &[("date", &day(s.submitted_at))]),

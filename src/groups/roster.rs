@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use std::fmt::Write as _;
 
 use chrono::{DateTime, Days, Utc};
-use sea_orm::sea_query::Expr;
+use sea_orm::sea_query::{Expr, ExprTrait, Func, IntoIden, LikeExpr, Query};
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait, EntityTrait,
     PaginatorTrait, QueryFilter, QueryOrder, QuerySelect,
@@ -17,6 +17,7 @@ use super::access::{Role, require_role};
 use super::service::{audit, by_slug};
 use super::team_dto::{ModerationAction, RosterAction, RosterEntry, RosterPage, RosterQuery};
 use crate::auth::CurrentUser;
+use crate::db::like_escape;
 use crate::entities::enums::{EvidenceStatus, ParticipationStatus};
 use crate::entities::{evidence, groups, interactions, participations, signatures, users};
 use crate::error::{AppError, AppResult};
@@ -31,6 +32,56 @@ use crate::state::Ctx;
 const CHUNK: usize = 500;
 /// Most rows one CSV export holds.
 const CSV_MAX_ROWS: u64 = 100_000;
+
+/// `LOWER(column) LIKE pattern ESCAPE '\\'`.
+fn lower_like(column: (impl IntoIden, impl IntoIden), pattern: &str) -> Expr {
+    Expr::expr(Func::lower(Expr::col(column))).like(LikeExpr::new(pattern).escape('\\'))
+}
+
+/// A participation one search word finds: in the account's display name or email, in a
+/// signed name, in the transaction references, or (a number) as the participation id.
+fn search_term(term: &str) -> Condition {
+    let pattern = format!("%{}%", like_escape(&term.to_lowercase()));
+    let account = Query::select()
+        .expr(Expr::val(1))
+        .from(users::Entity)
+        .and_where(
+            Expr::col((users::Entity, users::Column::Id))
+                .equals((participations::Entity, participations::Column::UserId)),
+        )
+        .cond_where(
+            Condition::any()
+                .add(lower_like(
+                    (users::Entity, users::Column::DisplayName),
+                    &pattern,
+                ))
+                .add(lower_like((users::Entity, users::Column::Email), &pattern)),
+        )
+        .to_owned();
+    let signed = Query::select()
+        .expr(Expr::val(1))
+        .from(signatures::Entity)
+        .and_where(
+            Expr::col((signatures::Entity, signatures::Column::ParticipationId))
+                .equals((participations::Entity, participations::Column::Id)),
+        )
+        .and_where(lower_like(
+            (signatures::Entity, signatures::Column::FullName),
+            &pattern,
+        ))
+        .to_owned();
+    let mut any = Condition::any()
+        .add(Expr::exists(account))
+        .add(Expr::exists(signed))
+        .add(lower_like(
+            (participations::Entity, participations::Column::TransactionRefs),
+            &pattern,
+        ));
+    if let Ok(id) = term.parse::<i64>() {
+        any = any.add(participations::Column::Id.eq(id));
+    }
+    any
+}
 
 fn has_evidence() -> Expr {
     Expr::cust(
@@ -66,6 +117,15 @@ pub async fn roster(
         Some(true) => cond = cond.add(has_evidence()),
         Some(false) => cond = cond.add(Condition::all().not().add(has_evidence())),
         None => {}
+    }
+    if let Some(c) = q.consent_share_identity {
+        cond = cond.add(participations::Column::ConsentShareIdentity.eq(c));
+    }
+    if let Some(c) = q.consent_contact {
+        cond = cond.add(participations::Column::ConsentContact.eq(c));
+    }
+    for term in q.q.as_deref().unwrap_or("").split_whitespace().take(8) {
+        cond = cond.add(search_term(term));
     }
     if let Some(d) = q.joined_from {
         cond = cond.add(participations::Column::CreatedAt.gte(start_of_local_day(d)));
@@ -254,15 +314,7 @@ pub async fn moderate(
 ) -> AppResult<RosterEntry> {
     let now = ctx.now();
     let reason = req.reason.as_deref().map(str::trim).map(str::to_owned);
-    let group = by_slug(conn, slug).await?;
-    let group = require_role(conn, group, user.id, Role::Moderator)
-        .await?
-        .into_group();
-    let p = participations::Entity::find_by_id(participation_id)
-        .filter(participations::Column::GroupId.eq(group.id))
-        .one(conn)
-        .await?
-        .ok_or(AppError::NotFound)?;
+    let (group, p) = team_participation(conn, user, slug, participation_id).await?;
     let from = p.status;
     let applies = match req.action {
         ModerationAction::Approve => matches!(
@@ -342,6 +394,103 @@ pub async fn moderate(
     }
     let mut entry = entries(conn, &group, vec![(p, participant)]).await?;
     entry.pop().ok_or(AppError::NotFound)
+}
+
+/// One participant's file as the group's team reads it: their roster entry, their own
+/// statement, their evidence (withdrawn items included, marked) and their contact log.
+#[derive(Debug)]
+pub struct ParticipantFile {
+    /// The group.
+    pub group: groups::Model,
+    /// The roster entry (number, names, email, status, amount, signature, counts).
+    pub entry: RosterEntry,
+    /// The participant's own statement.
+    pub statement: String,
+    /// Their evidence, oldest first.
+    pub evidence: Vec<evidence::Model>,
+    /// Their logged contacts with the provider, oldest first.
+    pub contacts: Vec<interactions::Model>,
+}
+
+/// The group `slug` for a team member (moderator and up) and its participation `id`: the one
+/// access rule of a participant's file and of its evidence downloads.
+///
+/// # Errors
+/// 403 outside the team; 404 unknown group, or a participation of another group.
+async fn team_participation(
+    conn: &impl ConnectionTrait,
+    user: &CurrentUser,
+    slug: &str,
+    participation_id: i64,
+) -> AppResult<(groups::Model, participations::Model)> {
+    let group = by_slug(conn, slug).await?;
+    let group = require_role(conn, group, user.id, Role::Moderator)
+        .await?
+        .into_group();
+    let p = participations::Entity::find_by_id(participation_id)
+        .filter(participations::Column::GroupId.eq(group.id))
+        .one(conn)
+        .await?
+        .ok_or(AppError::NotFound)?;
+    Ok((group, p))
+}
+
+/// The file of the participation `participation_id` of the group `slug` (any team member).
+///
+/// # Errors
+/// 403 outside the team; 404 unknown group or participation.
+pub async fn participant(
+    conn: &impl ConnectionTrait,
+    user: &CurrentUser,
+    slug: &str,
+    participation_id: i64,
+) -> AppResult<ParticipantFile> {
+    let (group, p) = team_participation(conn, user, slug, participation_id).await?;
+    let statement = p.statement.clone();
+    let evidence = evidence::Entity::find()
+        .filter(evidence::Column::ParticipationId.eq(p.id))
+        .order_by_asc(evidence::Column::Id)
+        .all(conn)
+        .await?;
+    let contacts = interactions::Entity::find()
+        .filter(interactions::Column::ParticipationId.eq(p.id))
+        .order_by_asc(interactions::Column::OccurredAt)
+        .order_by_asc(interactions::Column::Id)
+        .all(conn)
+        .await?;
+    let participant = users::Entity::find_by_id(p.user_id).one(conn).await?;
+    let entry = entries(conn, &group, vec![(p, participant)])
+        .await?
+        .pop()
+        .ok_or(AppError::NotFound)?;
+    Ok(ParticipantFile {
+        group,
+        entry,
+        statement,
+        evidence,
+        contacts,
+    })
+}
+
+/// The evidence item `evidence_id` of the participation `participation_id` of the group
+/// `slug`, for a team member (moderator and up) to download.
+///
+/// # Errors
+/// 403 outside the team; 404 when the item is not that participant's in that group.
+pub async fn participant_evidence(
+    conn: &impl ConnectionTrait,
+    user: &CurrentUser,
+    slug: &str,
+    participation_id: i64,
+    evidence_id: i64,
+) -> AppResult<evidence::Model> {
+    let (group, p) = team_participation(conn, user, slug, participation_id).await?;
+    evidence::Entity::find_by_id(evidence_id)
+        .filter(evidence::Column::ParticipationId.eq(p.id))
+        .filter(evidence::Column::GroupId.eq(group.id))
+        .one(conn)
+        .await?
+        .ok_or(AppError::NotFound)
 }
 
 /// Emails the participant the moderation decision, in the caller's transaction.

@@ -207,6 +207,18 @@ pub struct RosterQuery {
     pub signed_version: Option<i32>,
     /// Only those with (true) or without (false) evidence.
     pub has_evidence: Option<bool>,
+    /// Only those who agreed (true) or did not agree (false) to be named to the recipients.
+    pub consent_share_identity: Option<bool>,
+    /// Only those who agreed (true) or did not agree (false) to be contacted by the team.
+    pub consent_contact: Option<bool>,
+    /// Words each found in the account's name or email, the signed name or the transaction
+    /// references (case-insensitive); a number also finds that participation id.
+    #[validate(
+        length(max = 100, message = "must be at most 100 characters"),
+        custom(function = "crate::text::search")
+    )]
+    #[param(max_length = 100)]
+    pub q: Option<String>,
     /// Joined on or after this day (China time).
     pub joined_from: Option<NaiveDate>,
     /// Joined on or before this day (China time).
@@ -328,6 +340,20 @@ pub struct CurrencyFigures {
     pub total_minor: i64,
     /// Median in minor units.
     pub median_minor: f64,
+    /// How many claim amounts in each band (0–100, 100–500, 500–1,000, 1,000–5,000,
+    /// 5,000–20,000 and from 20,000 in major units), every band listed.
+    pub bands: Vec<AmountBand>,
+}
+
+/// A band of claimed amounts: from `from_minor` (included) to `to_minor` (excluded).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct AmountBand {
+    /// Lower bound in minor units, included.
+    pub from_minor: i64,
+    /// Upper bound in minor units, excluded; none for the last band.
+    pub to_minor: Option<i64>,
+    /// Active participants claiming an amount in the band.
+    pub participants: i64,
 }
 
 /// Evidence held by active participants.

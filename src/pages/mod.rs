@@ -32,6 +32,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         // `/groups/new` before `/groups/{slug}`.
         .configure(crate::groups::find_pages::routes)
         .configure(crate::groups::manage_pages::routes)
+        .configure(crate::groups::participant_pages::routes)
         .configure(crate::groups::pages::routes)
         .configure(crate::providers::pages::routes);
 }

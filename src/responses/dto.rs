@@ -113,6 +113,14 @@ pub struct SubmissionCreate {
     )]
     #[schema(min_length = 2, max_length = 200)]
     pub recipient: String,
+    /// The case or acceptance number the recipient gave it, e.g. a 12315 acceptance number.
+    #[validate(
+        length(min = 1, max = 100, message = "must be 1 to 100 characters"),
+        custom(function = "crate::text::line")
+    )]
+    #[schema(min_length = 1, max_length = 100)]
+    #[serde(default)]
+    pub reference: Option<String>,
     /// When it was sent (not in the future).
     pub submitted_at: DateTime<Utc>,
     /// The dossier version sent, if one was.
@@ -154,6 +162,8 @@ pub struct SubmissionView {
     pub channel: Channel,
     /// Who received it.
     pub recipient: String,
+    /// The recipient's case or acceptance number, if given.
+    pub reference: Option<String>,
     /// When it was sent.
     pub submitted_at: DateTime<Utc>,
     /// The dossier version sent.

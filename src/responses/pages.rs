@@ -219,6 +219,7 @@ struct SubmissionsPage {
     rows: Vec<SubmissionRow>,
     channels: Vec<Choice>,
     recipient: String,
+    reference: String,
     submitted_on: String,
     due_days: String,
     due_kinds: Vec<Choice>,
@@ -226,6 +227,7 @@ struct SubmissionsPage {
     due_kind_default: bool,
     channel_error: Option<&'static str>,
     recipient_error: Option<&'static str>,
+    reference_error: Option<&'static str>,
     submitted_error: Option<&'static str>,
     due_days_error: Option<&'static str>,
     errors: Vec<(String, &'static str)>,
@@ -296,6 +298,7 @@ async fn submissions_view(
             &chosen,
         ),
         recipient: typed.value("record", "recipient"),
+        reference: typed.value("record", "reference"),
         submitted_on: if submitted_on.is_empty() {
             local_date(state.now()).to_string()
         } else {
@@ -311,6 +314,7 @@ async fn submissions_view(
         due_kind_default: due_kind.is_empty(),
         channel_error: typed.error("record", "channel"),
         recipient_error: typed.error("record", "recipient"),
+        reference_error: typed.error("record", "reference"),
         submitted_error: typed.error("record", "submitted_at"),
         due_days_error: typed.error("record", "due_days"),
         errors: prefixed(typed),
@@ -552,6 +556,7 @@ async fn record_submit(
         let req = SubmissionCreate {
             channel,
             recipient: field(&form, "recipient"),
+            reference: Some(field(&form, "reference")).filter(|r| !r.trim().is_empty()),
             submitted_at,
             dossier_version: None,
             due_days,

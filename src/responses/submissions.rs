@@ -35,6 +35,7 @@ pub fn view(
         id: s.id,
         channel: s.channel,
         recipient: s.recipient,
+        reference: s.reference,
         submitted_at: s.submitted_at,
         dossier_version: s.dossier_version,
         due_days: s.due_days,
@@ -113,6 +114,12 @@ pub async fn create(
         dossier_version: Set(req.dossier_version),
         channel: Set(req.channel),
         recipient: Set(req.recipient.trim().to_owned()),
+        reference: Set(req
+            .reference
+            .as_deref()
+            .map(str::trim)
+            .filter(|r| !r.is_empty())
+            .map(str::to_owned)),
         submitted_at: Set(req.submitted_at),
         due_days: Set(due_days),
         due_kind: Set(due_kind),
@@ -135,6 +142,7 @@ pub async fn create(
         json!({
             "channel": model.channel,
             "recipient": model.recipient,
+            "reference": model.reference,
             "due_days": due_days,
             "due_kind": model.due_kind,
         }),

@@ -204,7 +204,8 @@ async fn run_script(
 }
 
 /// Issue 11's organiser journey so far, on a desktop and on a phone (`tests/e2e/organiser.mjs`):
-/// start a group after being shown the similar one, approve a newcomer, edit the statement
+/// start a group after being shown the similar one, approve a newcomer and read their file
+/// (evidence download, contact log), edit the statement
 /// (the participant is asked by email to re-sign), compile a dossier, download it and check it
 /// on the verify page (after posting a provider response and watching a submission become
 /// overdue on the test clock; then an administrator merges a duplicate provider), with axe-core, the 360 px check and
@@ -254,6 +255,26 @@ async fn an_organiser_starts_a_group_moderates_re_words_it_and_compiles_a_dossie
                         .await;
                     let joined = json_body(res).await;
                     assert_eq!(joined["status"], "pending", "{joined}");
+                    // Their file: a chat transcript and a logged call, for the team to read.
+                    crate::helpers::dossier::upload(
+                        &app,
+                        &user,
+                        slug,
+                        "客服说退款在处理中。\n".as_bytes().to_vec(),
+                        "客服聊天.txt",
+                        "text/plain",
+                    )
+                    .await;
+                    let res = app
+                        .post(
+                            &format!("/groups/{slug}/participation/interactions"),
+                            Some(&user.access_token),
+                            json!({"occurred_at": "2026-03-05T02:00:00Z", "channel": "hotline",
+                                   "agent": "工号 2048", "ticket_ref": "CS-2048",
+                                   "summary": "客服承诺三天内回电", "outcome": "promised"}),
+                        )
+                        .await;
+                    assert_eq!(res.status(), reqwest::StatusCode::CREATED);
                     newcomers.lock().expect("lock").push(user);
                     name
                 }

@@ -177,6 +177,7 @@ fn expected_figures() -> Value {
             "participants": a.len(),
             "total_minor": a.iter().sum::<i64>(),
             "median_minor": median(a.iter().map(|x| *x as f64).collect()),
+            "bands": bands(a),
         })).collect::<Vec<_>>(),
         "evidence": {
             "participants_with_evidence": with_evidence,
@@ -203,6 +204,30 @@ fn expected_figures() -> Value {
         },
         "outcomes": outcomes,
     })
+}
+
+
+/// The amount bands the dashboard gives for `amounts`, from 0, 100, 500, 1,000, 5,000 and
+/// 20,000 major units; every test currency has 100 minor units to the major one.
+fn bands(amounts: &[i64]) -> Value {
+    let edges = [0_i64, 100, 500, 1_000, 5_000, 20_000];
+    Value::Array(
+        edges
+            .iter()
+            .enumerate()
+            .map(|(i, from)| {
+                let to = edges.get(i + 1).map(|t| t * 100);
+                json!({
+                    "from_minor": from * 100,
+                    "to_minor": to,
+                    "participants": amounts
+                        .iter()
+                        .filter(|x| **x >= from * 100 && to.is_none_or(|t| **x < t))
+                        .count(),
+                })
+            })
+            .collect(),
+    )
 }
 
 async fn dashboard_figures_equal_figures_computed_from_the_rows(backend: Backend) {

@@ -22,6 +22,7 @@ mod journey;
 mod layering;
 mod manage_dossier_team_pages;
 mod manage_pages;
+mod manage_participant_pages;
 mod manage_response_pages;
 mod notify;
 mod openapi;

@@ -82,14 +82,6 @@ async fn post_with_token(v: &Visitor, page: &str, action: &str, fields: &[(&str,
     v.submit(page, action, fields).await
 }
 
-fn assert_refused(seen: &Seen, what: &str) {
-    assert!(
-        seen.status == StatusCode::FORBIDDEN || seen.status == StatusCode::NOT_FOUND,
-        "{what}: expected 403 or 404, got {}: {}",
-        seen.status,
-        seen.html
-    );
-}
 
 async fn compiling_and_downloading_through_the_dossier_page(backend: Backend) {
     // Every build in the background, as for a large group.
@@ -317,7 +309,7 @@ async fn the_team_is_managed_through_the_page(backend: Backend) {
             &[("email", &han.email), ("role", "moderator")],
         )
         .await;
-    assert_refused(&refused, "a moderator inviting");
+    refused.assert_refused("a moderator inviting");
 
     // Change 李雷's role.
     let changed = ov
@@ -538,7 +530,7 @@ async fn strangers_and_participants_are_refused_everywhere(backend: Backend) {
     for (who, user) in [("stranger", &stranger), ("participant", &f.wang)] {
         let v = Visitor::signed_in(&app, user).await;
         for path in [dossiers.clone(), team.clone(), format!("{team}?page=2")] {
-            assert_refused(&v.get(&path).await, &format!("{who} GET {path}"));
+            v.get(&path).await.assert_refused(&format!("{who} GET {path}"));
         }
         for part in ["bundle", "letter.pdf", "roster.csv", "manifest.json"] {
             let (status, ..) = fetch(&app, &v, &format!("{dossiers}/1/{part}")).await;
@@ -570,7 +562,7 @@ async fn strangers_and_participants_are_refused_everywhere(backend: Backend) {
         for (action, fields) in &posts {
             let fields: Vec<(&str, &str)> = fields.iter().map(|(k, v)| (*k, v.as_str())).collect();
             let seen = v.submit("/account", action, &fields).await;
-            assert_refused(&seen, &format!("{who} POST {action}"));
+            seen.assert_refused(&format!("{who} POST {action}"));
         }
     }
     // Signed out: sent to log in.

@@ -452,6 +452,14 @@ async fn the_dashboard_shows_the_api_figures(backend: Backend) {
         html.contains("<td class=\"money-total\">128.00 CNY</td>"),
         "{html}"
     );
+    // The amounts by band, as a chart with its table: 128 yuan is in 100–500.
+    assert_eq!(cny["bands"][1]["participants"], 1);
+    assert!(
+        html.contains("争议金额分布（CNY，参加中的参与者）")
+            && html.contains("<th scope=\"row\">100–500</th><td>1</td>")
+            && html.contains("<th scope=\"row\">≥ 20000</th><td>0</td>"),
+        "{html}"
+    );
 }
 
 async fn the_dashboard_shows_the_incident_window_contacts_and_overdue_clocks(backend: Backend) {

@@ -53,14 +53,6 @@ fn assert_redirect_to(seen: &Seen, to: &str) {
     assert_eq!(seen.location.as_deref(), Some(to));
 }
 
-fn assert_refused(seen: &Seen, what: &str) {
-    assert!(
-        seen.status == StatusCode::FORBIDDEN || seen.status == StatusCode::NOT_FOUND,
-        "{what}: expected 403 or 404, got {}: {}",
-        seen.status,
-        seen.html
-    );
-}
 
 async fn a_submission_is_recorded_watched_until_overdue_extended_and_answered(backend: Backend) {
     let app = TestApp::on(backend).await;
@@ -90,6 +82,7 @@ async fn a_submission_is_recorded_watched_until_overdue_extended_and_answered(ba
             &[
                 ("channel", "consumer_association"),
                 ("recipient", "深圳市消费者委员会"),
+                ("reference", " SZ-2026-0928-17 "),
                 ("submitted_on", "2026-09-28"),
                 ("due_days", ""),
                 ("due_kind", ""),
@@ -102,11 +95,17 @@ async fn a_submission_is_recorded_watched_until_overdue_extended_and_answered(ba
     let s = &list[0];
     let id = s["id"].as_i64().expect("id");
     assert_eq!(s["channel"], "consumer_association");
+    assert_eq!(s["reference"], "SZ-2026-0928-17", "kept, trimmed");
     assert_eq!(s["due_kind"], "working", "the channel's usual days");
     assert_eq!(s["of"], 7);
     let page = v.get(&path).await;
     assert!(page.html.contains("已记录提交"), "flash: {}", page.html);
     assert!(page.html.contains("深圳市消费者委员会"));
+    assert!(
+        page.html.contains("编号 <span class=\"wrap\">SZ-2026-0928-17</span>"),
+        "{}",
+        page.html
+    );
     assert!(
         page.html.contains(&format!(
             "第 {} 个工作日 / 共 7 个工作日 · 消费者协会",
@@ -296,6 +295,27 @@ async fn bad_input_is_shown_beside_its_field_and_changes_nothing(backend: Backen
         seen.html.contains("<option value=\"regulator\" selected>"),
         "choice kept"
     );
+    let long = "号".repeat(101);
+    let seen = v
+        .submit(
+            &subs,
+            &subs,
+            &[
+                ("channel", "regulator"),
+                ("recipient", "国家金融监督管理总局"),
+                ("reference", &long),
+                ("submitted_on", "2026-09-28"),
+            ],
+        )
+        .await;
+    assert_eq!(seen.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(
+        seen.html
+            .contains("id=\"record-reference-error\">编号最多 100 个字"),
+        "{}",
+        seen.html
+    );
+    assert!(seen.html.contains(&format!("value=\"{long}\"")), "typed kept");
     let seen = v
         .submit(
             &subs,
@@ -495,7 +515,7 @@ async fn strangers_and_participants_are_refused_both_pages_and_every_form(backen
     for (who, user) in [("stranger", &stranger), ("participant", &f.wang)] {
         let v = Visitor::signed_in(&app, user).await;
         for path in [&subs, &ups] {
-            assert_refused(&v.get(path).await, &format!("{who} GET {path}"));
+            v.get(path).await.assert_refused(&format!("{who} GET {path}"));
         }
         // With a valid token of their own (from their account page), every form is refused.
         let id = id.to_string();
@@ -528,7 +548,7 @@ async fn strangers_and_participants_are_refused_both_pages_and_every_form(backen
         ];
         for (action, fields) in &posts {
             let seen = v.submit("/account", action, fields).await;
-            assert_refused(&seen, &format!("{who} POST {action}"));
+            seen.assert_refused(&format!("{who} POST {action}"));
         }
     }
     let list = submissions(&app, &slug).await;

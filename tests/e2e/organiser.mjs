@@ -1,6 +1,7 @@
 // An organiser's journey in Debian's Chromium, once on a desktop (1280×800) and once on a phone
 // (390×844): sign in, start a group (the similar open group is offered first), reach the
-// organiser's desk from the group page, approve a newcomer on the roster, edit the joint
+// organiser's desk from the group page, approve a newcomer on the roster and read their file
+// (evidence download, contact log), edit the joint
 // statement so that the participant is asked by email to re-sign, and compile a signed dossier,
 // download it and check it on the public verify page. The phone run checks every
 // page of the desk with axe-core, for horizontal scrolling at 360 px, tap targets and weight, and
@@ -68,6 +69,18 @@ async function run(browser, phone) {
     await press('通过');
     check(`${tag}: approved`, (await page.textContent('main'))?.includes('已通过该参与者'));
     await ask('mail', newcomer, '已通过');
+    // Their file, from the roster: what they signed, their evidence (downloaded) and their calls.
+    await page.goto(`${BASE_URL}/groups/${slug}/manage/roster`);
+    await go(page, `a.file-link:has-text("${name}")`, phone);
+    const file = await page.textContent('main');
+    check(`${tag}: the newcomer's file`, file?.includes('客服聊天.txt') && file?.includes('CS-2048')
+      && file?.includes('客服承诺三天内回电'), file);
+    await shot('organiser-participant');
+    const [evidence] = await Promise.all([
+      page.waitForEvent('download'),
+      page.getByRole('link', { name: /下载/ }).first().click(),
+    ]);
+    check(`${tag}: their evidence downloads`, evidence.suggestedFilename() === '客服聊天.txt', evidence.suggestedFilename());
     await page.goto(`${BASE_URL}/groups/${slug}/manage`);
     check(`${tag}: one active participant on the dashboard`,
       (await page.textContent('#figure-active'))?.trim() === '1', await page.textContent('#figure-active'));

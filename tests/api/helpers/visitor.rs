@@ -19,6 +19,16 @@ pub struct Seen {
 }
 
 impl Seen {
+    /// Asserts the answer refused the visitor: 403, or 404 for what they may not know of.
+    pub fn assert_refused(&self, what: &str) {
+        assert!(
+            self.status == StatusCode::FORBIDDEN || self.status == StatusCode::NOT_FOUND,
+            "{what}: expected 403 or 404, got {}: {}",
+            self.status,
+            self.html
+        );
+    }
+
     /// The `Set-Cookie` header for cookie `name`.
     pub fn set_cookie(&self, name: &str) -> Option<&str> {
         self.set_cookies
