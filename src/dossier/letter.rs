@@ -11,9 +11,9 @@ use anyhow::Context as _;
 use serde::Serialize;
 use typst::ecow::EcoVec;
 use typst::foundations::Bytes;
-use typst::model::Document as _;
 use typst::introspection::{Location, Tag};
 use typst::layout::{Frame, FrameItem, Point};
+use typst::model::Document as _;
 use typst::text::Font;
 use typst_as_lib::TypstEngine;
 use typst_layout::{Page, PagedDocument};
@@ -349,7 +349,11 @@ fn typeset(
 /// Drops from `frame` the introspection tags of elements whose location `earlier` passes
 /// already hold (passes of one template repeat locations; one document names each once), and
 /// records the rest in `mine`.
-fn drop_repeated_tags(frame: &mut Frame, earlier: &HashSet<Location>, mine: &mut HashSet<Location>) {
+fn drop_repeated_tags(
+    frame: &mut Frame,
+    earlier: &HashSet<Location>,
+    mine: &mut HashSet<Location>,
+) {
     frame.retain(|item| match item {
         FrameItem::Tag(Tag::Start(elem, _)) => elem.location().is_none_or(|loc| {
             mine.insert(loc);
@@ -872,9 +876,16 @@ mod tests {
             let footer = format!("第{n}页/共{pages}页");
             assert!(flat.contains(&footer), "{footer:?} missing");
         }
-        assert_eq!(text.matches("五、参与者名单").count(), 1, "one roster heading");
+        assert_eq!(
+            text.matches("五、参与者名单").count(),
+            1,
+            "one roster heading"
+        );
         assert_eq!(text.matches("核验 How to verify").count(), 1);
         // The running header from the second page on, once per page.
-        assert_eq!(text.matches("联名投诉书 · test · 第 1 版").count(), pages - 1);
+        assert_eq!(
+            text.matches("联名投诉书 · test · 第 1 版").count(),
+            pages - 1
+        );
     }
 }

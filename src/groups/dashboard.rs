@@ -10,9 +10,8 @@ use super::access::{Role, require_role};
 use super::dto::{CountCell, ProviderClaim};
 use super::service::by_slug;
 use super::team_dto::{
-    AmountBand,
-    ContactFigures, CurrencyFigures, Dashboard, DayCount, EvidenceCoverage, IncidentWindow,
-    KindCoverage,
+    AmountBand, ContactFigures, CurrencyFigures, Dashboard, DayCount, EvidenceCoverage,
+    IncidentWindow, KindCoverage,
 };
 use crate::auth::CurrentUser;
 use crate::entities::enums::{EvidenceStatus, ParticipantOutcome, ParticipationStatus};
@@ -23,7 +22,6 @@ use crate::responses::dto::UpdateVisibility;
 use crate::responses::scorecard::{median, share};
 use crate::responses::submissions::views_for_group;
 use crate::state::AppState;
-
 
 /// The band edges of claimed amounts, in major units of the currency.
 const BAND_EDGES: [i64; 6] = [0, 100, 500, 1_000, 5_000, 20_000];

@@ -144,4 +144,3 @@ async fn evidence_download(
         Err(e) => c.error(&e),
     }
 }
-

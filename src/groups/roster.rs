@@ -74,7 +74,10 @@ fn search_term(term: &str) -> Condition {
         .add(Expr::exists(account))
         .add(Expr::exists(signed))
         .add(lower_like(
-            (participations::Entity, participations::Column::TransactionRefs),
+            (
+                participations::Entity,
+                participations::Column::TransactionRefs,
+            ),
             &pattern,
         ));
     if let Ok(id) = term.parse::<i64>() {

@@ -206,7 +206,6 @@ fn expected_figures() -> Value {
     })
 }
 
-
 /// The amount bands the dashboard gives for `amounts`, from 0, 100, 500, 1,000, 5,000 and
 /// 20,000 major units; every test currency has 100 minor units to the major one.
 fn bands(amounts: &[i64]) -> Value {

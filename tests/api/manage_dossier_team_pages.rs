@@ -82,7 +82,6 @@ async fn post_with_token(v: &Visitor, page: &str, action: &str, fields: &[(&str,
     v.submit(page, action, fields).await
 }
 
-
 async fn compiling_and_downloading_through_the_dossier_page(backend: Backend) {
     // Every build in the background, as for a large group.
     let app = TestApp::spawn_with(backend, |s| s.dossier_inline_max = 0).await;
@@ -530,7 +529,9 @@ async fn strangers_and_participants_are_refused_everywhere(backend: Backend) {
     for (who, user) in [("stranger", &stranger), ("participant", &f.wang)] {
         let v = Visitor::signed_in(&app, user).await;
         for path in [dossiers.clone(), team.clone(), format!("{team}?page=2")] {
-            v.get(&path).await.assert_refused(&format!("{who} GET {path}"));
+            v.get(&path)
+                .await
+                .assert_refused(&format!("{who} GET {path}"));
         }
         for part in ["bundle", "letter.pdf", "roster.csv", "manifest.json"] {
             let (status, ..) = fetch(&app, &v, &format!("{dossiers}/1/{part}")).await;

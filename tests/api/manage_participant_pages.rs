@@ -66,7 +66,9 @@ async fn the_team_reads_a_participant_s_file_and_downloads_their_evidence(backen
     // The roster leads to the file.
     let roster = owner.get(&format!("/groups/{slug}/manage/roster")).await;
     assert!(
-        roster.html.contains(&format!("href=\"{}\"", file_path(&slug, wang))),
+        roster
+            .html
+            .contains(&format!("href=\"{}\"", file_path(&slug, wang))),
         "{}",
         roster.html
     );
@@ -111,7 +113,10 @@ async fn the_team_reads_a_participant_s_file_and_downloads_their_evidence(backen
         .unwrap()
         .to_owned();
     assert!(disposition.starts_with("attachment"), "{disposition}");
-    assert!(disposition.contains("%E8%81%8A%E5%A4%A9.txt"), "{disposition}");
+    assert!(
+        disposition.contains("%E8%81%8A%E5%A4%A9.txt"),
+        "{disposition}"
+    );
     assert_eq!(res.headers()["cache-control"], "private, no-store");
     assert_eq!(
         res.bytes().await.unwrap().as_ref(),
@@ -124,16 +129,17 @@ async fn the_team_reads_a_participant_s_file_and_downloads_their_evidence(backen
     let m = Visitor::signed_in(&app, &moderator).await;
     let seen = m.get(&file_path(&slug, wang)).await;
     assert_eq!(seen.status, StatusCode::OK, "{}", seen.html);
-    assert_eq!(
-        download(&app, &m, &links[0]).await.status(),
-        StatusCode::OK
-    );
+    assert_eq!(download(&app, &m, &links[0]).await.status(), StatusCode::OK);
 
     // Another participant's evidence is not reachable through this file, nor this group's
     // file through another group's path.
     let zhao = participation_of(&app, &f.owner, &slug, ANON_EMAIL).await;
     let zhao_page = owner.get(&file_path(&slug, zhao)).await;
-    assert!(zhao_page.html.contains("不同意提供姓名"), "{}", zhao_page.html);
+    assert!(
+        zhao_page.html.contains("不同意提供姓名"),
+        "{}",
+        zhao_page.html
+    );
     let zhao_links = download_links(&zhao_page.html, &slug, zhao);
     assert_eq!(zhao_links.len(), 1);
     let zhao_item = zhao_links[0].rsplit('/').next().unwrap();
@@ -142,7 +148,9 @@ async fn the_team_reads_a_participant_s_file_and_downloads_their_evidence(backen
         download(&app, &owner, &crossed).await.status(),
         StatusCode::NOT_FOUND
     );
-    let other = app.verified_user("other.owner@example.com", "别的组织者").await;
+    let other = app
+        .verified_user("other.owner@example.com", "别的组织者")
+        .await;
     let other_group = app
         .create_group(&other, json!({"title": "另一个投诉组：提现失败"}))
         .await;
@@ -152,7 +160,11 @@ async fn the_team_reads_a_participant_s_file_and_downloads_their_evidence(backen
         .await
         .assert_refused("a file through a group the viewer does not run");
     let seen = owner.get(&file_path(&slug, wang + 1000)).await;
-    assert_eq!(seen.status, StatusCode::NOT_FOUND, "an unknown participation");
+    assert_eq!(
+        seen.status,
+        StatusCode::NOT_FOUND,
+        "an unknown participation"
+    );
 }
 
 async fn strangers_and_participants_are_refused_the_file_and_its_downloads(backend: Backend) {
@@ -237,7 +249,10 @@ async fn the_roster_finds_participants_by_words_and_consents(backend: Backend) {
         ("q=100%25", vec![]),
         ("consent_share_identity=false", vec![ANON_EMAIL]),
         ("consent_contact=false", vec![li]),
-        ("consent_contact=true&consent_share_identity=true", vec![wang]),
+        (
+            "consent_contact=true&consent_share_identity=true",
+            vec![wang],
+        ),
     ] {
         assert_eq!(
             roster_emails(&app, &f.owner, &slug, query).await,
@@ -271,7 +286,11 @@ async fn the_roster_finds_participants_by_words_and_consents(backend: Backend) {
     let found = owner.get(&format!("{path}?q=%E7%8E%8B%E8%8A%B3")).await;
     assert_eq!(found.status, StatusCode::OK, "{}", found.html);
     assert!(found.html.contains(wang) && !found.html.contains(li));
-    assert!(found.html.contains("name=\"q\" value=\"王芳\""), "{}", found.html);
+    assert!(
+        found.html.contains("name=\"q\" value=\"王芳\""),
+        "{}",
+        found.html
+    );
     let unnamed = owner.get(&format!("{path}?identity=no")).await;
     assert!(unnamed.html.contains(ANON_EMAIL) && !unnamed.html.contains(wang));
     let no_contact = owner.get(&format!("{path}?contact=no")).await;

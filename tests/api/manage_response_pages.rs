@@ -53,7 +53,6 @@ fn assert_redirect_to(seen: &Seen, to: &str) {
     assert_eq!(seen.location.as_deref(), Some(to));
 }
 
-
 async fn a_submission_is_recorded_watched_until_overdue_extended_and_answered(backend: Backend) {
     let app = TestApp::on(backend).await;
     // Monday 28 September 2026, 10:00 in Beijing: a 7-working-day clock runs over National Day.
@@ -102,7 +101,8 @@ async fn a_submission_is_recorded_watched_until_overdue_extended_and_answered(ba
     assert!(page.html.contains("已记录提交"), "flash: {}", page.html);
     assert!(page.html.contains("深圳市消费者委员会"));
     assert!(
-        page.html.contains("编号 <span class=\"wrap\">SZ-2026-0928-17</span>"),
+        page.html
+            .contains("编号 <span class=\"wrap\">SZ-2026-0928-17</span>"),
         "{}",
         page.html
     );
@@ -315,7 +315,10 @@ async fn bad_input_is_shown_beside_its_field_and_changes_nothing(backend: Backen
         "{}",
         seen.html
     );
-    assert!(seen.html.contains(&format!("value=\"{long}\"")), "typed kept");
+    assert!(
+        seen.html.contains(&format!("value=\"{long}\"")),
+        "typed kept"
+    );
     let seen = v
         .submit(
             &subs,
@@ -515,7 +518,9 @@ async fn strangers_and_participants_are_refused_both_pages_and_every_form(backen
     for (who, user) in [("stranger", &stranger), ("participant", &f.wang)] {
         let v = Visitor::signed_in(&app, user).await;
         for path in [&subs, &ups] {
-            v.get(path).await.assert_refused(&format!("{who} GET {path}"));
+            v.get(path)
+                .await
+                .assert_refused(&format!("{who} GET {path}"));
         }
         // With a valid token of their own (from their account page), every form is refused.
         let id = id.to_string();
