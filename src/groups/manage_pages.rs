@@ -491,6 +491,19 @@ impl RosterFilter {
     }
 }
 
+/// A claimed amount as the team reads it: `128.00 CNY`.
+pub(crate) fn amount_label(m: &crate::participation::dto::Money) -> String {
+    format!("{} {}", m.decimal(), m.currency)
+}
+
+/// The statement version a participant last signed, or that they have not signed.
+pub(crate) fn signed_label(l: Locale, version: Option<i32>) -> String {
+    version.map_or_else(
+        || l.t("page.manage.not_signed").to_owned(),
+        |v| l.tf("page.manage.version_n", &[("version", &v.to_string())]),
+    )
+}
+
 /// One roster entry, as shown.
 struct RosterRow {
     id: i64,
@@ -533,17 +546,10 @@ impl RosterRow {
             email: e.email,
             status_key: e.status.as_str(),
             status: l.tk("page.my.status", e.status),
-            amount: format!(
-                "{} {}",
-                e.amount_disputed.decimal(),
-                e.amount_disputed.currency
-            ),
+            amount: amount_label(&e.amount_disputed),
             incident_date: e.incident_date.to_string(),
             evidence: e.evidence_count,
-            signed: e.signed_statement_version.map_or_else(
-                || l.t("page.manage.not_signed").to_owned(),
-                |v| l.tf("page.manage.version_n", &[("version", &v.to_string())]),
-            ),
+            signed: signed_label(l, e.signed_statement_version),
             signature_current: e.signature_current,
             joined: local_date(e.joined_at).to_string(),
             reason: e.rejection_reason,

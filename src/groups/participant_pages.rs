@@ -9,6 +9,7 @@ use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, web};
 use askama::Template;
 
+use super::manage_pages::{amount_label, signed_label};
 use super::roster::{self, ParticipantFile};
 use crate::error::AppError;
 use crate::evidence::pages::{EvidenceRow, evidence_rows};
@@ -79,17 +80,10 @@ impl ParticipantPage {
             reason: e.rejection_reason,
             duplicate_of: e.duplicate_of,
             statement: f.statement,
-            amount: format!(
-                "{} {}",
-                e.amount_disputed.decimal(),
-                e.amount_disputed.currency
-            ),
+            amount: amount_label(&e.amount_disputed),
             incident_date: e.incident_date.to_string(),
             refs: e.transaction_refs,
-            signed: e.signed_statement_version.map_or_else(
-                || l.t("page.manage.not_signed").to_owned(),
-                |v| l.tf("page.manage.version_n", &[("version", &v.to_string())]),
-            ),
+            signed: signed_label(l, e.signed_statement_version),
             signature_current: e.signature_current,
             share_identity: e.consent_share_identity,
             contact_ok: e.consent_contact,
