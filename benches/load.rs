@@ -167,7 +167,9 @@ fn row(name: &str, figure: String, baseline_name: &str, baseline: String, ratio:
     println!("| {name} | {figure} | {baseline_name}: {baseline} | {ratio:.3} |");
 }
 
-/// Raw single-row commits on the same kind of database with the same durability.
+/// Raw single-row commits on the same kind of database with the same durability: SQLite on one
+/// connection (it has one writer), PostgreSQL from 20 tasks on 20 connections, the server's
+/// pool size.
 async fn raw_commits(dir: &Path, db: Option<&str>, secs: u64) -> f64 {
     let (url, tasks) = match db {
         Some(u) => (u.to_owned(), 20),
@@ -176,12 +178,14 @@ async fn raw_commits(dir: &Path, db: Option<&str>, secs: u64) -> f64 {
             1,
         ),
     };
-    let conn = Database::connect(&url).await.expect("raw database");
-    if db.is_none() {
-        for pragma in ["PRAGMA journal_mode=WAL", "PRAGMA synchronous=NORMAL"] {
-            conn.execute_unprepared(pragma).await.expect("pragma");
-        }
+    // SQLite: one connection opened as the server opens its own (WAL, `synchronous=NORMAL` on
+    // that connection — a pragma run on a pool would hold on one of its connections only).
+    let conn = if db.is_none() {
+        lianming::db::connect_writer(&url, Duration::from_secs(5)).await
+    } else {
+        Database::connect(&url).await
     }
+    .expect("raw database");
     conn.execute_unprepared("CREATE TABLE IF NOT EXISTS raw_commits (id BIGINT, note TEXT)")
         .await
         .expect("table");

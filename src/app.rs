@@ -50,7 +50,15 @@ impl Application {
         let listener = TcpListener::bind(settings.bind_addr()?)
             .with_context(|| format!("binding {}", settings.bind))?;
         let local = listener.local_addr()?;
-        let state = web::Data::new(build_state(settings, clock, db, local)?);
+        let joins_db = db::connect_writer(
+            &settings.database_url(),
+            Duration::from_secs(settings.db_acquire_timeout_secs),
+        )
+        .await
+        .context("connecting the join writer to the database")?;
+        let mut state = build_state(settings, clock, db, local)?;
+        state.write_joins_on(joins_db);
+        let state = web::Data::new(state);
         sweep_uploads(&state).await;
         crate::dossier::service::recover_interrupted(&state)
             .await

@@ -30,12 +30,21 @@ pub async fn connect_with(
     url: &str,
     acquire_timeout: Duration,
 ) -> Result<DatabaseConnection, DbErr> {
+    let size = if url.starts_with("sqlite:") { 8 } else { 20 };
+    open(url, acquire_timeout, size).await
+}
+
+async fn open(
+    url: &str,
+    acquire_timeout: Duration,
+    size: u32,
+) -> Result<DatabaseConnection, DbErr> {
     let mut opts = ConnectOptions::new(url.to_owned());
     opts.sqlx_logging(false)
         .connect_timeout(acquire_timeout)
         .acquire_timeout(acquire_timeout);
     if url.starts_with("sqlite:") {
-        opts.max_connections(8)
+        opts.max_connections(size)
             .min_connections(1)
             .map_sqlx_sqlite_opts(|o| {
                 o.journal_mode(SqliteJournalMode::Wal)
@@ -45,9 +54,21 @@ pub async fn connect_with(
                     .create_if_missing(true)
             });
     } else {
-        opts.max_connections(20).min_connections(1);
+        opts.max_connections(size).min_connections(1);
     }
     Database::connect(opts).await
+}
+
+/// Opens one connection for `url` with the pool's settings, for a task that writes alone (the
+/// join writer).
+///
+/// # Errors
+/// When the database cannot be reached or opened.
+pub async fn connect_writer(
+    url: &str,
+    acquire_timeout: Duration,
+) -> Result<DatabaseConnection, DbErr> {
+    open(url, acquire_timeout, 1).await
 }
 
 /// Begins a transaction that will write. On SQLite it takes the write lock at once

@@ -68,6 +68,12 @@ pub struct AppState {
 }
 
 impl AppState {
+    /// Moves the join writer onto `conn`, a connection of its own ([`db::connect_writer`]), so
+    /// that under load it never waits behind readers for one of the pool's.
+    pub fn write_joins_on(&mut self, conn: DatabaseConnection) {
+        self.joins = spawn_join_writer(conn, self);
+    }
+
     /// The current time from the application clock.
     #[must_use]
     pub fn now(&self) -> chrono::DateTime<chrono::Utc> {
@@ -165,4 +171,18 @@ pub fn build_state(
         tokens,
         mail_wake,
     })
+}
+
+fn spawn_join_writer(
+    conn: DatabaseConnection,
+    state: &AppState,
+) -> crate::participation::writer::JoinWriter {
+    crate::participation::writer::JoinWriter::spawn(
+        conn,
+        state.ctx.clone(),
+        state.mail_wake.clone(),
+        state.views.clone(),
+        JOIN_BATCH_MAX,
+        None,
+    )
 }

@@ -45,6 +45,43 @@ pub async fn enqueue(
     now: DateTime<Utc>,
     mail_domain: &str,
 ) -> Result<bool, DbErr> {
+    Ok(enqueue_many(conn, vec![email], now, mail_domain).await? > 0)
+}
+
+/// Writes `emails` into the outbox on `conn` in one statement; an email whose idempotency key
+/// is already queued is skipped. Returns how many were written.
+///
+/// # Errors
+/// On a database error or a template failure (then none is written).
+pub async fn enqueue_many(
+    conn: &impl ConnectionTrait,
+    emails: Vec<NewEmail>,
+    now: DateTime<Utc>,
+    mail_domain: &str,
+) -> Result<u64, DbErr> {
+    let rows = emails
+        .into_iter()
+        .map(|e| row(e, now, mail_domain))
+        .collect::<Result<Vec<_>, _>>()?;
+    if rows.is_empty() {
+        return Ok(0);
+    }
+    outbox::Entity::insert_many(rows)
+        .on_conflict(
+            OnConflict::column(outbox::Column::IdempotencyKey)
+                .do_nothing()
+                .to_owned(),
+        )
+        .exec_without_returning(conn)
+        .await
+}
+
+/// The outbox row of `email`, rendered.
+fn row(
+    email: NewEmail,
+    now: DateTime<Utc>,
+    mail_domain: &str,
+) -> Result<outbox::ActiveModel, DbErr> {
     let (text, html) = email
         .content
         .render()
@@ -55,7 +92,7 @@ pub async fn enqueue(
         .map_err(|e| DbErr::Custom(format!("render: {e}")))?;
     let headers =
         serde_json::to_string(&email.headers).map_err(|e| DbErr::Custom(e.to_string()))?;
-    let row = outbox::ActiveModel {
+    Ok(outbox::ActiveModel {
         kind: Set(email.kind.to_owned()),
         recipient: Set(email.recipient),
         user_id: Set(email.user_id),
@@ -70,16 +107,7 @@ pub async fn enqueue(
         next_attempt_at: Set(now),
         created_at: Set(now),
         ..Default::default()
-    };
-    let inserted = outbox::Entity::insert(row)
-        .on_conflict(
-            OnConflict::column(outbox::Column::IdempotencyKey)
-                .do_nothing()
-                .to_owned(),
-        )
-        .exec_without_returning(conn)
-        .await?;
-    Ok(inserted > 0)
+    })
 }
 
 /// Whether an email with this idempotency key was already queued (lets callers skip rendering).

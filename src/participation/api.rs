@@ -7,7 +7,6 @@ use super::dto::{JoinRequest, ParticipationUpdate, ParticipationView, SignatureI
 use super::service;
 use crate::auth::CurrentUser;
 use crate::error::{AppResult, Problem};
-use crate::groups::service::by_slug;
 use crate::json::ApiJson;
 use crate::state::AppState;
 
@@ -31,9 +30,12 @@ async fn join(
     slug: web::Path<String>,
     body: ApiJson<JoinRequest>,
 ) -> AppResult<HttpResponse> {
-    let p = service::join(&state, &user, &slug, body.0).await?;
-    let group = by_slug(&state.db, &slug).await?;
-    Ok(HttpResponse::Created().json(service::view(&state.db, &group, p).await?))
+    let j = service::join(&state, &user, &slug, body.0).await?;
+    Ok(HttpResponse::Created().json(service::view_with(
+        &j.group,
+        j.participation,
+        Some(j.signature),
+    )))
 }
 
 /// Your own participation in the group.

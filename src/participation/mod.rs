@@ -2,6 +2,7 @@
 //! references, consents and signature of the joint statement.
 
 pub mod api;
+mod batch;
 pub mod dto;
 pub mod join_pages;
 pub mod pages;

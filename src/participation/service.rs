@@ -10,7 +10,7 @@ use super::dto::{JoinRequest, Money, ParticipationUpdate, ParticipationView, Sig
 use crate::auth::CurrentUser;
 use crate::db;
 use crate::entities::enums::{GroupStatus, ParticipantOutcome, ParticipationStatus};
-use crate::entities::{groups, participations, providers, signatures};
+use crate::entities::{groups, participations, providers, signatures, statement_versions};
 use crate::error::{AppError, AppResult};
 pub use crate::groups::access::{find_mine, require_mine};
 use crate::groups::service::{by_slug, current_statement};
@@ -22,7 +22,7 @@ use crate::state::{AppState, Ctx};
 
 /// `today` is the user's local date (`Settings::local_date`): at 01:00 in Beijing an incident of
 /// that day is not in the future even though the UTC date is still the day before.
-fn check_incident_date(date: chrono::NaiveDate, today: chrono::NaiveDate) -> AppResult<()> {
+pub(super) fn check_incident_date(date: chrono::NaiveDate, today: chrono::NaiveDate) -> AppResult<()> {
     if date > today {
         return Err(AppError::field(
             "incident_date",
@@ -33,6 +33,18 @@ fn check_incident_date(date: chrono::NaiveDate, today: chrono::NaiveDate) -> App
         return Err(AppError::field("incident_date", "must be in 2000 or later"));
     }
     Ok(())
+}
+
+/// A join as written: the group, the participation and its new signature — all the 201
+/// answer needs, so it is built without reading them back.
+#[derive(Debug, Clone)]
+pub struct Joined {
+    /// The group joined.
+    pub group: groups::Model,
+    /// The participation (new, or a withdrawn one re-activated).
+    pub participation: participations::Model,
+    /// The signature made with the join.
+    pub signature: signatures::Model,
 }
 
 /// Joins a group with a signature of its current statement. One per user per group: a second
@@ -46,7 +58,7 @@ pub async fn join(
     user: &CurrentUser,
     slug: &str,
     req: JoinRequest,
-) -> AppResult<participations::Model> {
+) -> AppResult<Joined> {
     user.require_verified()?;
     state
         .limits
@@ -62,7 +74,8 @@ pub async fn join(
 }
 
 /// [`join`] inside the caller's transaction (which commits it), for a writer that batches
-/// joins; the caller has checked verification and the rate limit.
+/// joins; the caller has checked verification and the rate limit. This is the one-join path;
+/// the writer's batch path (`super::batch`) makes the same decisions with [`admit`].
 ///
 /// # Errors
 /// As [`join`], except 403 and 429.
@@ -72,10 +85,40 @@ pub async fn join_in(
     user: &CurrentUser,
     slug: &str,
     req: JoinRequest,
-) -> AppResult<participations::Model> {
+) -> AppResult<Joined> {
     let now = ctx.now();
     check_incident_date(req.incident_date, ctx.settings.local_date(now))?;
     let group = by_slug(conn, slug).await?;
+    check_open(&group)?;
+    let statement = current_statement(conn, &group).await?;
+    let existing = find_mine(conn, group.id, user.id).await?;
+    let row = admit(now, &group, &statement, existing, user.id, &req)?;
+    let participation = if row.id.is_not_set() {
+        match row.insert(conn).await {
+            Ok(p) => p,
+            Err(e) if db::is_unique_violation(&e) => return Err(already_joined()),
+            Err(e) => return Err(e.into()),
+        }
+    } else {
+        row.update(conn).await?
+    };
+    let signature = signature_row(participation.id, &statement, &req, now)
+        .insert(conn)
+        .await?;
+    let provider = providers::Entity::find_by_id(group.provider_id)
+        .one(conn)
+        .await?;
+    let email = join_confirmation(ctx, user, &group, provider.as_ref(), &participation, &signature);
+    enqueue(conn, email, now, &ctx.mail_domain).await?;
+    Ok(Joined {
+        group,
+        participation,
+        signature,
+    })
+}
+
+/// 409 unless the group takes new participants.
+pub(super) fn check_open(group: &groups::Model) -> AppResult<()> {
     if group.suspended_at.is_some() {
         return Err(AppError::conflict(
             "group_suspended",
@@ -88,7 +131,23 @@ pub async fn join_in(
             "this group is closed and takes no new participants",
         ));
     }
-    let statement = current_statement(conn, &group).await?;
+    Ok(())
+}
+
+/// Decides a join of `user_id` to an open `group` against its current `statement` and the
+/// user's `existing` participation: the row to write — new (no id), or the withdrawn one
+/// re-activated (id set).
+///
+/// # Errors
+/// 409 stale statement version or already joined; 422 incident date out of range.
+pub(super) fn admit(
+    now: DateTime<Utc>,
+    group: &groups::Model,
+    statement: &statement_versions::Model,
+    existing: Option<participations::Model>,
+    user_id: i64,
+    req: &JoinRequest,
+) -> AppResult<participations::ActiveModel> {
     if req.signature.statement_version != statement.version {
         return Err(AppError::conflict(
             "statement_version_stale",
@@ -103,55 +162,45 @@ pub async fn join_in(
     } else {
         ParticipationStatus::Active
     };
-    let refs =
-        serde_json::to_string(&clean_refs(req.transaction_refs)).map_err(anyhow::Error::from)?;
-    let existing = find_mine(conn, group.id, user.id).await?;
-    let participation = match existing {
+    let refs = serde_json::to_string(&clean_refs(&req.transaction_refs))
+        .map_err(anyhow::Error::from)?;
+    let mut row = match existing {
         Some(p) if p.status == ParticipationStatus::Withdrawn => {
             let mut active: participations::ActiveModel = p.into();
-            active.status = Set(status);
             active.withdrawn_at = Set(None);
-            active.statement = Set(req.statement.trim().to_owned());
-            active.amount_minor = Set(req.amount_disputed.amount_minor);
-            active.currency = Set(req.amount_disputed.currency.to_string());
-            active.incident_date = Set(req.incident_date);
-            active.transaction_refs = Set(refs);
-            active.consent_share_identity = Set(req.consent_share_identity);
-            active.consent_contact = Set(req.consent_contact);
-            active.signed_statement_version = Set(Some(statement.version));
-            active.updated_at = Set(now);
-            active.update(conn).await?
+            active
         }
         Some(_) => return Err(already_joined()),
-        None => {
-            let insert = participations::ActiveModel {
-                group_id: Set(group.id),
-                user_id: Set(user.id),
-                status: Set(status),
-                statement: Set(req.statement.trim().to_owned()),
-                amount_minor: Set(req.amount_disputed.amount_minor),
-                currency: Set(req.amount_disputed.currency.to_string()),
-                incident_date: Set(req.incident_date),
-                transaction_refs: Set(refs),
-                consent_share_identity: Set(req.consent_share_identity),
-                consent_contact: Set(req.consent_contact),
-                signed_statement_version: Set(Some(statement.version)),
-                outcome: Set(ParticipantOutcome::Unresolved),
-                created_at: Set(now),
-                updated_at: Set(now),
-                ..Default::default()
-            }
-            .insert(conn)
-            .await;
-            match insert {
-                Ok(p) => p,
-                Err(e) if db::is_unique_violation(&e) => return Err(already_joined()),
-                Err(e) => return Err(e.into()),
-            }
-        }
+        None => participations::ActiveModel {
+            group_id: Set(group.id),
+            user_id: Set(user_id),
+            outcome: Set(ParticipantOutcome::Unresolved),
+            created_at: Set(now),
+            ..Default::default()
+        },
     };
-    let signature = signatures::ActiveModel {
-        participation_id: Set(participation.id),
+    row.status = Set(status);
+    row.statement = Set(req.statement.trim().to_owned());
+    row.amount_minor = Set(req.amount_disputed.amount_minor);
+    row.currency = Set(req.amount_disputed.currency.to_string());
+    row.incident_date = Set(req.incident_date);
+    row.transaction_refs = Set(refs);
+    row.consent_share_identity = Set(req.consent_share_identity);
+    row.consent_contact = Set(req.consent_contact);
+    row.signed_statement_version = Set(Some(statement.version));
+    row.updated_at = Set(now);
+    Ok(row)
+}
+
+/// The signature row a join writes.
+pub(super) fn signature_row(
+    participation_id: i64,
+    statement: &statement_versions::Model,
+    req: &JoinRequest,
+    now: DateTime<Utc>,
+) -> signatures::ActiveModel {
+    signatures::ActiveModel {
+        participation_id: Set(participation_id),
         statement_version: Set(statement.version),
         statement_sha256: Set(statement.sha256.clone()),
         full_name: Set(req.signature.full_name.trim().to_owned()),
@@ -159,19 +208,15 @@ pub async fn join_in(
         signed_at: Set(now),
         ..Default::default()
     }
-    .insert(conn)
-    .await?;
-    queue_join_confirmation(ctx, conn, user, &group, &participation, signature.id, now).await?;
-    Ok(participation)
 }
 
-fn already_joined() -> AppError {
+pub(super) fn already_joined() -> AppError {
     AppError::conflict("already_joined", "you have already joined this group")
 }
 
 /// Trimmed, non-empty references, each once, in the order first given (a reference pasted twice,
 /// anywhere in the list, is one transaction).
-fn clean_refs(refs: Vec<String>) -> Vec<String> {
+fn clean_refs(refs: &[String]) -> Vec<String> {
     let mut out: Vec<String> = Vec::with_capacity(refs.len());
     for r in refs {
         let r = r.trim();
@@ -182,42 +227,39 @@ fn clean_refs(refs: Vec<String>) -> Vec<String> {
     out
 }
 
-async fn queue_join_confirmation(
+/// The confirmation email of a join, in the joiner's language.
+pub(super) fn join_confirmation(
     ctx: &Ctx,
-    txn: &impl ConnectionTrait,
     user: &CurrentUser,
     group: &groups::Model,
+    provider: Option<&providers::Model>,
     participation: &participations::Model,
-    signature_id: i64,
-    now: DateTime<Utc>,
-) -> AppResult<()> {
+    signature: &signatures::Model,
+) -> NewEmail {
     let locale = Locale::parse_lenient(&user.locale);
-    let provider = providers::Entity::find_by_id(group.provider_id)
-        .one(txn)
-        .await?;
-    let provider_name = provider.map_or_else(String::new, |p| match locale {
-        Locale::En => p.name_en.unwrap_or(p.name_zh),
-        Locale::ZhCn => p.name_zh,
+    let provider_name = provider.map_or("", |p| match locale {
+        Locale::En => p.name_en.as_deref().unwrap_or(&p.name_zh),
+        Locale::ZhCn => &p.name_zh,
     });
     let group_url = format!("{}/groups/{}", ctx.public_url, group.slug);
     let joined = kinds::Joined {
         title: &group.title,
-        provider: &provider_name,
+        provider: provider_name,
         version: group.statement_version,
         pending: participation.status == ParticipationStatus::Pending,
         group_url: &group_url,
     };
-    let content = kinds::join_confirmation(locale, &user.display_name, joined);
-    let email = NewEmail {
+    NewEmail {
         kind: "join_confirmation",
         recipient: user.email.clone(),
         user_id: Some(user.id),
-        content,
-        idempotency_key: format!("join_confirmation:{}:{signature_id}", participation.id),
+        content: kinds::join_confirmation(locale, &user.display_name, joined),
+        idempotency_key: format!(
+            "join_confirmation:{}:{}",
+            participation.id, signature.id
+        ),
         headers: Vec::new(),
-    };
-    enqueue(txn, email, now, &ctx.mail_domain).await?;
-    Ok(())
+    }
 }
 
 /// The view of a participation with its latest signature.
@@ -234,7 +276,17 @@ pub async fn view(
         .order_by_desc(signatures::Column::Id)
         .one(conn)
         .await?;
-    Ok(ParticipationView {
+    Ok(view_with(group, p, sig))
+}
+
+/// The view of a participation whose latest signature is `sig`.
+#[must_use]
+pub fn view_with(
+    group: &groups::Model,
+    p: participations::Model,
+    sig: Option<signatures::Model>,
+) -> ParticipationView {
+    ParticipationView {
         id: p.id,
         group: group.slug.clone(),
         status: p.status,
@@ -257,7 +309,7 @@ pub async fn view(
         rejection_reason: p.rejection_reason,
         created_at: p.created_at,
         updated_at: p.updated_at,
-    })
+    }
 }
 
 /// The caller's own participation in the group `slug`.
@@ -341,7 +393,7 @@ pub async fn update_mine(
     }
     if let Some(r) = upd.transaction_refs {
         active.transaction_refs =
-            Set(serde_json::to_string(&clean_refs(r)).map_err(anyhow::Error::from)?);
+            Set(serde_json::to_string(&clean_refs(&r)).map_err(anyhow::Error::from)?);
     }
     if let Some(c) = upd.consent_share_identity {
         active.consent_share_identity = Set(c);
@@ -390,6 +442,6 @@ mod tests {
         let refs = ["A1", " B2", "A1", "", "  ", "B2 ", "C3", "A1"]
             .map(String::from)
             .to_vec();
-        assert_eq!(clean_refs(refs), ["A1", "B2", "C3"]);
+        assert_eq!(clean_refs(&refs), ["A1", "B2", "C3"]);
     }
 }

@@ -4,6 +4,8 @@
 //! waiting together and commits them in one transaction, each in its own savepoint so a bad join
 //! fails alone; every request is answered only after the commit that holds its join, so an
 //! answered join is durable and an unanswered one left nothing behind (its outbox row included).
+//! A batch is read and written with a few multi-row statements (`super::batch`); the writer
+//! runs on a connection of its own, so it never queues behind readers for one.
 
 use std::sync::Arc;
 
@@ -12,10 +14,9 @@ use sea_orm::{DatabaseConnection, TransactionTrait};
 use tokio::sync::{Notify, mpsc, oneshot};
 
 use super::dto::JoinRequest;
-use super::service::join_in;
+use super::service::{Joined, join_in};
 use crate::auth::CurrentUser;
 use crate::db;
-use crate::entities::participations;
 use crate::error::{AppError, AppResult};
 use crate::groups::cache::ViewCache;
 use crate::state::Ctx;
@@ -34,7 +35,7 @@ pub struct JoinJob {
     pub req: JoinRequest,
 }
 
-type Answer = oneshot::Sender<AppResult<participations::Model>>;
+type Answer = oneshot::Sender<AppResult<Joined>>;
 
 /// A hook that runs after the `n`th join of a batch is written, before the commit — tests use
 /// it to make the writer fail mid-batch, as a crash would.
@@ -77,7 +78,7 @@ impl JoinWriter {
     /// # Errors
     /// The join's own error (404, 409, 422 …); 503 when the writer is gone or its batch could
     /// not be committed (then nothing of the join was kept).
-    pub async fn join(&self, job: JoinJob) -> AppResult<participations::Model> {
+    pub async fn join(&self, job: JoinJob) -> AppResult<Joined> {
         let (answer, answered) = oneshot::channel();
         self.tx
             .send((job, answer))
@@ -137,14 +138,16 @@ async fn run(
     }
 }
 
-/// Writes `jobs` in one transaction, each in a savepoint, and commits; answers per job. When
-/// the transaction cannot begin or commit, every job is answered 503 and none is kept.
+/// Writes `jobs` in one transaction and commits; answers per job. New joins are written
+/// together; a re-join, or every join of a batch that could not be written together, in a
+/// savepoint of its own. When the transaction cannot begin or commit, every job is answered
+/// 503 and none is kept.
 pub async fn commit_batch(
     db: &DatabaseConnection,
     ctx: &Ctx,
     jobs: Vec<JoinJob>,
     fault: Option<&Fault>,
-) -> Vec<AppResult<participations::Model>> {
+) -> Vec<AppResult<Joined>> {
     let n = jobs.len();
     let all_failed = |e: &dyn std::fmt::Display| {
         tracing::error!(error = %e, joins = n, "a batch of joins could not be committed");
@@ -154,27 +157,42 @@ pub async fn commit_batch(
         Ok(t) => t,
         Err(e) => return all_failed(&e),
     };
-    let mut results = Vec::with_capacity(n);
+    let mut results: Vec<Option<AppResult<Joined>>> = (0..n).map(|_| None).collect();
+    let one_by_one = match super::batch::write_new(&txn, ctx, &jobs, &mut results).await {
+        Ok(slow) => slow,
+        Err(e) => {
+            tracing::debug!(error = %e, "the batch path failed; joins written one by one");
+            (0..n).filter(|i| results[*i].is_none()).collect()
+        }
+    };
+    let mut one_by_one = one_by_one.into_iter().peekable();
     for (i, job) in jobs.into_iter().enumerate() {
-        let result = match txn.begin().await {
-            Ok(savepoint) => match join_in(&savepoint, ctx, &job.user, &job.slug, job.req).await {
-                Ok(p) => savepoint.commit().await.map(|()| p).map_err(AppError::from),
-                Err(e) => {
-                    if let Err(rb) = savepoint.rollback().await {
-                        return all_failed(&rb);
+        if one_by_one.next_if_eq(&i).is_some() {
+            let result = match txn.begin().await {
+                Ok(savepoint) => {
+                    match join_in(&savepoint, ctx, &job.user, &job.slug, job.req).await {
+                        Ok(j) => savepoint.commit().await.map(|()| j).map_err(AppError::from),
+                        Err(e) => {
+                            if let Err(rb) = savepoint.rollback().await {
+                                return all_failed(&rb);
+                            }
+                            Err(e)
+                        }
                     }
-                    Err(e)
                 }
-            },
-            Err(e) => return all_failed(&e),
-        };
-        results.push(result);
+                Err(e) => return all_failed(&e),
+            };
+            results[i] = Some(result);
+        }
         if let Some(fault) = fault {
             fault(i + 1);
         }
     }
     match txn.commit().await {
-        Ok(()) => results,
+        Ok(()) => results
+            .into_iter()
+            .map(|r| r.unwrap_or_else(|| Err(writer_gone())))
+            .collect(),
         Err(e) => all_failed(&e),
     }
 }

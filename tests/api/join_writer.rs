@@ -9,7 +9,7 @@ use lianming::entities::users;
 use lianming::error::AppError;
 use lianming::participation::dto::JoinRequest;
 use lianming::participation::writer::{Fault, JoinJob, JoinWriter, commit_batch};
-use sea_orm::EntityTrait;
+use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 
 use crate::helpers::app::{Backend, TestApp, create_account};
 use crate::on_both_databases;
@@ -51,6 +51,7 @@ on_both_databases!(
     a_batch_holding_one_invalid_join_commits_the_others_and_answers_the_bad_one_alone,
     joins_racing_in_one_batch_for_the_same_user_give_one_join_and_409s,
     a_writer_failing_mid_batch_loses_no_answered_join_and_leaves_no_orphan_mail,
+    one_batch_answers_new_joins_a_re_join_and_each_kind_of_refusal,
 );
 
 async fn a_batch_holding_one_invalid_join_commits_the_others_and_answers_the_bad_one_alone(
@@ -180,6 +181,89 @@ async fn a_writer_failing_mid_batch_loses_no_answered_join_and_leaves_no_orphan_
         .await
         .expect("a join after the crash");
     assert_eq!(app.count_rows("participations").await, kept as i64 + 1);
+}
+
+async fn one_batch_answers_new_joins_a_re_join_and_each_kind_of_refusal(backend: Backend) {
+    // Arrange: two open groups, a closed one, and a participant who joined and withdrew.
+    let app = TestApp::on(backend).await;
+    let owner = app.verified_user("owner@example.com", "组织者").await;
+    let mut open = Vec::new();
+    for title in ["退款超过三十天未到账", "白条分期多收手续费"] {
+        let g = app
+            .create_group(&owner, serde_json::json!({ "title": title }))
+            .await;
+        open.push(g["slug"].as_str().expect("slug").to_owned());
+    }
+    let closed = app.create_group(&owner, serde_json::json!({})).await;
+    let closed = closed["slug"].as_str().expect("slug").to_owned();
+    lianming::entities::groups::Entity::update_many()
+        .col_expr(
+            lianming::entities::groups::Column::Status,
+            sea_orm::sea_query::Expr::value(lianming::entities::enums::GroupStatus::Closed),
+        )
+        .filter(lianming::entities::groups::Column::Slug.eq(closed.as_str()))
+        .exec(&app.db)
+        .await
+        .expect("close the group");
+    let mut users = Vec::new();
+    for n in 0..5 {
+        users.push(current_user(&app, n).await);
+    }
+    let first = commit_batch(&app.db, &app.state.ctx, vec![job(&users[0], &open[0], 1)], None)
+        .await
+        .remove(0)
+        .expect("first join");
+    lianming::participation::service::withdraw(&app.db, &app.state.ctx, &users[0], &open[0])
+        .await
+        .expect("withdraw");
+    let mails_before = app.count_rows("outbox").await;
+    let mut late = job(&users[3], &open[1], 1);
+    late.req.incident_date = chrono::Utc::now().date_naive() + chrono::Days::new(3);
+    let jobs = vec![
+        job(&users[1], &open[0], 1),
+        job(&users[0], &open[0], 1),
+        job(&users[1], &open[1], 1),
+        job(&users[2], &closed, 1),
+        job(&users[2], "no-such-group", 1),
+        late,
+        job(&users[4], &open[1], 1),
+    ];
+
+    // Act
+    let results = commit_batch(&app.db, &app.state.ctx, jobs, None).await;
+
+    // Assert: the new joins and the re-join are kept, each refusal answered alone.
+    let joined: Vec<_> = [(0, 1), (1, 0), (2, 1), (6, 4)]
+        .iter()
+        .map(|&(i, u)| (results[i].as_ref().expect("a kept join"), &users[u]))
+        .collect();
+    assert_eq!(
+        joined[1].0.participation.id, first.participation.id,
+        "a re-join re-activates the withdrawn record"
+    );
+    assert_eq!(
+        joined[1].0.participation.status,
+        lianming::entities::enums::ParticipationStatus::Active
+    );
+    for (j, user) in &joined {
+        assert_eq!(j.participation.user_id, user.id);
+        assert_eq!(j.signature.participation_id, j.participation.id);
+        assert_eq!(j.signature.full_name, user.display_name);
+    }
+    assert!(
+        matches!(&results[3], Err(AppError::Conflict("group_closed", _))),
+        "{:?}",
+        results[3]
+    );
+    assert!(matches!(&results[4], Err(AppError::NotFound)), "{:?}", results[4]);
+    assert!(
+        matches!(&results[5], Err(AppError::Validation(f)) if f.contains_key("incident_date")),
+        "{:?}",
+        results[5]
+    );
+    assert_eq!(app.count_rows("participations").await, 4);
+    assert_eq!(app.count_rows("signatures").await, 5, "the first join's and four new");
+    assert_eq!(app.count_rows("outbox").await - mails_before, 4);
 }
 
 #[tokio::test]
