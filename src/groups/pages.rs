@@ -342,8 +342,30 @@ async fn load(state: &AppState, c: &PageCtx, slug: &str) -> AppResult<GroupPage>
 }
 
 async fn group(state: web::Data<AppState>, c: PageCtx, slug: web::Path<String>) -> HttpResponse {
-    match load(&state, &c, &slug).await {
-        Ok(page) => c.render(StatusCode::OK, &page),
+    if !c.is_shared() {
+        return match load(&state, &c, &slug).await {
+            Ok(page) => c.render(StatusCode::OK, &page),
+            Err(e) => c.error(&e),
+        };
+    }
+    // Signed out, the page holds only public parts: rendered once per language and day, and
+    // kept as the cached view is (fresh ≤ 1 s, dropped at each write).
+    let key = format!(
+        "{slug}#{}@{}",
+        c.l.as_str(),
+        state.ctx.settings.local_date(state.now())
+    );
+    let html = state
+        .views
+        .cached(&key, async {
+            let page = load(&state, &c, &slug).await?;
+            page.render()
+                .map(web::Bytes::from)
+                .map_err(|e| AppError::Internal(e.into()))
+        })
+        .await;
+    match html {
+        Ok(html) => c.respond(StatusCode::OK, Ok::<_, askama::Error>(web::Bytes::clone(&html))),
         Err(e) => c.error(&e),
     }
 }

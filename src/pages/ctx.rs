@@ -231,6 +231,24 @@ impl PageCtx {
 
     /// Renders a page with its status; a flash message shown here is used up.
     pub fn render(&self, status: StatusCode, page: &impl Template) -> HttpResponse {
+        self.respond(status, page.render().map(String::into_bytes))
+    }
+
+    /// Whether this page's HTML is the same for every visitor who reads it in its language: no
+    /// one signed in, no message left by a previous request, no query string. Such a page may
+    /// be rendered once and shared ([`Self::respond`] adds the visitor's own cookies).
+    #[must_use]
+    pub fn is_shared(&self) -> bool {
+        self.user.is_none() && self.flash.is_none() && !self.here.contains('?')
+    }
+
+    /// Answers with HTML rendered before (or the rendering's failure), with this visitor's
+    /// cookies.
+    pub fn respond<B: actix_web::body::MessageBody + 'static>(
+        &self,
+        status: StatusCode,
+        html: Result<B, askama::Error>,
+    ) -> HttpResponse {
         let mut res = HttpResponse::build(status);
         res.content_type("text/html; charset=utf-8");
         res.insert_header((header::CACHE_CONTROL, "no-store"));
@@ -238,7 +256,7 @@ impl PageCtx {
         if self.had_flash_cookie {
             res.cookie(removal(FLASH_COOKIE, self.secure));
         }
-        match page.render() {
+        match html {
             Ok(html) => res.body(html),
             Err(e) => {
                 tracing::error!(error = %e, "page rendering failed");

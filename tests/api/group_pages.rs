@@ -602,3 +602,51 @@ async fn the_qr_code_is_an_svg_of_the_page_address() {
         .collect();
     assert_eq!(modules(&svg, width, size), expected);
 }
+
+/// The number in the page's count card.
+fn shown_count(html: &str) -> String {
+    let card = r#"group-count"><p><span class="count">"#;
+    let start = html.find(card).expect("count card") + card.len();
+    let rest = &html[start..];
+    rest[..rest.find("</span>").expect("end")].to_owned()
+}
+
+#[tokio::test]
+async fn the_signed_out_page_is_rendered_once_for_all_yet_follows_joins_and_shows_no_one_s_own_parts()
+ {
+    // Arrange: a group, a signed-out visitor and a signed-in one.
+    let app = TestApp::spawn().await;
+    let owner = app.verified_user("owner@example.com", "王组织").await;
+    let g = app.create_group(&owner, json!({})).await;
+    let slug = g["slug"].as_str().expect("slug").to_owned();
+    let path = format!("/groups/{slug}");
+    let stranger = crate::helpers::visitor::Visitor::new(&app);
+    let member = app.verified_user("zhao.lei@example.com", "赵磊本人").await;
+    let signed_in = crate::helpers::visitor::Visitor::signed_in(&app, &member).await;
+
+    // Act: the signed-in page, the signed-out one, then a join and the signed-out page again.
+    let own = signed_in.get(&path).await;
+    let before = stranger.get(&path).await;
+    let another = crate::helpers::visitor::Visitor::new(&app).get(&path).await;
+    join(&app, &slug, &member, TestApp::join_body("赵磊真名", 1)).await;
+    let after = stranger.get(&path).await;
+    let english = stranger.get(&format!("{path}?lang=en")).await;
+
+    // Assert: every signed-out visitor gets the same page, with the visitor's own cookies
+    // (a new visitor still gets a CSRF seed); the signed-in one gets their own header; a join
+    // shows at once; no one's name reaches the shared page.
+    assert_eq!(before.status, StatusCode::OK);
+    assert_eq!(shown_count(&before.html), "0");
+    assert_eq!(before.html, another.html);
+    assert!(
+        another.set_cookie("lm_csrf").is_some(),
+        "a new visitor gets a CSRF seed of their own"
+    );
+    assert!(own.html.contains("赵磊本人"), "the signed-in header");
+    assert!(!before.html.contains("赵磊本人"));
+    assert_eq!(shown_count(&after.html), "1", "a join shows at once");
+    for private in ["赵磊本人", "赵磊真名", "zhao.lei@example.com"] {
+        assert!(!after.html.contains(private), "{private} on the shared page");
+    }
+    assert!(english.html.contains(r#"<html lang="en">"#));
+}
