@@ -26,11 +26,21 @@ pub fn routes(cfg: &mut ServiceConfig) {
 #[utoipa::path(tag = "groups", params(GroupQuery), responses(
     (status = 200, body = GroupPage), (status = 422, body = Problem)))]
 #[get("/groups")]
-async fn list(
-    state: web::Data<AppState>,
-    q: ApiQuery<GroupQuery>,
-) -> AppResult<web::Json<std::sync::Arc<GroupPage>>> {
-    Ok(web::Json(service::list_cached(&state, &q.0).await?))
+async fn list(state: web::Data<AppState>, q: ApiQuery<GroupQuery>) -> AppResult<HttpResponse> {
+    let body = state
+        .views
+        .cached_json(
+            &format!("json:{:?}", q.0),
+            service::list_cached(&state, &q.0),
+        )
+        .await?;
+    Ok(json_answer(body))
+}
+
+fn json_answer(body: web::Bytes) -> HttpResponse {
+    HttpResponse::Ok()
+        .content_type(actix_web::http::header::ContentType::json())
+        .body(body)
 }
 
 /// Start a group (verified users); the creator becomes its owner.
@@ -67,8 +77,14 @@ async fn suggest(
     (status = 200, body = GroupView), (status = 404, body = Problem)))]
 #[get("/groups/{slug}")]
 async fn show(state: web::Data<AppState>, slug: web::Path<String>) -> AppResult<HttpResponse> {
-    let view = state.views.public_view(&state.db, &slug).await?;
-    Ok(HttpResponse::Ok().json(&*view))
+    let body = state
+        .views
+        .cached_json(
+            &format!("json:{slug}"),
+            state.views.public_view(&state.db, &slug),
+        )
+        .await?;
+    Ok(json_answer(body))
 }
 
 /// Edit a group (organisers).

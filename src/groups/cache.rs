@@ -104,6 +104,28 @@ impl ViewCache {
         Ok(fresh)
     }
 
+    /// [`Self::cached`] serialised: the JSON answer itself is kept, so a hit costs no
+    /// serialisation. `key` must name what is serialised (it shares the space of other byte
+    /// entries, such as rendered pages).
+    ///
+    /// # Errors
+    /// Whatever `load` fails with.
+    pub async fn cached_json<T: serde::Serialize>(
+        &self,
+        key: &str,
+        load: impl std::future::Future<Output = AppResult<T>>,
+    ) -> AppResult<actix_web::web::Bytes> {
+        let bytes = self
+            .cached(key, async {
+                let value = load.await?;
+                serde_json::to_vec(&value)
+                    .map(actix_web::web::Bytes::from)
+                    .map_err(|e| crate::error::AppError::Internal(e.into()))
+            })
+            .await?;
+        Ok(actix_web::web::Bytes::clone(&bytes))
+    }
+
     fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<(TypeId, String), Entry>> {
         self.entries.lock().unwrap_or_else(PoisonError::into_inner)
     }
