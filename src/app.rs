@@ -167,12 +167,20 @@ pub fn mail_worker(state: &AppState) -> anyhow::Result<MailWorker> {
 
 async fn housekeeping(state: web::Data<AppState>, stop: CancellationToken) {
     let mut tick = tokio::time::interval(Duration::from_secs(300));
+    // The join writer leaves SQLite's checkpoints to this task (`db::connect_writer`).
+    let mut checkpoint = tokio::time::interval(Duration::from_secs(1));
+    checkpoint.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         tokio::select! {
             () = stop.cancelled() => break,
             _ = tick.tick() => {
                 state.limits.shrink(state.now());
                 sweep_uploads(&state).await;
+            }
+            _ = checkpoint.tick() => {
+                if let Err(e) = db::checkpoint(&state.db).await {
+                    tracing::debug!(error = %e, "WAL checkpoint skipped");
+                }
             }
         }
     }

@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use sea_orm::sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous};
 use sea_orm::{
-    ConnectOptions, Database, DatabaseConnection, DatabaseTransaction, DbBackend, DbErr, SqlErr,
+    ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DatabaseTransaction, DbBackend, DbErr, SqlErr,
     SqliteTransactionMode, TransactionOptions, TransactionTrait,
 };
 
@@ -46,7 +46,12 @@ async fn open(
     if url.starts_with("sqlite:") {
         opts.max_connections(size)
             .min_connections(1)
-            .map_sqlx_sqlite_opts(|o| {
+            .map_sqlx_sqlite_opts(move |o| {
+                let o = if size == 1 {
+                    o.pragma("wal_autocheckpoint", "0")
+                } else {
+                    o
+                };
                 o.journal_mode(SqliteJournalMode::Wal)
                     .synchronous(SqliteSynchronous::Normal)
                     .foreign_keys(true)
@@ -60,7 +65,9 @@ async fn open(
 }
 
 /// Opens one connection for `url` with the pool's settings, for a task that writes alone (the
-/// join writer).
+/// join writer). On SQLite its commits never run a WAL checkpoint (`wal_autocheckpoint=0`):
+/// copying the log into the database and syncing it would stall every join of that batch;
+/// [`checkpoint`] does it in the background instead.
 ///
 /// # Errors
 /// When the database cannot be reached or opened.
@@ -69,6 +76,19 @@ pub async fn connect_writer(
     acquire_timeout: Duration,
 ) -> Result<DatabaseConnection, DbErr> {
     open(url, acquire_timeout, 1).await
+}
+
+/// On SQLite, copies what the write-ahead log holds into the database file without waiting for
+/// readers or writers (`PASSIVE`); nothing on PostgreSQL.
+///
+/// # Errors
+/// When the statement fails.
+pub async fn checkpoint(db: &DatabaseConnection) -> Result<(), DbErr> {
+    if db.get_database_backend() == DbBackend::Sqlite {
+        db.execute_unprepared("PRAGMA wal_checkpoint(PASSIVE)")
+            .await?;
+    }
+    Ok(())
 }
 
 /// Begins a transaction that will write. On SQLite it takes the write lock at once
