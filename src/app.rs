@@ -157,6 +157,7 @@ pub fn mail_worker(state: &AppState) -> anyhow::Result<MailWorker> {
         clock: state.ctx.clock.clone(),
         poll: Duration::from_millis(s.outbox_poll_ms),
         batch: 50,
+        concurrency: usize::try_from(s.smtp_pool_size).unwrap_or(1),
         wake: state.mail_wake.clone(),
         throttle: Arc::new(governor::RateLimiter::direct(governor::Quota::per_second(
             std::num::NonZeroU32::new(s.mail_per_second).unwrap_or(std::num::NonZeroU32::MIN),

@@ -72,7 +72,7 @@ pub struct Settings {
     pub scheduler_tick_ms: u64,
     /// Most emails sent per second (a throttle for the relay).
     pub mail_per_second: u32,
-    /// SMTP connections kept open at most.
+    /// SMTP connections kept open at most; the outbox worker sends this many emails at once.
     pub smtp_pool_size: u32,
     /// Days after a resolution before participants are asked whether their own case was
     /// resolved.
