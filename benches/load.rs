@@ -178,10 +178,19 @@ async fn raw_commits(dir: &Path, db: Option<&str>, secs: u64) -> f64 {
             1,
         ),
     };
-    // SQLite: one connection opened as the server opens its own (WAL, `synchronous=NORMAL` on
-    // that connection — a pragma run on a pool would hold on one of its connections only).
+    // SQLite: one connection, WAL and `synchronous=NORMAL` set on that connection (a pragma run
+    // on a pool holds on one of its connections only), SQLite's own automatic checkpoints.
     let conn = if db.is_none() {
-        lianming::db::connect_writer(&url, Duration::from_secs(5)).await
+        let mut opts = sea_orm::ConnectOptions::new(url.clone());
+        opts.max_connections(1)
+            .min_connections(1)
+            .sqlx_logging(false)
+            .map_sqlx_sqlite_opts(|o| {
+                o.journal_mode(sea_orm::sqlx::sqlite::SqliteJournalMode::Wal)
+                    .synchronous(sea_orm::sqlx::sqlite::SqliteSynchronous::Normal)
+                    .create_if_missing(true)
+            });
+        Database::connect(opts).await
     } else {
         Database::connect(&url).await
     }
