@@ -514,8 +514,11 @@ async fn run() {
         rate / raw.max(1e-9)
     );
     println!(
-        "  send during the joins   {:.0} messages/s over {joins_secs:.1} s",
-        during_joins as f64 / joins_secs
+        "  send during the joins   {:.0} messages/s over {joins_secs:.1} s | after them: {:.0}/s \
+         over {:.1} s",
+        during_joins as f64 / joins_secs,
+        (sent - during_joins) as f64 / (send_secs_taken - joins_secs).max(1e-9),
+        send_secs_taken - joins_secs,
     );
     println!(
         "  joins during the send   {busy_rate:.0}/s ({busy_ok} joined, {busy_failed} failed) | \

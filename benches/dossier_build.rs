@@ -9,28 +9,26 @@
 //! (`VmHWM`) above the resting baseline, the bundle size, and the 10k/1k ratios. Linux only
 //! (/proc).
 
+mod common;
+
 use std::sync::Arc;
 use std::time::Instant;
 
-use chrono::{NaiveDate, Utc};
+use chrono::Utc;
 use lianming::blob::local::LocalStore;
 use lianming::clock::SystemClock;
 use lianming::entities::enums::{
-    Category, ContactChannel, ContactOutcome, DossierStatus, EvidenceKind, EvidenceStatus,
-    GroupStatus, ParticipantOutcome, ParticipationStatus, ProviderKind, Tier, UserStatus,
-    Visibility,
+    ContactChannel, ContactOutcome, DossierStatus, EvidenceKind, EvidenceStatus, Tier,
 };
-use lianming::entities::{
-    blobs, dossiers, evidence, groups, interactions, participations, providers, signatures,
-    statement_versions, users,
-};
+use lianming::entities::{blobs, dossiers, evidence, interactions, signatures};
 use lianming::{Settings, dossier};
 use migration::{Migrator, MigratorTrait};
-use sea_orm::{ActiveModelTrait, ActiveValue::Set, DatabaseConnection, EntityTrait};
+use sea_orm::{ActiveModelTrait, ActiveValue::Set, DatabaseConnection};
 use sha2::{Digest, Sha256};
 
+use common::insert_chunks;
+
 const EVIDENCE_BYTES: usize = 16 * 1024;
-const CHUNK: usize = 400;
 
 fn status_kib(key: &str) -> u64 {
     let text = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
@@ -60,141 +58,23 @@ fn png(seed: usize) -> Vec<u8> {
     v
 }
 
-async fn insert_chunks<A, E>(db: &DatabaseConnection, rows: Vec<A>)
-where
-    A: ActiveModelTrait<Entity = E> + Clone + Send,
-    E: EntityTrait,
-{
-    for chunk in rows.chunks(CHUNK) {
-        E::insert_many(chunk.to_vec())
-            .exec_without_returning(db)
-            .await
-            .expect("insert");
-    }
-}
-
 /// A group with `n` active, signed participants, each with one evidence file; returns the
 /// id of a dossier row in `building`.
 async fn prepare(db: &DatabaseConnection, store: &LocalStore, n: usize) -> i64 {
     let now = Utc::now();
-    let owner = users::ActiveModel {
-        email: Set("owner@bench.invalid".into()),
-        email_normalized: Set("owner@bench.invalid".into()),
-        display_name: Set("基准组织者".into()),
-        password_hash: Set("-".into()),
-        locale: Set("zh-CN".into()),
-        is_admin: Set(false),
-        email_verified_at: Set(Some(now)),
-        status: Set(UserStatus::Active),
-        created_at: Set(now),
-        updated_at: Set(now),
-        ..Default::default()
-    }
-    .insert(db)
-    .await
-    .expect("owner");
-    let provider = providers::ActiveModel {
-        slug: Set("bench-pay".into()),
-        name_zh: Set("基准钱包".into()),
-        name_en: Set(Some("Bench Pay".into())),
-        aliases: Set("[]".into()),
-        kind: Set(ProviderKind::DigitalWallet),
-        complaint_channels: Set("[]".into()),
-        reviewed: Set(true),
-        search_text: Set("基准钱包 bench pay".into()),
-        created_at: Set(now),
-        ..Default::default()
-    }
-    .insert(db)
-    .await
-    .expect("provider");
-    let statement = "我们是基准钱包的用户，申请退款后长期未到账，要求平台立即退款并赔偿损失。";
-    let sha = hex::encode(Sha256::digest(statement.as_bytes()));
-    let group = groups::ActiveModel {
-        slug: Set("bench-refund-delay".into()),
-        provider_id: Set(provider.id),
-        title: Set("退款迟迟未到账（基准）".into()),
-        summary: Set("申请退款后超过三十天仍未收到款项，客服一直说在处理中。".into()),
-        category: Set(Category::RefundDelay),
-        demands: Set(r#"[{"kind":"refund"},{"kind":"compensation","text":"按日支付利息"}]"#.into()),
-        status: Set(GroupStatus::Gathering),
-        visibility: Set(Visibility::Public),
-        requires_moderation: Set(false),
-        statement_version: Set(1),
-        search_text: Set("bench".into()),
-        created_by: Set(Some(owner.id)),
-        created_at: Set(now),
-        updated_at: Set(now),
-        ..Default::default()
-    }
-    .insert(db)
-    .await
-    .expect("group");
-    statement_versions::ActiveModel {
-        group_id: Set(group.id),
-        version: Set(1),
-        joint_statement: Set(statement.into()),
-        demands: Set(r#"[{"kind":"refund"}]"#.into()),
-        sha256: Set(sha.clone()),
-        created_by: Set(Some(owner.id)),
-        created_at: Set(now),
-        ..Default::default()
-    }
-    .insert(db)
-    .await
-    .expect("statement");
-
-    let ids = |base: i64| (0..n).map(move |i| base + i as i64);
+    let (owner, provider) = common::owner_and_provider(db, now).await;
+    let (group, sha) = common::group(
+        db,
+        &owner,
+        &provider,
+        "bench-refund-delay",
+        "退款迟迟未到账（基准）",
+        now,
+    )
+    .await;
     let user_base = owner.id + 1;
-    insert_chunks(
-        db,
-        (0..n)
-            .map(|i| users::ActiveModel {
-                id: Set(user_base + i as i64),
-                email: Set(format!("p{i}@bench.invalid")),
-                email_normalized: Set(format!("p{i}@bench.invalid")),
-                display_name: Set(format!("参与者{i}")),
-                password_hash: Set("-".into()),
-                locale: Set("zh-CN".into()),
-                is_admin: Set(false),
-                email_verified_at: Set(Some(now)),
-                status: Set(UserStatus::Active),
-                created_at: Set(now),
-                updated_at: Set(now),
-                suspension_reason: Set(None),
-            })
-            .collect(),
-    )
-    .await;
-    insert_chunks(
-        db,
-        ids(user_base)
-            .enumerate()
-            .map(|(i, user_id)| participations::ActiveModel {
-                id: Set(i as i64 + 1),
-                group_id: Set(group.id),
-                user_id: Set(user_id),
-                status: Set(ParticipationStatus::Active),
-                statement: Set(format!("我在三月申请退款 {i} 号订单，至今没有到账。")),
-                amount_minor: Set(10_000 + (i as i64 % 97) * 100),
-                currency: Set(if i % 10 == 0 { "USD" } else { "CNY" }.into()),
-                incident_date: Set(
-                    NaiveDate::from_ymd_opt(2026, 3, 1 + (i % 28) as u32).expect("date")
-                ),
-                transaction_refs: Set(format!(r#"["T2026{i:08}"]"#)),
-                consent_share_identity: Set(i % 10 < 7),
-                consent_contact: Set(i % 2 == 0),
-                signed_statement_version: Set(Some(1)),
-                outcome: Set(ParticipantOutcome::Unresolved),
-                rejection_reason: Set(None),
-                duplicate_of: Set(None),
-                created_at: Set(now),
-                updated_at: Set(now),
-                withdrawn_at: Set(None),
-            })
-            .collect(),
-    )
-    .await;
+    common::users(db, user_base, n, "p", now).await;
+    common::participations(db, group.id, 1, user_base, n, now).await;
     insert_chunks(
         db,
         (0..n)

@@ -610,6 +610,31 @@ async fn a_stopping_worker_leaves_a_backlog_for_the_next_one_without_leases() {
     assert_eq!(app.mail.messages().len(), 200);
 }
 
+/// One email at a time made a relay's latency the send rate: the worker keeps as many in
+/// flight as its SMTP pool has connections, and each is still delivered once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_worker_sends_as_many_emails_at_once_as_the_smtp_pool_holds() {
+    let app = no_app_worker(Backend::Sqlite).await;
+    queue(&app, "parallel", 10, &["a@example.com", "b@example.com"]).await;
+    let worker = lianming::app::mail_worker(&app.state).expect("worker");
+    let pool = worker.concurrency;
+    assert_eq!(pool, 4, "the default LIANMING_SMTP_POOL_SIZE");
+    app.mail.hold(true);
+    let round = tokio::spawn(async move { worker.run_once().await });
+    app.mail.wait_for_held(pool, Duration::from_secs(20)).await;
+    app.mail.hold(false);
+    assert_eq!(round.await.expect("round").expect("round"), 10);
+    let mut ids: Vec<_> = app
+        .mail
+        .messages()
+        .into_iter()
+        .filter_map(|m| m.message_id)
+        .collect();
+    ids.sort();
+    ids.dedup();
+    assert_eq!(ids.len(), 10, "each email once");
+}
+
 #[tokio::test]
 async fn a_relay_that_is_down_loses_nothing_and_a_refused_address_blocks_no_one() {
     let app = no_app_worker(Backend::Sqlite).await;

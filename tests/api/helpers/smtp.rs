@@ -20,7 +20,7 @@ use std::fmt;
 use std::io;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr, TcpListener};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use mail_parser::{HeaderName, MessageParser, MessagePart, PartType};
@@ -184,6 +184,10 @@ struct Shared {
     messages: Mutex<Vec<ReceivedMail>>,
     rejected: Mutex<HashSet<String>>,
     down: AtomicBool,
+    /// While true, every message waits after its data, before the server answers it; the
+    /// number waiting.
+    held: Mutex<(bool, usize)>,
+    released: Condvar,
 }
 
 fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -224,6 +228,8 @@ impl MailServer {
             messages: Mutex::new(Vec::new()),
             rejected: Mutex::new(HashSet::new()),
             down: AtomicBool::new(false),
+            held: Mutex::new((false, 0)),
+            released: Condvar::new(),
         });
         let handler = SmtpHandler::new(Arc::clone(&shared));
         std::thread::Builder::new()
@@ -315,6 +321,33 @@ impl MailServer {
     /// Undoes [`Self::reject_recipient`]: `RCPT TO:<addr>` is accepted again.
     pub fn accept_recipient(&self, addr: &str) {
         lock(&self.shared.rejected).remove(&addr.to_ascii_lowercase());
+    }
+
+    /// While held, every message waits, fully received, for its answer until [`Self::hold`]
+    /// is called with false (the server has enough session threads for the waits).
+    pub fn hold(&self, on: bool) {
+        lock(&self.shared.held).0 = on;
+        self.shared.released.notify_all();
+    }
+
+    /// Wait until `n` messages are waiting for their answer at once (see [`Self::hold`]).
+    /// Panics, saying how many were, after `timeout`.
+    pub async fn wait_for_held(&self, n: usize, timeout: Duration) {
+        let deadline = Instant::now() + timeout;
+        loop {
+            let waiting = lock(&self.shared.held).1;
+            if waiting >= n {
+                return;
+            }
+            if Instant::now() >= deadline {
+                panic!(
+                    "test SMTP server {}: expected {n} message(s) waiting at once within \
+                     {timeout:?}, {waiting} were",
+                    self.url()
+                );
+            }
+            tokio::time::sleep(POLL_INTERVAL).await;
+        }
     }
 
     /// While down, new sessions get `421` at HELO/EHLO, open sessions get `451` at
@@ -413,6 +446,18 @@ impl Handler for SmtpHandler {
     }
 
     fn data_end(&mut self) -> Response {
+        {
+            let mut held = lock(&self.shared.held);
+            held.1 += 1;
+            while held.0 {
+                held = self
+                    .shared
+                    .released
+                    .wait(held)
+                    .unwrap_or_else(|poisoned| poisoned.into_inner());
+            }
+            held.1 -= 1;
+        }
         let raw = std::mem::take(&mut self.data);
         let from = std::mem::take(&mut self.from);
         let to = std::mem::take(&mut self.to);
