@@ -365,7 +365,10 @@ async fn group(state: web::Data<AppState>, c: PageCtx, slug: web::Path<String>) 
         })
         .await;
     match html {
-        Ok(html) => c.respond(StatusCode::OK, Ok::<_, askama::Error>(web::Bytes::clone(&html))),
+        Ok(html) => c.respond(
+            StatusCode::OK,
+            Ok::<_, askama::Error>(web::Bytes::clone(&html)),
+        ),
         Err(e) => c.error(&e),
     }
 }

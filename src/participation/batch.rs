@@ -9,7 +9,9 @@
 
 use std::collections::{HashMap, HashSet};
 
-use sea_orm::{ColumnTrait, DatabaseTransaction, DbErr, EntityTrait, QueryFilter, TransactionTrait};
+use sea_orm::{
+    ColumnTrait, DatabaseTransaction, DbErr, EntityTrait, QueryFilter, TransactionTrait,
+};
 
 use super::service::{
     Joined, admit, already_joined, check_incident_date, check_open, join_confirmation,
@@ -100,10 +102,7 @@ pub(super) async fn write_new(
             check_incident_date(job.req.incident_date, today)?;
             let group = found.groups.get(&job.slug).ok_or(AppError::NotFound)?;
             check_open(group)?;
-            let statement = found
-                .statements
-                .get(&group.id)
-                .ok_or(AppError::NotFound)?;
+            let statement = found.statements.get(&group.id).ok_or(AppError::NotFound)?;
             let existing = found.existing.get(&(group.id, job.user.id)).cloned();
             let row = admit(now, group, statement, existing, job.user.id, &job.req)?;
             // A second join of the same user to the same group in this batch.

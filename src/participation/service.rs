@@ -22,7 +22,10 @@ use crate::state::{AppState, Ctx};
 
 /// `today` is the user's local date (`Settings::local_date`): at 01:00 in Beijing an incident of
 /// that day is not in the future even though the UTC date is still the day before.
-pub(super) fn check_incident_date(date: chrono::NaiveDate, today: chrono::NaiveDate) -> AppResult<()> {
+pub(super) fn check_incident_date(
+    date: chrono::NaiveDate,
+    today: chrono::NaiveDate,
+) -> AppResult<()> {
     if date > today {
         return Err(AppError::field(
             "incident_date",
@@ -108,7 +111,14 @@ pub async fn join_in(
     let provider = providers::Entity::find_by_id(group.provider_id)
         .one(conn)
         .await?;
-    let email = join_confirmation(ctx, user, &group, provider.as_ref(), &participation, &signature);
+    let email = join_confirmation(
+        ctx,
+        user,
+        &group,
+        provider.as_ref(),
+        &participation,
+        &signature,
+    );
     enqueue(conn, email, now, &ctx.mail_domain).await?;
     Ok(Joined {
         group,
@@ -162,8 +172,8 @@ pub(super) fn admit(
     } else {
         ParticipationStatus::Active
     };
-    let refs = serde_json::to_string(&clean_refs(&req.transaction_refs))
-        .map_err(anyhow::Error::from)?;
+    let refs =
+        serde_json::to_string(&clean_refs(&req.transaction_refs)).map_err(anyhow::Error::from)?;
     let mut row = match existing {
         Some(p) if p.status == ParticipationStatus::Withdrawn => {
             let mut active: participations::ActiveModel = p.into();
@@ -254,10 +264,7 @@ pub(super) fn join_confirmation(
         recipient: user.email.clone(),
         user_id: Some(user.id),
         content: kinds::join_confirmation(locale, &user.display_name, joined),
-        idempotency_key: format!(
-            "join_confirmation:{}:{}",
-            participation.id, signature.id
-        ),
+        idempotency_key: format!("join_confirmation:{}:{}", participation.id, signature.id),
         headers: Vec::new(),
     }
 }

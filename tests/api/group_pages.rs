@@ -646,7 +646,10 @@ async fn the_signed_out_page_is_rendered_once_for_all_yet_follows_joins_and_show
     assert!(!before.html.contains("赵磊本人"));
     assert_eq!(shown_count(&after.html), "1", "a join shows at once");
     for private in ["赵磊本人", "赵磊真名", "zhao.lei@example.com"] {
-        assert!(!after.html.contains(private), "{private} on the shared page");
+        assert!(
+            !after.html.contains(private),
+            "{private} on the shared page"
+        );
     }
     assert!(english.html.contains(r#"<html lang="en">"#));
 }

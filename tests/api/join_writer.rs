@@ -209,10 +209,15 @@ async fn one_batch_answers_new_joins_a_re_join_and_each_kind_of_refusal(backend:
     for n in 0..5 {
         users.push(current_user(&app, n).await);
     }
-    let first = commit_batch(&app.db, &app.state.ctx, vec![job(&users[0], &open[0], 1)], None)
-        .await
-        .remove(0)
-        .expect("first join");
+    let first = commit_batch(
+        &app.db,
+        &app.state.ctx,
+        vec![job(&users[0], &open[0], 1)],
+        None,
+    )
+    .await
+    .remove(0)
+    .expect("first join");
     lianming::participation::service::withdraw(&app.db, &app.state.ctx, &users[0], &open[0])
         .await
         .expect("withdraw");
@@ -255,14 +260,22 @@ async fn one_batch_answers_new_joins_a_re_join_and_each_kind_of_refusal(backend:
         "{:?}",
         results[3]
     );
-    assert!(matches!(&results[4], Err(AppError::NotFound)), "{:?}", results[4]);
+    assert!(
+        matches!(&results[4], Err(AppError::NotFound)),
+        "{:?}",
+        results[4]
+    );
     assert!(
         matches!(&results[5], Err(AppError::Validation(f)) if f.contains_key("incident_date")),
         "{:?}",
         results[5]
     );
     assert_eq!(app.count_rows("participations").await, 4);
-    assert_eq!(app.count_rows("signatures").await, 5, "the first join's and four new");
+    assert_eq!(
+        app.count_rows("signatures").await,
+        5,
+        "the first join's and four new"
+    );
     assert_eq!(app.count_rows("outbox").await - mails_before, 4);
 }
 
