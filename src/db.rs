@@ -47,8 +47,11 @@ async fn open(
         opts.max_connections(size)
             .min_connections(1)
             .map_sqlx_sqlite_opts(move |o| {
+                // The lone writer's batch statements vary with the batch's size (multi-row
+                // inserts, `IN (…)` lists): a larger statement cache keeps them all prepared.
                 let o = if size == 1 {
                     o.pragma("wal_autocheckpoint", "0")
+                        .statement_cache_capacity(WRITER_STATEMENTS)
                 } else {
                     o
                 };
@@ -63,6 +66,9 @@ async fn open(
     }
     Database::connect(opts).await
 }
+
+/// Prepared statements the writer's connection keeps (sqlx's default is 100).
+const WRITER_STATEMENTS: usize = 1024;
 
 /// Opens one connection for `url` with the pool's settings, for a task that writes alone (the
 /// join writer). On SQLite its commits never run a WAL checkpoint (`wal_autocheckpoint=0`):

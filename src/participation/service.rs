@@ -149,7 +149,7 @@ pub(super) fn check_open(group: &groups::Model) -> AppResult<()> {
 /// re-activated (id set).
 ///
 /// # Errors
-/// 409 stale statement version or already joined; 422 incident date out of range.
+/// 409 stale statement version or already joined.
 pub(super) fn admit(
     now: DateTime<Utc>,
     group: &groups::Model,
