@@ -60,9 +60,9 @@ impl Application {
         state.write_joins_on(joins_db);
         let state = web::Data::new(state);
         sweep_uploads(&state).await;
-        crate::dossier::service::recover_interrupted(&state)
+        crate::dossier::service::sweep_temporaries(&state)
             .await
-            .context("recovering interrupted dossier builds")?;
+            .context("removing dead dossier builds' files")?;
 
         // Collect the OpenAPI document once from the same registrations the server uses.
         let (_, api) = routes(
@@ -90,6 +90,7 @@ impl Application {
                 every,
                 stop.child_token(),
             )));
+            tasks.push(start_jobs(state.clone().into_inner(), stop.child_token())?);
         }
         tasks.push(tokio::spawn(housekeeping(
             state.clone(),
@@ -164,6 +165,26 @@ pub fn mail_worker(state: &AppState) -> anyhow::Result<MailWorker> {
         ))),
         fault: None,
     })
+}
+
+/// Starts this instance's job runner (dossier builds) on its thread; the returned task ends
+/// when the runner has stopped.
+///
+/// # Errors
+/// When the runner's thread cannot be started.
+pub fn start_jobs(
+    state: Arc<crate::state::AppState>,
+    stop: CancellationToken,
+) -> anyhow::Result<tokio::task::JoinHandle<()>> {
+    let poll = Duration::from_millis(state.ctx.settings.job_poll_ms);
+    let thread = crate::jobs::Runner::new(state, poll, 1)
+        .spawn(stop)
+        .context("starting the job runner")?;
+    Ok(tokio::task::spawn_blocking(move || {
+        if thread.join().is_err() {
+            tracing::error!("the job runner panicked");
+        }
+    }))
 }
 
 async fn housekeeping(state: web::Data<AppState>, stop: CancellationToken) {

@@ -90,6 +90,12 @@ pub struct Settings {
     /// Dossiers of at most this many participants are built inside the compile request;
     /// larger ones in the background.
     pub dossier_inline_max: u32,
+    /// How long an instance holds a background job (a dossier build) without renewing its
+    /// lease, in seconds; when it dies, another instance takes the job over this long after.
+    pub job_lease_secs: u64,
+    /// How often the job runner looks for due jobs, in milliseconds (a new job on the same
+    /// instance wakes it at once).
+    pub job_poll_ms: u64,
     /// Largest bundle accepted for verification, in bytes.
     pub dossier_verify_max_bytes: u64,
     /// The IANA time zone in which days are shown and compared ("today" for incident dates,
@@ -130,6 +136,8 @@ impl Default for Settings {
             signing_key_file: None,
             pdf_font: None,
             dossier_inline_max: 200,
+            job_lease_secs: 60,
+            job_poll_ms: 2000,
             dossier_verify_max_bytes: 512 * 1024 * 1024,
             timezone: DEFAULT_TIMEZONE.into(),
         }
@@ -179,6 +187,8 @@ impl std::fmt::Debug for Settings {
             .field("signing_key_file", &self.signing_key_file)
             .field("pdf_font", &self.pdf_font)
             .field("dossier_inline_max", &self.dossier_inline_max)
+            .field("job_lease_secs", &self.job_lease_secs)
+            .field("job_poll_ms", &self.job_poll_ms)
             .field("dossier_verify_max_bytes", &self.dossier_verify_max_bytes)
             .field("timezone", &self.timezone)
             .finish()
@@ -292,6 +302,12 @@ impl Settings {
         if self.db_acquire_timeout_secs == 0 {
             return Err(ConfigError(
                 "LIANMING_DB_ACQUIRE_TIMEOUT_SECS must be at least 1".into(),
+            ));
+        }
+        if self.job_lease_secs < 3 || self.job_poll_ms == 0 {
+            return Err(ConfigError(
+                "LIANMING_JOB_LEASE_SECS must be at least 3 and LIANMING_JOB_POLL_MS at least 1"
+                    .into(),
             ));
         }
         if self.access_token_minutes < 1 || self.refresh_token_days < 1 {

@@ -18,6 +18,7 @@ pub mod evidence;
 pub mod groups;
 pub mod i18n;
 pub mod interactions;
+pub mod jobs;
 pub mod json;
 pub mod mail;
 pub mod notify;

@@ -65,6 +65,8 @@ pub struct AppState {
     pub joins: crate::participation::writer::JoinWriter,
     /// Public group views, shared by every viewer.
     pub views: Arc<crate::groups::cache::ViewCache>,
+    /// This instance's identity for background jobs.
+    pub jobs: crate::jobs::Jobs,
 }
 
 impl AppState {
@@ -142,6 +144,7 @@ pub fn build_state(
         );
     }
     let limits = RateLimits::new(&settings, clock.clone());
+    let jobs = crate::jobs::Jobs::new(settings.job_lease_secs);
     let ctx = Ctx {
         links: crate::notify::tokens::LinkSigner::new(&secret),
         settings: Arc::new(settings),
@@ -160,6 +163,7 @@ pub fn build_state(
         None,
     );
     Ok(AppState {
+        jobs,
         joins,
         views,
         keys,

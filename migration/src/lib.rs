@@ -18,6 +18,7 @@ mod m20261122_000011_notifications;
 mod m20261202_043900_group_search_terms;
 mod m20261210_000001_admin_moderation;
 mod m20261211_000001_submission_reference;
+mod m20261213_000001_jobs;
 
 /// Runs every Lianming migration, in order.
 pub struct Migrator;
@@ -39,6 +40,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261202_043900_group_search_terms::Migration),
             Box::new(m20261210_000001_admin_moderation::Migration),
             Box::new(m20261211_000001_submission_reference::Migration),
+            Box::new(m20261213_000001_jobs::Migration),
         ]
     }
 }

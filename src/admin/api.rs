@@ -5,7 +5,7 @@ use actix_web::{get, post, web};
 use utoipa_actix_web::service_config::ServiceConfig;
 
 use super::dto::{
-    AdminGroupPage, AdminGroupView, AdminProviderPage, AdminProviderQuery, AdminSearchQuery,
+    AdminGroupPage, AdminJobPage, AdminJobQuery, AdminJobView, AdminGroupView, AdminProviderPage, AdminProviderQuery, AdminSearchQuery,
     AdminUserPage, AdminUserView, MergeRequest, MergeResult, SuspendRequest,
 };
 use super::service;
@@ -27,7 +27,9 @@ pub fn routes(cfg: &mut ServiceConfig) {
         .service(list_groups)
         .service(suspend_group)
         .service(unsuspend_group)
-        .service(retry_mail);
+        .service(retry_mail)
+        .service(list_jobs)
+        .service(retry_job);
 }
 
 /// The provider directory for review: newest first, who proposed each, how many groups use it
@@ -194,4 +196,34 @@ async fn retry_mail(
         .write(async |txn| service::retry_mail(txn, &user, *id, state.now()).await)
         .await?;
     Ok(web::Json(OutboxRow::from(row)))
+}
+
+/// Background jobs, newest first: what runs, what waits for a retry and what failed with which
+/// error (administrators).
+#[utoipa::path(tag = "admin", security(("bearer" = [])), params(AdminJobQuery), responses(
+    (status = 200, body = AdminJobPage), (status = 403, body = Problem), (status = 422, body = Problem)))]
+#[get("/admin/jobs")]
+async fn list_jobs(
+    state: web::Data<AppState>,
+    user: CurrentUser,
+    q: ApiQuery<AdminJobQuery>,
+) -> AppResult<web::Json<AdminJobPage>> {
+    let rows = service::jobs(&state.db, &user, q.0.status).await?;
+    Ok(web::Json(AdminJobPage {
+        items: rows.into_iter().map(AdminJobView::from).collect(),
+    }))
+}
+
+/// Run a failed job again with fresh attempts (administrators, after fixing its cause).
+#[utoipa::path(tag = "admin", security(("bearer" = [])), params(("id" = i64, Path)), responses(
+    (status = 200, body = AdminJobView), (status = 403, body = Problem), (status = 404, body = Problem), (status = 409, body = Problem)))]
+#[post("/admin/jobs/{id}/retry")]
+async fn retry_job(
+    state: web::Data<AppState>,
+    user: CurrentUser,
+    id: web::Path<i64>,
+) -> AppResult<web::Json<AdminJobView>> {
+    let row = service::retry_job(&state.db, &user, *id, state.now()).await?;
+    state.jobs.wake.notify_one();
+    Ok(web::Json(AdminJobView::from(row)))
 }

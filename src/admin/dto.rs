@@ -5,7 +5,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use validator::Validate;
 
-use crate::entities::enums::{GroupStatus, UserStatus};
+use crate::entities::enums::{GroupStatus, JobStatus, UserStatus};
 use crate::providers::dto::ProviderView;
 
 /// `GET /admin/providers` query.
@@ -162,4 +162,64 @@ pub struct AdminGroupPage {
     pub items: Vec<AdminGroupView>,
     /// All matches.
     pub total: u64,
+}
+
+/// `GET /admin/jobs` query.
+#[derive(Debug, Default, Deserialize, Validate, IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct AdminJobQuery {
+    /// Only jobs in this state (e.g. `failed`).
+    pub status: Option<JobStatus>,
+}
+
+/// A background job as an administrator sees it.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct AdminJobView {
+    /// Row id.
+    pub id: i64,
+    /// The kind, e.g. `dossier.build`.
+    pub kind: String,
+    /// What it is about (unique per kind and subject), e.g. `dossier.build:12`.
+    pub subject: String,
+    /// queued, running, done or failed.
+    pub status: JobStatus,
+    /// Attempts made.
+    pub attempts: i32,
+    /// Attempts allowed.
+    pub max_attempts: i32,
+    /// When it may run (next attempt, for a queued job).
+    pub run_at: DateTime<Utc>,
+    /// The instance holding it, while running.
+    pub locked_by: Option<String>,
+    /// The last attempt's error.
+    pub last_error: Option<String>,
+    /// Queued at.
+    pub created_at: DateTime<Utc>,
+    /// Done or given up at.
+    pub finished_at: Option<DateTime<Utc>>,
+}
+
+impl From<crate::entities::jobs::Model> for AdminJobView {
+    fn from(m: crate::entities::jobs::Model) -> Self {
+        Self {
+            id: m.id,
+            kind: m.kind,
+            subject: m.dedupe_key,
+            status: m.status,
+            attempts: m.attempts,
+            max_attempts: m.max_attempts,
+            run_at: m.run_at,
+            locked_by: m.locked_by,
+            last_error: m.last_error,
+            created_at: m.created_at,
+            finished_at: m.finished_at,
+        }
+    }
+}
+
+/// The newest 200 jobs matching the query.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct AdminJobPage {
+    /// Jobs, newest first.
+    pub items: Vec<AdminJobView>,
 }

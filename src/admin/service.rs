@@ -18,7 +18,7 @@ use super::dto::{
     MergeRequest, MergeResult, SuspendRequest,
 };
 use crate::auth::CurrentUser;
-use crate::entities::enums::{OutboxStatus, UserStatus};
+use crate::entities::enums::{JobStatus, OutboxStatus, UserStatus};
 use crate::entities::{audit_log, email_suppressions, groups, outbox, providers, users};
 use crate::error::{AppError, AppResult};
 use crate::providers::dto::{ProviderUpdate, ProviderView};
@@ -572,4 +572,44 @@ pub async fn retry_mail(
     )
     .await?;
     Ok(model)
+}
+
+/// The newest 200 background jobs, of `status` when given (administrators).
+///
+/// # Errors
+/// 403 unless an administrator.
+pub async fn jobs(
+    conn: &impl ConnectionTrait,
+    user: &CurrentUser,
+    status: Option<JobStatus>,
+) -> AppResult<Vec<crate::entities::jobs::Model>> {
+    user.require_admin()?;
+    Ok(crate::jobs::list(conn, status, 200).await?)
+}
+
+/// Queues a failed job again with fresh attempts (administrators, after fixing its cause).
+///
+/// # Errors
+/// 403 unless an administrator; 404 unknown job; 409 `not_failed` unless it failed.
+pub async fn retry_job(
+    conn: &impl ConnectionTrait,
+    user: &CurrentUser,
+    id: i64,
+    now: DateTime<Utc>,
+) -> AppResult<crate::entities::jobs::Model> {
+    user.require_admin()?;
+    if !crate::jobs::retry(conn, id, now).await? {
+        crate::entities::jobs::Entity::find_by_id(id)
+            .one(conn)
+            .await?
+            .ok_or(AppError::NotFound)?;
+        return Err(AppError::conflict(
+            "not_failed",
+            "only a job that failed can be run again",
+        ));
+    }
+    crate::entities::jobs::Entity::find_by_id(id)
+        .one(conn)
+        .await?
+        .ok_or(AppError::NotFound)
 }

@@ -27,6 +27,7 @@ use super::manifest::{
 use super::{Part, csv, jws, letter, version_dir};
 use crate::entities::dossiers;
 use crate::entities::enums::DossierStatus;
+use crate::jobs::Job;
 use crate::state::AppState;
 
 /// The hashes of a finished build.
@@ -81,6 +82,71 @@ pub async fn run(state: &AppState, dossier_id: i64) -> anyhow::Result<dossiers::
         }
     }
     Ok(active.update(&state.db).await?)
+}
+
+/// The job that builds one dossier version: inside the compile request for small groups, by a
+/// job runner for larger ones, and again on another instance when the one building it died.
+#[derive(Debug, serde::Serialize, serde::Deserialize)]
+pub struct BuildDossier {
+    /// The `dossiers` row, in `building`.
+    pub dossier_id: i64,
+}
+
+impl Job for BuildDossier {
+    const KIND: &'static str = "dossier.build";
+
+    fn dedupe_key(&self) -> String {
+        format!("dossier.build:{}", self.dossier_id)
+    }
+
+    async fn run(self, state: Arc<AppState>, attempt: i32) -> anyhow::Result<()> {
+        let Some(row) = dossiers::Entity::find_by_id(self.dossier_id)
+            .one(&state.db)
+            .await?
+        else {
+            return Ok(());
+        };
+        if row.status != DossierStatus::Building {
+            return Ok(());
+        }
+        if attempt > 1 {
+            discard_partial(&state, &row).await?;
+        }
+        run(&state, row.id).await.map(|_| ())
+    }
+
+    async fn gave_up(self, state: Arc<AppState>, reason: String) -> anyhow::Result<()> {
+        let Some(row) = dossiers::Entity::find_by_id(self.dossier_id)
+            .one(&state.db)
+            .await?
+        else {
+            return Ok(());
+        };
+        if row.status != DossierStatus::Building {
+            return Ok(());
+        }
+        assembly::unpin_evidence(&state.db, state.blobs.as_ref(), row.id).await?;
+        let mut active: dossiers::ActiveModel = row.into();
+        active.status = Set(DossierStatus::Failed);
+        active.failure_reason = Set(Some(reason.chars().take(500).collect()));
+        active.update(&state.db).await?;
+        Ok(())
+    }
+}
+
+/// Undoes what an interrupted attempt left: the evidence it pinned, and its published parts
+/// when it died between publishing them and recording the row (the row is not `ready`, so
+/// nothing was issued from them).
+async fn discard_partial(state: &AppState, row: &dossiers::Model) -> anyhow::Result<()> {
+    assembly::unpin_evidence(&state.db, state.blobs.as_ref(), row.id).await?;
+    let dir = version_dir(&state.ctx.settings.data_dir, row.group_id, row.version);
+    blocking(move || match std::fs::remove_dir_all(&dir) {
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+            Err(anyhow::Error::from(e).context(format!("removing {}", dir.display())))
+        }
+        _ => Ok(()),
+    })
+    .await
 }
 
 async fn build(state: &AppState, row: &dossiers::Model) -> anyhow::Result<Built> {

@@ -1,6 +1,7 @@
 //! Dossier rules: compiling a new version (organisers; one build per group at a time; version
-//! numbers never repeat or skip), who may see which version and part, recovery of builds a
-//! restart interrupted, and verification of uploaded bundles.
+//! numbers never repeat or skip), who may see which version and part, and verification of
+//! uploaded bundles. Builds run as jobs ([`build::BuildDossier`]), so one whose instance dies is
+//! taken over by another.
 
 use std::path::{Path, PathBuf};
 
@@ -15,10 +16,10 @@ use tokio::io::AsyncWriteExt as _;
 
 use super::dto::{DossierView, Tier};
 use super::verify::Report;
-use super::{Part, assembly, build, version_dir};
+use super::{Part, build, version_dir};
 use crate::auth::CurrentUser;
 use crate::db;
-use crate::entities::enums::{DossierStatus, ParticipationStatus};
+use crate::entities::enums::{DossierStatus, JobStatus, ParticipationStatus};
 use crate::entities::{dossiers, groups, participations};
 use crate::error::{AppError, AppResult};
 use crate::groups::access::{Role, Viewer, require_role};
@@ -124,6 +125,9 @@ pub async fn compile(
         Err(e) => return Err(e.into()),
     };
     let participants = signed_active(&txn, group.id).await?;
+    let job = crate::jobs::enqueue(&txn, &build::BuildDossier { dossier_id: row.id }, now)
+        .await?
+        .ok_or_else(|| AppError::Internal(anyhow::anyhow!("a new dossier already had a job")))?;
     audit(
         &txn,
         group.id,
@@ -136,17 +140,17 @@ pub async fn compile(
     .await?;
     txn.commit().await?;
     let base = base_path(&group.slug);
-    if participants <= u64::from(state.ctx.settings.dossier_inline_max) {
-        let row = build::run(state, row.id).await?;
+    if participants <= u64::from(state.ctx.settings.dossier_inline_max)
+        && crate::jobs::run_now(state, job).await? == Some(JobStatus::Done)
+    {
+        let row = dossiers::Entity::find_by_id(row.id)
+            .one(&state.db)
+            .await?
+            .ok_or(AppError::NotFound)?;
         return Ok((DossierView::new(row, &base), true));
     }
-    let (bg_state, id) = (state.clone(), row.id);
-    // The build reads blobs through a `?Send` store, so it runs on this worker's local set.
-    actix_web::rt::spawn(async move {
-        if let Err(e) = build::run(&bg_state, id).await {
-            tracing::error!(error = ?e, dossier_id = id, "recording a dossier build");
-        }
-    });
+    // Built by this instance's job runner, or any other's.
+    state.jobs.wake.notify_one();
     Ok((DossierView::new(row, &base), false))
 }
 
@@ -294,33 +298,19 @@ pub async fn part(
     })
 }
 
-/// Marks builds a stop interrupted as failed, releases what they pinned, and removes their
-/// temporary directories. Runs at start-up.
+/// A build's temporary directory untouched this long belongs to a build that died (a running
+/// build writes to it all the time, and a dead one's job is taken over with a new directory).
+const STALE_BUILD: std::time::Duration = std::time::Duration::from_secs(6 * 3600);
+
+/// Removes the temporary directories that dead builds left. Other instances' running builds
+/// are left alone: builds that died are resumed by their job ([`build::BuildDossier`]).
 ///
 /// # Errors
-/// Database failures.
-pub async fn recover_interrupted(state: &AppState) -> anyhow::Result<u64> {
-    let stale = dossiers::Entity::find()
-        .filter(dossiers::Column::Status.eq(DossierStatus::Building))
-        .all(&state.db)
-        .await?;
-    let n = stale.len() as u64;
-    for row in stale {
-        assembly::unpin_evidence(&state.db, state.blobs.as_ref(), row.id).await?;
-        let mut active: dossiers::ActiveModel = row.into();
-        active.status = Set(DossierStatus::Failed);
-        active.failure_reason = Set(Some("interrupted".into()));
-        active.update(&state.db).await?;
-    }
+/// When the blocking task fails.
+pub async fn sweep_temporaries(state: &AppState) -> anyhow::Result<()> {
     let root = state.ctx.settings.data_dir.join("dossiers");
     tokio::task::spawn_blocking(move || remove_temporaries(&root)).await?;
-    if n > 0 {
-        tracing::warn!(
-            count = n,
-            "dossier builds interrupted by a stop were marked failed"
-        );
-    }
-    Ok(n)
+    Ok(())
 }
 
 fn remove_temporaries(root: &Path) {
@@ -333,7 +323,13 @@ fn remove_temporaries(root: &Path) {
         };
         for e in entries.flatten() {
             let name = e.file_name().to_string_lossy().into_owned();
-            if name.starts_with('.') && name.ends_with(".tmp") {
+            let stale = e
+                .metadata()
+                .and_then(|m| m.modified())
+                .ok()
+                .and_then(|t| t.elapsed().ok())
+                .is_some_and(|age| age > STALE_BUILD);
+            if name.starts_with('.') && name.ends_with(".tmp") && stale {
                 let _ = std::fs::remove_dir_all(e.path());
             }
         }

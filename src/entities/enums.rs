@@ -328,6 +328,20 @@ string_enum! {
 }
 
 string_enum! {
+    /// Where a background job stands.
+    JobStatus {
+        /// Waiting for its time (or for a retry).
+        Queued = "queued",
+        /// Held by an instance until its lease runs out.
+        Running = "running",
+        /// Finished.
+        Done = "done",
+        /// Out of attempts; kept with its last error for administrators.
+        Failed = "failed",
+    }
+}
+
+string_enum! {
     /// Whether an account may be used.
     UserStatus {
         /// In use.
@@ -438,6 +452,7 @@ mod tests {
         check(Tier::all());
         check(DossierStatus::all());
         check(OutboxStatus::all());
+        check(JobStatus::all());
         check(UserStatus::all());
         check(TokenPurpose::all());
         check(ProviderKind::all());

@@ -14,6 +14,7 @@ pub mod group_search_terms;
 pub mod groups;
 pub mod holidays;
 pub mod interactions;
+pub mod jobs;
 pub mod notification_overrides;
 pub mod notification_prefs;
 pub mod outbox;

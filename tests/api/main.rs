@@ -18,6 +18,7 @@ mod hardening;
 mod helpers;
 mod join_pages;
 mod join_writer;
+mod jobs;
 mod journey;
 mod layering;
 mod manage_dossier_team_pages;
@@ -32,6 +33,7 @@ mod problems;
 mod reliability;
 mod responses;
 mod roster;
+
 mod search_pages;
 mod sessions;
 mod smtp_selftest;

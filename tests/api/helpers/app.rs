@@ -69,6 +69,8 @@ pub struct TestApp {
     pub state: actix_web::web::Data<lianming::AppState>,
     /// The server's data directory.
     pub data_dir: tempfile::TempDir,
+    /// The server's database (for more instances on it).
+    pub database_url: String,
     pg: Option<(String, String)>,
 }
 
@@ -165,6 +167,7 @@ impl TestApp {
             clock,
             db,
             data_dir,
+            database_url,
             pg,
         }
     }
