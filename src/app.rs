@@ -167,8 +167,9 @@ pub fn mail_worker(state: &AppState) -> anyhow::Result<MailWorker> {
     })
 }
 
-/// Starts this instance's job runner (dossier builds) on its thread; the returned task ends
-/// when the runner has stopped.
+/// Starts this instance's job runner (dossier builds) on its thread. The returned task ends
+/// when the runner has stopped; should the task be dropped instead (its runtime shutting down),
+/// the runner is stopped too.
 ///
 /// # Errors
 /// When the runner's thread cannot be started.
@@ -177,13 +178,14 @@ pub fn start_jobs(
     stop: CancellationToken,
 ) -> anyhow::Result<tokio::task::JoinHandle<()>> {
     let poll = Duration::from_millis(state.ctx.settings.job_poll_ms);
-    let thread = crate::jobs::Runner::new(state, poll, 1)
-        .spawn(stop)
+    let (stopped, done) = tokio::sync::oneshot::channel::<()>();
+    let guard = stop.clone().drop_guard();
+    crate::jobs::Runner::new(state, poll, 1)
+        .spawn(stop, stopped)
         .context("starting the job runner")?;
-    Ok(tokio::task::spawn_blocking(move || {
-        if thread.join().is_err() {
-            tracing::error!("the job runner panicked");
-        }
+    Ok(tokio::spawn(async move {
+        let _stop_when_dropped = guard;
+        let _ = done.await;
     }))
 }
 

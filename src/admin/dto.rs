@@ -166,6 +166,7 @@ pub struct AdminGroupPage {
 
 /// `GET /admin/jobs` query.
 #[derive(Debug, Default, Deserialize, Validate, IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct AdminJobQuery {
     /// Only jobs in this state (e.g. `failed`).

@@ -66,11 +66,16 @@ impl Runner {
     }
 
     /// Starts the runner on a thread of its own; it stops when `stop` is cancelled (running
-    /// jobs get a few seconds to finish, then are given back for another instance).
+    /// jobs get a few seconds to finish, then are given back for another instance), then sends
+    /// on `stopped`.
     ///
     /// # Errors
     /// When the thread cannot be started.
-    pub fn spawn(self, stop: CancellationToken) -> std::io::Result<std::thread::JoinHandle<()>> {
+    pub fn spawn(
+        self,
+        stop: CancellationToken,
+        stopped: tokio::sync::oneshot::Sender<()>,
+    ) -> std::io::Result<std::thread::JoinHandle<()>> {
         std::thread::Builder::new()
             .name("lianming-jobs".into())
             .spawn(move || {
@@ -85,6 +90,7 @@ impl Runner {
                     }
                 };
                 tokio::task::LocalSet::new().block_on(&rt, self.run(stop));
+                let _ = stopped.send(());
             })
     }
 
