@@ -24,7 +24,7 @@ use crate::state::{AppState, build_state};
 /// A built server, bound and ready to run.
 pub struct Application {
     server: Server,
-    port: u16,
+    local: std::net::SocketAddr,
     public_url: String,
     state: web::Data<AppState>,
     stop: CancellationToken,
@@ -98,7 +98,7 @@ impl Application {
         )));
         Ok(Self {
             server,
-            port: local.port(),
+            local,
             public_url: state.ctx.public_url.clone(),
             state,
             stop,
@@ -109,7 +109,13 @@ impl Application {
     /// The bound port.
     #[must_use]
     pub fn port(&self) -> u16 {
-        self.port
+        self.local.port()
+    }
+
+    /// The bound address.
+    #[must_use]
+    pub fn local_addr(&self) -> std::net::SocketAddr {
+        self.local
     }
 
     /// The public base URL.

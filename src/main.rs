@@ -146,10 +146,15 @@ async fn run(command: Command, settings: Settings) -> anyhow::Result<()> {
     match command {
         Command::Serve => {
             let app = Application::build(settings, clock).await?;
-            println!(
-                "Lianming is listening on {} (API docs at {0}/docs)",
-                app.public_url()
-            );
+            let listening = format!("http://{}", app.local_addr());
+            if listening == app.public_url() {
+                println!("Lianming is listening on {listening} (API docs at {listening}/docs)");
+            } else {
+                println!(
+                    "Lianming is listening on {listening} (public URL {0}, API docs at {0}/docs)",
+                    app.public_url()
+                );
+            }
             app.run_until_stopped().await?;
         }
         Command::Migrate => {
@@ -180,7 +185,9 @@ async fn run(command: Command, settings: Settings) -> anyhow::Result<()> {
             let jobs = lianming::app::start_jobs(state.clone(), stop.clone())?;
             let scheduler =
                 tokio::spawn(lianming::notify::scheduler::run(state, every, stop.clone()));
-            println!("Lianming worker running (outbox, scheduler, jobs); Ctrl-C or SIGTERM stops it");
+            println!(
+                "Lianming worker running (outbox, scheduler, jobs); Ctrl-C or SIGTERM stops it"
+            );
             stopped().await?;
             stop.cancel();
             sender.await?;
@@ -256,8 +263,7 @@ async fn run(command: Command, settings: Settings) -> anyhow::Result<()> {
 async fn stopped() -> std::io::Result<()> {
     #[cfg(unix)]
     {
-        let mut term =
-            tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
+        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
         tokio::select! {
             r = tokio::signal::ctrl_c() => r,
             _ = term.recv() => Ok(()),

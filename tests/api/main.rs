@@ -16,9 +16,9 @@ mod evidence;
 mod group_pages;
 mod hardening;
 mod helpers;
+mod jobs;
 mod join_pages;
 mod join_writer;
-mod jobs;
 mod journey;
 mod layering;
 mod manage_dossier_team_pages;
@@ -33,6 +33,7 @@ mod problems;
 mod reliability;
 mod responses;
 mod roster;
+mod scale;
 
 mod search_pages;
 mod sessions;

@@ -1,0 +1,295 @@
+//! The scaled set-up: several `lianming serve` processes on one PostgreSQL database with shared
+//! secrets (one data directory, one public URL), driven at once. Runs when `TEST_DATABASE_URL`
+//! is set.
+
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use futures_util::future::join_all;
+use lianming::entities::enums::{DossierStatus, JobStatus};
+use lianming::entities::{dossiers, jobs};
+use reqwest::StatusCode;
+use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
+use serde_json::{Value, json};
+
+use crate::helpers::app::{Backend, TestApp, TestUser, json_body};
+use crate::helpers::dossier::{download, python_verify, save_jwks, upload};
+use crate::helpers::team::expect_json;
+
+/// One server process.
+struct Instance {
+    child: Child,
+    url: String,
+}
+
+impl Drop for Instance {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Instance {
+    /// Starts `lianming serve` on `app`'s database, data directory and public URL, so that it
+    /// shares the secrets, keys and evidence a scaled set shares.
+    fn start(app: &TestApp) -> Instance {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_lianming"))
+            .current_dir(app.data_dir.path())
+            .env_clear()
+            .env("PATH", std::env::var("PATH").unwrap_or_default())
+            .env("DATABASE_URL", &app.database_url)
+            .env("LIANMING_DATA_DIR", app.data_dir.path())
+            .env("LIANMING_PUBLIC_URL", &app.address)
+            .env("LIANMING_BIND", "127.0.0.1:0")
+            .env("LIANMING_SMTP_URL", app.mail.url())
+            .env("LIANMING_JOB_LEASE_SECS", "3")
+            .env("LIANMING_JOB_POLL_MS", "100")
+            .env("LIANMING_DOSSIER_INLINE_MAX", "0")
+            .env("LIANMING_JOIN_PER_MINUTE", "10000")
+            .env("LIANMING_SCHEDULER_TICK_MS", "3600000")
+            .env("LIANMING_LOG", "error")
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start lianming");
+        let stdout = child.stdout.take().expect("stdout");
+        let mut line = String::new();
+        BufReader::new(stdout)
+            .read_line(&mut line)
+            .expect("first line");
+        let url = line
+            .split_whitespace()
+            .find(|w| w.starts_with("http://"))
+            .unwrap_or_else(|| panic!("no URL in the start-up line: {line:?}"))
+            .to_owned();
+        Instance { child, url }
+    }
+
+    fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    async fn post(&self, app: &TestApp, path: &str, token: &str, body: Value) -> reqwest::Response {
+        app.client
+            .post(format!("{}/api/v1{path}", self.url))
+            .bearer_auth(token)
+            .json(&body)
+            .send()
+            .await
+            .expect("request")
+    }
+
+    async fn count(&self, app: &TestApp, slug: &str) -> i64 {
+        let res = app
+            .client
+            .get(format!("{}/api/v1/groups/{slug}", self.url))
+            .send()
+            .await
+            .expect("group");
+        expect_json(res, StatusCode::OK).await["participant_count"]
+            .as_i64()
+            .expect("count")
+    }
+}
+
+/// `n` verified, logged-in users, a few at a time (logins wait for the bounded hash pool).
+async fn users(app: &TestApp, n: usize) -> Vec<TestUser> {
+    let mut all = Vec::with_capacity(n);
+    for chunk in (0..n).collect::<Vec<_>>().chunks(4) {
+        all.extend(
+            join_all(chunk.iter().map(|i| async move {
+                let (email, name) = (format!("p{i}@example.com"), format!("参与者{i}"));
+                app.verified_user(&email, &name).await
+            }))
+            .await,
+        );
+    }
+    all
+}
+
+/// Evidence a build must read, deflate and hash: text that compresses poorly.
+fn bulky_text(seed: u64, len: usize) -> Vec<u8> {
+    let mut x = seed.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1);
+    (0..len)
+        .map(|i| {
+            x = x
+                .wrapping_mul(6_364_136_223_846_793_005)
+                .wrapping_add(1_442_695_040_888_963_407);
+            if i % 80 == 79 {
+                b'\n'
+            } else {
+                b'!' + u8::try_from((x >> 33) % 90).unwrap_or(0)
+            }
+        })
+        .collect()
+}
+
+async fn job_of(app: &TestApp, dossier_id: i64) -> Option<jobs::Model> {
+    jobs::Entity::find()
+        .filter(jobs::Column::DedupeKey.eq(format!("dossier.build:{dossier_id}")))
+        .one(&app.db)
+        .await
+        .expect("job")
+}
+
+async fn dossier(app: &TestApp, version: i32) -> dossiers::Model {
+    dossiers::Entity::find()
+        .filter(dossiers::Column::Version.eq(version))
+        .one(&app.db)
+        .await
+        .expect("dossier")
+        .expect("row")
+}
+
+async fn wait_until<T>(what: &str, secs: u64, mut probe: impl AsyncFnMut() -> Option<T>) -> T {
+    let deadline = Instant::now() + Duration::from_secs(secs);
+    loop {
+        if let Some(v) = probe().await {
+            return v;
+        }
+        assert!(Instant::now() < deadline, "{what} within {secs} s");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_instances_share_joins_and_one_finishes_the_build_the_other_died_in() {
+    let Some(backend @ Backend::Postgres(_)) = Backend::postgres() else {
+        eprintln!("TEST_DATABASE_URL unset: the scaled set-up is not tested");
+        return;
+    };
+    // The test's own server only prepares data: it runs no jobs.
+    let app = TestApp::spawn_with(backend, |s| s.run_worker = false).await;
+    let owner = app.verified_user("organiser@example.com", "陈发起").await;
+    let group = app.create_group(&owner, json!({})).await;
+    let slug = group["slug"].as_str().expect("slug").to_owned();
+    let people = users(&app, 200).await;
+    let a = Instance::start(&app);
+    let b = Instance::start(&app);
+
+    // 200 joins at once, split between the two instances: 200 on both.
+    let joins = people.iter().enumerate().map(|(i, u)| {
+        let (to, body) = (
+            if i % 2 == 0 { &a } else { &b },
+            TestApp::join_body(&format!("参与者{i}"), 1),
+        );
+        let (app, slug) = (&app, &slug);
+        async move {
+            let res = to
+                .post(
+                    app,
+                    &format!("/groups/{slug}/participation"),
+                    &u.access_token,
+                    body,
+                )
+                .await;
+            res.status()
+        }
+    });
+    let statuses = join_all(joins).await;
+    assert!(
+        statuses.iter().all(|s| *s == StatusCode::CREATED),
+        "{statuses:?}"
+    );
+    // Each instance caches the public view for at most a second.
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    assert_eq!(a.count(&app, &slug).await, 200);
+    assert_eq!(b.count(&app, &slug).await, 200);
+
+    // Evidence that makes the build take a while.
+    for (i, u) in people.iter().take(2).enumerate() {
+        upload(
+            &app,
+            u,
+            &slug,
+            bulky_text(i as u64, 8 * 1024 * 1024),
+            "聊天记录.txt",
+            "text/plain",
+        )
+        .await;
+    }
+
+    // A build requested on A runs on whichever instance claims it; that one is killed.
+    let res = a
+        .post(
+            &app,
+            &format!("/groups/{slug}/dossiers"),
+            &owner.access_token,
+            json!({"tier": "provider"}),
+        )
+        .await;
+    let status = res.status();
+    let body = json_body(res).await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{body}");
+    let v1 = dossier(&app, 1).await;
+    let holder = wait_until("a build claimed", 30, async || {
+        job_of(&app, v1.id)
+            .await
+            .filter(|j| j.status == JobStatus::Running)
+    })
+    .await;
+    let (dead, survivor) = if holder
+        .locked_by
+        .as_deref()
+        .is_some_and(|w| w.starts_with(&format!("pid{}-", a.pid())))
+    {
+        (a, b)
+    } else {
+        (b, a)
+    };
+    assert!(
+        holder
+            .locked_by
+            .as_deref()
+            .is_some_and(|w| w.starts_with(&format!("pid{}-", dead.pid()))),
+        "{holder:?}"
+    );
+    let started = Instant::now();
+    drop(dead); // SIGKILL
+    assert_eq!(
+        dossier(&app, 1).await.status,
+        DossierStatus::Building,
+        "the build was still running when its instance was killed"
+    );
+    // A third instance starting meanwhile (a restart) leaves the build alone.
+    let c = Instance::start(&app);
+    let done = wait_until("the other instance finishing the build", 180, async || {
+        let d = dossier(&app, 1).await;
+        (d.status != DossierStatus::Building).then_some(d)
+    })
+    .await;
+    assert_eq!(done.status, DossierStatus::Ready, "{done:?}");
+    eprintln!(
+        "taken over and finished {:?} after the kill",
+        started.elapsed()
+    );
+    let job = job_of(&app, v1.id).await.expect("job");
+    assert_eq!(job.status, JobStatus::Done);
+    assert_eq!(job.attempts, 2, "{job:?}");
+
+    let bundle = download(&app, Some(&owner.access_token), &slug, 1, "bundle").await;
+    let dir = tempfile::tempdir().expect("dir");
+    let (ok, out) = python_verify(&bundle, &save_jwks(&app, dir.path()).await);
+    assert!(ok, "{out}");
+
+    // The next version, requested on another instance, is number 2.
+    let res = c
+        .post(
+            &app,
+            &format!("/groups/{slug}/dossiers"),
+            &owner.access_token,
+            json!({"tier": "public"}),
+        )
+        .await;
+    let v2 = json_body(res).await;
+    assert_eq!(v2["version"], 2, "{v2}");
+    let built = wait_until("version 2 built", 120, async || {
+        let d = dossier(&app, 2).await;
+        (d.status != DossierStatus::Building).then_some(d)
+    })
+    .await;
+    assert_eq!(built.status, DossierStatus::Ready);
+    assert_eq!(survivor.count(&app, &slug).await, 200);
+}
