@@ -39,6 +39,10 @@ pub struct Settings {
     /// HMAC key for access tokens; unset means one generated into the data directory.
     #[serde(skip_serializing)]
     pub jwt_secret: Option<SecretString>,
+    /// Where evidence is kept: unset means `DATA_DIR/blobs`; `s3://bucket[/prefix]` an
+    /// S3-compatible store (its query may carry settings, credentials too, so it is a secret).
+    #[serde(skip_serializing)]
+    pub blob_url: Option<SecretString>,
     /// Lifetime of an access token, in minutes.
     pub access_token_minutes: i64,
     /// Lifetime of a refresh token, in days.
@@ -114,6 +118,7 @@ impl Default for Settings {
             smtp_url: None,
             mail_from: "联名 Lianming <noreply@lianming.localhost>".into(),
             jwt_secret: None,
+            blob_url: None,
             access_token_minutes: 15,
             refresh_token_days: 30,
             json_limit_bytes: 64 * 1024,
@@ -165,6 +170,7 @@ impl std::fmt::Debug for Settings {
             .field("smtp_url", &secret(self.smtp_url.is_some()))
             .field("mail_from", &self.mail_from)
             .field("jwt_secret", &secret(self.jwt_secret.is_some()))
+            .field("blob_url", &secret(self.blob_url.is_some()))
             .field("access_token_minutes", &self.access_token_minutes)
             .field("refresh_token_days", &self.refresh_token_days)
             .field("json_limit_bytes", &self.json_limit_bytes)
@@ -248,6 +254,9 @@ impl Settings {
         settings.smtp_url = settings
             .smtp_url
             .filter(|u| !u.expose_secret().trim().is_empty());
+        settings.blob_url = settings
+            .blob_url
+            .filter(|u| !u.expose_secret().trim().is_empty());
         settings.public_url = settings.public_url.filter(|u| !u.trim().is_empty());
         settings.database_url = settings.database_url.filter(|u| !u.trim().is_empty());
         settings.validate()?;
@@ -277,6 +286,13 @@ impl Settings {
                     "LIANMING_SMTP_URL must look like smtp://host:port or smtps://host".into(),
                 ));
             }
+        }
+        if let Some(url) = &self.blob_url
+            && !url.expose_secret().starts_with("s3://")
+        {
+            return Err(ConfigError(
+                "LIANMING_BLOB_URL must look like s3://bucket[/prefix]".into(),
+            ));
         }
         let db = self.database_url();
         if !(db.starts_with("sqlite:")

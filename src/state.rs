@@ -11,6 +11,7 @@ use secrecy::ExposeSecret;
 use crate::auth::tokens::TokenService;
 use crate::blob::BlobStore;
 use crate::blob::local::LocalStore;
+use crate::blob::s3::S3Store;
 use crate::clock::SharedClock;
 use crate::config::Settings;
 use crate::db;
@@ -129,7 +130,10 @@ pub fn build_state(
         public_url.clone(),
         chrono::Duration::minutes(settings.access_token_minutes),
     );
-    let blobs: Arc<dyn BlobStore> = Arc::new(LocalStore::new(settings.data_dir.join("blobs")));
+    let blobs: Arc<dyn BlobStore> = match &settings.blob_url {
+        Some(url) => Arc::new(S3Store::from_url(url.expose_secret())?),
+        None => Arc::new(LocalStore::new(settings.data_dir.join("blobs"))),
+    };
     let keys =
         crate::dossier::keys::KeySource::new(&settings.data_dir, settings.signing_key_file.clone());
     keys.ensure(clock.now())

@@ -1,9 +1,10 @@
 //! Content-addressed storage of evidence files. [`BlobStore`] is the seam: the local file
-//! system backend lives here; an S3-compatible one can implement the same trait without
-//! touching callers. Reference counts live in the `blobs` table (see [`refs`]).
+//! system backend ([`local`], the default) and an S3-compatible one ([`s3`],
+//! `LIANMING_BLOB_URL`). Reference counts live in the `blobs` table (see [`refs`]).
 
 pub mod local;
 pub mod refs;
+pub mod s3;
 
 use std::io;
 use std::pin::Pin;

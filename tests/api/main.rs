@@ -5,6 +5,7 @@ mod account_area_pages;
 mod account_pages;
 mod admin_pages;
 mod auth;
+mod blob_s3;
 mod browser;
 mod cli;
 mod concurrency;

@@ -2,8 +2,6 @@
 //! secrets (one data directory, one public URL), driven at once. Runs when `TEST_DATABASE_URL`
 //! is set.
 
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use futures_util::future::join_all;
@@ -11,88 +9,11 @@ use lianming::entities::enums::{DossierStatus, JobStatus};
 use lianming::entities::{dossiers, jobs};
 use reqwest::StatusCode;
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
-use serde_json::{Value, json};
+use serde_json::json;
 
 use crate::helpers::app::{Backend, TestApp, TestUser, json_body};
 use crate::helpers::dossier::{download, python_verify, save_jwks, upload};
-use crate::helpers::team::expect_json;
-
-/// One server process.
-struct Instance {
-    child: Child,
-    url: String,
-}
-
-impl Drop for Instance {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-impl Instance {
-    /// Starts `lianming serve` on `app`'s database, data directory and public URL, so that it
-    /// shares the secrets, keys and evidence a scaled set shares.
-    fn start(app: &TestApp) -> Instance {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_lianming"))
-            .current_dir(app.data_dir.path())
-            .env_clear()
-            .env("PATH", std::env::var("PATH").unwrap_or_default())
-            .env("DATABASE_URL", &app.database_url)
-            .env("LIANMING_DATA_DIR", app.data_dir.path())
-            .env("LIANMING_PUBLIC_URL", &app.address)
-            .env("LIANMING_BIND", "127.0.0.1:0")
-            .env("LIANMING_SMTP_URL", app.mail.url())
-            .env("LIANMING_JOB_LEASE_SECS", "3")
-            .env("LIANMING_JOB_POLL_MS", "100")
-            .env("LIANMING_DOSSIER_INLINE_MAX", "0")
-            .env("LIANMING_JOIN_PER_MINUTE", "10000")
-            .env("LIANMING_SCHEDULER_TICK_MS", "3600000")
-            .env("LIANMING_LOG", "error")
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("start lianming");
-        let stdout = child.stdout.take().expect("stdout");
-        let mut line = String::new();
-        BufReader::new(stdout)
-            .read_line(&mut line)
-            .expect("first line");
-        let url = line
-            .split_whitespace()
-            .find(|w| w.starts_with("http://"))
-            .unwrap_or_else(|| panic!("no URL in the start-up line: {line:?}"))
-            .to_owned();
-        Instance { child, url }
-    }
-
-    fn pid(&self) -> u32 {
-        self.child.id()
-    }
-
-    async fn post(&self, app: &TestApp, path: &str, token: &str, body: Value) -> reqwest::Response {
-        app.client
-            .post(format!("{}/api/v1{path}", self.url))
-            .bearer_auth(token)
-            .json(&body)
-            .send()
-            .await
-            .expect("request")
-    }
-
-    async fn count(&self, app: &TestApp, slug: &str) -> i64 {
-        let res = app
-            .client
-            .get(format!("{}/api/v1/groups/{slug}", self.url))
-            .send()
-            .await
-            .expect("group");
-        expect_json(res, StatusCode::OK).await["participant_count"]
-            .as_i64()
-            .expect("count")
-    }
-}
+use crate::helpers::instance::Instance;
 
 /// `n` verified, logged-in users, a few at a time (logins wait for the bounded hash pool).
 async fn users(app: &TestApp, n: usize) -> Vec<TestUser> {
@@ -166,8 +87,8 @@ async fn two_instances_share_joins_and_one_finishes_the_build_the_other_died_in(
     let group = app.create_group(&owner, json!({})).await;
     let slug = group["slug"].as_str().expect("slug").to_owned();
     let people = users(&app, 200).await;
-    let a = Instance::start(&app);
-    let b = Instance::start(&app);
+    let a = Instance::start(&app, app.data_dir.path(), &[]);
+    let b = Instance::start(&app, app.data_dir.path(), &[]);
 
     // 200 joins at once, split between the two instances: 200 on both.
     let joins = people.iter().enumerate().map(|(i, u)| {
@@ -254,7 +175,7 @@ async fn two_instances_share_joins_and_one_finishes_the_build_the_other_died_in(
         "the build was still running when its instance was killed"
     );
     // A third instance starting meanwhile (a restart) leaves the build alone.
-    let c = Instance::start(&app);
+    let c = Instance::start(&app, app.data_dir.path(), &[]);
     let done = wait_until("the other instance finishing the build", 180, async || {
         let d = dossier(&app, 1).await;
         (d.status != DossierStatus::Building).then_some(d)

@@ -1,5 +1,6 @@
 pub mod app;
 pub mod dossier;
+pub mod instance;
 pub mod smtp;
 pub mod team;
 pub mod visitor;
