@@ -204,7 +204,9 @@ async fn housekeeping(state: web::Data<AppState>, stop: CancellationToken) {
         tokio::select! {
             () = stop.cancelled() => break,
             _ = tick.tick() => {
-                state.limits.shrink(state.now());
+                if let Err(e) = state.limits.shrink(&state.db, state.now()).await {
+                    tracing::warn!(error = %e, "could not forget old rate-limit hits");
+                }
                 sweep_uploads(&state).await;
             }
             _ = checkpoint.tick() => {

@@ -1,5 +1,12 @@
-//! In-process rate limits for login, registration, password reset and joining, keyed by client
-//! address or account. (Behind several instances each instance limits on its own.)
+//! Rate limits for login, registration, password reset and joining, keyed by client address
+//! or account. The limits that protect accounts hold across instances: login failures per
+//! account, and registrations and resets per address and account, are counted in the database
+//! (`limit_hits`, see [`shared`]). The burst limits (login attempts per minute per account and
+//! address, and per address) and joins per user stay in each process: they are brakes against
+//! one client hammering one instance, a load balancer spreads a client over N instances at most
+//! N times as fast, and counting every attempt or join in the database would add a write to
+//! the hottest paths. (Two instances checking at the same instant may each let one request
+//! past a shared limit.)
 //!
 //! Login is limited so that guessing stops without locking the owner out:
 //! - per (account, client address), every attempt counts, `login_per_minute`;
@@ -12,9 +19,7 @@
 //!   the right password is never refused because of other addresses' failures; a distributed
 //!   guesser gets one guess per fresh address per hour instead of `login_per_minute`.
 
-use std::collections::{HashMap, VecDeque};
 use std::num::NonZeroU32;
-use std::sync::{Mutex, PoisonError};
 
 use actix_web::HttpRequest;
 use chrono::{DateTime, Duration, Utc};
@@ -22,6 +27,8 @@ use governor::clock::Clock as _;
 use governor::middleware::NoOpMiddleware;
 use governor::state::keyed::DefaultKeyedStateStore;
 use governor::{Quota, RateLimiter};
+
+use sea_orm::ConnectionTrait;
 
 use crate::clock::SharedClock;
 
@@ -70,39 +77,6 @@ fn failure_window() -> Duration {
     Duration::hours(1)
 }
 
-/// Failed logins of the last hour, on the application clock (so tests can move it).
-#[derive(Debug, Default)]
-struct FailureLog {
-    /// Account → times of its most recent failures, oldest first, at most `bound + 1`.
-    by_account: HashMap<String, VecDeque<DateTime<Utc>>>,
-    /// (account, address) → time of the pair's latest failure.
-    by_pair: HashMap<(String, String), DateTime<Utc>>,
-}
-
-impl FailureLog {
-    /// The account's failures within the window, after forgetting older ones.
-    fn recent(&mut self, account: &str, now: DateTime<Utc>) -> usize {
-        let Some(times) = self.by_account.get_mut(account) else {
-            return 0;
-        };
-        while times.front().is_some_and(|t| *t <= now - failure_window()) {
-            times.pop_front();
-        }
-        times.len()
-    }
-
-    /// Seconds until the account's oldest remembered failure leaves the window.
-    fn wait_secs(&self, account: &str, now: DateTime<Utc>) -> u64 {
-        self.by_account
-            .get(account)
-            .and_then(|t| t.front())
-            .map_or(1, |oldest| {
-                u64::try_from((*oldest + failure_window() - now).num_seconds()).unwrap_or(1)
-            })
-            .max(1)
-    }
-}
-
 /// The limiters of one server process.
 #[derive(Debug)]
 pub struct RateLimits {
@@ -110,10 +84,9 @@ pub struct RateLimits {
     login: KeyedLimiter,
     /// Per address login attempts over all accounts.
     login_address: KeyedLimiter,
-    login_failures: Mutex<FailureLog>,
-    login_failures_per_hour: usize,
-    register: KeyedLimiter,
-    reset: KeyedLimiter,
+    login_failures_per_hour: u64,
+    register_per_hour: u64,
+    reset_per_hour: u64,
     join: KeyedLimiter,
     trust_forwarded_for: bool,
 }
@@ -135,27 +108,38 @@ impl RateLimits {
             login_address: keyed(Quota::per_minute(nz(s
                 .login_per_minute
                 .saturating_mul(LOGIN_PER_ADDRESS_FACTOR)))),
-            login_failures: Mutex::new(FailureLog::default()),
-            login_failures_per_hour: usize::try_from(s.login_failures_per_hour.max(1))
-                .unwrap_or(usize::MAX),
-            register: keyed(Quota::per_hour(nz(s.register_per_hour))),
-            reset: keyed(Quota::per_hour(nz(s.reset_per_hour))),
+            login_failures_per_hour: u64::from(s.login_failures_per_hour.max(1)),
+            register_per_hour: u64::from(s.register_per_hour.max(1)),
+            reset_per_hour: u64::from(s.reset_per_hour.max(1)),
             join: keyed(Quota::per_minute(nz(s.join_per_minute))),
             trust_forwarded_for: s.trust_forwarded_for,
         }
     }
 
-    /// Counts one request for `key` in `bucket`.
+    /// Counts one request for `key` in `bucket` (registrations and resets in the database, so
+    /// across instances; joins in this process).
     ///
     /// # Errors
-    /// 429 with the seconds to wait once the limit is reached.
-    pub fn check(&self, bucket: Bucket, key: &str) -> Result<(), AppError> {
-        let limiter = match bucket {
-            Bucket::Register => &self.register,
-            Bucket::Reset => &self.reset,
-            Bucket::Join => &self.join,
+    /// 429 with the seconds to wait once the limit is reached; a database failure.
+    pub async fn check(
+        &self,
+        db: &impl ConnectionTrait,
+        bucket: Bucket,
+        key: &str,
+        now: DateTime<Utc>,
+    ) -> Result<(), AppError> {
+        let (name, limit) = match bucket {
+            Bucket::Join => return self.check_in(&self.join, key),
+            Bucket::Register => (shared::REGISTER, self.register_per_hour),
+            Bucket::Reset => (shared::RESET, self.reset_per_hour),
         };
-        self.check_in(limiter, key)
+        let since = now - Duration::hours(1);
+        let (count, oldest) = shared::count(db, name, key, None, since).await?;
+        if count >= limit {
+            return Err(too_many(oldest, Duration::hours(1), now));
+        }
+        shared::hit(db, name, key, None, now).await?;
+        Ok(())
     }
 
     /// Counts one login attempt on `account` (the normalised address) from `client`, before
@@ -163,29 +147,25 @@ impl RateLimits {
     ///
     /// # Errors
     /// 429 when the pair or the address is over its per-minute limit, or the account is over
-    /// its failure bound and this address has itself failed on it within the hour.
-    pub fn login_attempt(
+    /// its failure bound and this address has itself failed on it within the hour; a database
+    /// failure.
+    pub async fn login_attempt(
         &self,
+        db: &impl ConnectionTrait,
         account: &str,
         client: &str,
         now: DateTime<Utc>,
     ) -> Result<(), AppError> {
         self.check_in(&self.login_address, client)?;
         self.check_in(&self.login, &format!("{account}\n{client}"))?;
-        let mut log = self
-            .login_failures
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner);
-        if log.recent(account, now) >= self.login_failures_per_hour {
-            let pair = (account.to_owned(), client.to_owned());
-            if log
-                .by_pair
-                .get(&pair)
-                .is_some_and(|t| *t > now - failure_window())
-            {
-                return Err(AppError::TooManyRequests {
-                    retry_after_secs: log.wait_secs(account, now),
-                });
+        let since = now - failure_window();
+        let (failures, oldest) =
+            shared::count(db, shared::LOGIN_FAILURE, account, None, since).await?;
+        if failures >= self.login_failures_per_hour {
+            let (own, _) =
+                shared::count(db, shared::LOGIN_FAILURE, account, Some(client), since).await?;
+            if own > 0 {
+                return Err(too_many(oldest, failure_window(), now));
             }
         }
         Ok(())
@@ -195,30 +175,20 @@ impl RateLimits {
     ///
     /// # Errors
     /// 429 (instead of the caller's 401) once the account has more failures within the hour
-    /// than `login_failures_per_hour`.
-    pub fn login_failed(
+    /// than `login_failures_per_hour`; a database failure.
+    pub async fn login_failed(
         &self,
+        db: &impl ConnectionTrait,
         account: &str,
         client: &str,
         now: DateTime<Utc>,
     ) -> Result<(), AppError> {
-        let mut log = self
-            .login_failures
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner);
-        let count = log.recent(account, now);
-        let times = log.by_account.entry(account.to_owned()).or_default();
-        times.push_back(now);
-        // Only whether the bound is passed matters, so more than `bound + 1` need not be kept.
-        while times.len() > self.login_failures_per_hour.saturating_add(1) {
-            times.pop_front();
-        }
-        log.by_pair
-            .insert((account.to_owned(), client.to_owned()), now);
-        if count >= self.login_failures_per_hour {
-            return Err(AppError::TooManyRequests {
-                retry_after_secs: log.wait_secs(account, now),
-            });
+        let since = now - failure_window();
+        let (failures, oldest) =
+            shared::count(db, shared::LOGIN_FAILURE, account, None, since).await?;
+        shared::hit(db, shared::LOGIN_FAILURE, account, Some(client), now).await?;
+        if failures >= self.login_failures_per_hour {
+            return Err(too_many(oldest, failure_window(), now));
         }
         Ok(())
     }
@@ -249,30 +219,109 @@ impl RateLimits {
         }
     }
 
-    /// Forgets keys that are back to full quota and failures older than the window, to bound
-    /// memory.
-    pub fn shrink(&self, now: DateTime<Utc>) {
-        for l in [
-            &self.login,
-            &self.login_address,
-            &self.register,
-            &self.reset,
-            &self.join,
-        ] {
+    /// Forgets keys that are back to full quota, to bound memory, and the shared limits' hits
+    /// older than their windows.
+    ///
+    /// # Errors
+    /// A database failure.
+    pub async fn shrink(
+        &self,
+        db: &impl ConnectionTrait,
+        now: DateTime<Utc>,
+    ) -> Result<(), sea_orm::DbErr> {
+        for l in [&self.login, &self.login_address, &self.join] {
             l.retain_recent();
             l.shrink_to_fit();
         }
-        let mut log = self
-            .login_failures
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner);
-        let cutoff = now - failure_window();
-        log.by_account.retain(|_, times| {
-            times.retain(|t| *t > cutoff);
-            !times.is_empty()
-        });
-        log.by_pair.retain(|_, t| *t > cutoff);
-        log.by_account.shrink_to_fit();
-        log.by_pair.shrink_to_fit();
+        shared::prune(db, now - failure_window().max(Duration::hours(1))).await
+    }
+}
+
+/// 429 with the seconds until the oldest counted hit leaves `window`.
+fn too_many(oldest: Option<DateTime<Utc>>, window: Duration, now: DateTime<Utc>) -> AppError {
+    let wait = oldest.map_or(1, |t| {
+        u64::try_from((t + window - now).num_seconds()).unwrap_or(1)
+    });
+    AppError::TooManyRequests {
+        retry_after_secs: wait.max(1),
+    }
+}
+
+/// The hits of the limits shared across instances, in `limit_hits`.
+pub mod shared {
+    use chrono::{DateTime, Utc};
+    use sea_orm::{
+        ActiveValue::Set, ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter,
+        QuerySelect,
+    };
+
+    use crate::entities::limit_hits;
+
+    /// Failed logins per account (with the address).
+    pub const LOGIN_FAILURE: &str = "login_failure";
+    /// Registrations per address and per email.
+    pub const REGISTER: &str = "register";
+    /// Password resets and verification re-sends per address, email and account.
+    pub const RESET: &str = "reset";
+
+    /// Hits of `bucket`/`key` (and `address`, when given) after `since`, and the oldest one.
+    ///
+    /// # Errors
+    /// A database failure.
+    pub async fn count(
+        db: &impl ConnectionTrait,
+        bucket: &str,
+        key: &str,
+        address: Option<&str>,
+        since: DateTime<Utc>,
+    ) -> Result<(u64, Option<DateTime<Utc>>), DbErr> {
+        let mut q = limit_hits::Entity::find()
+            .select_only()
+            .column_as(limit_hits::Column::Id.count(), "n")
+            .column_as(limit_hits::Column::At.min(), "oldest")
+            .filter(limit_hits::Column::Bucket.eq(bucket))
+            .filter(limit_hits::Column::Key.eq(key))
+            .filter(limit_hits::Column::At.gt(since));
+        if let Some(a) = address {
+            q = q.filter(limit_hits::Column::Address.eq(a));
+        }
+        let row: Option<(i64, Option<DateTime<Utc>>)> = q.into_tuple().one(db).await?;
+        let (n, oldest) = row.unwrap_or((0, None));
+        Ok((u64::try_from(n).unwrap_or(0), oldest))
+    }
+
+    /// Counts one hit.
+    ///
+    /// # Errors
+    /// A database failure.
+    pub async fn hit(
+        db: &impl ConnectionTrait,
+        bucket: &str,
+        key: &str,
+        address: Option<&str>,
+        now: DateTime<Utc>,
+    ) -> Result<(), DbErr> {
+        limit_hits::Entity::insert(limit_hits::ActiveModel {
+            bucket: Set(bucket.to_owned()),
+            key: Set(key.chars().take(400).collect()),
+            address: Set(address.map(|a| a.chars().take(64).collect())),
+            at: Set(now),
+            ..Default::default()
+        })
+        .exec_without_returning(db)
+        .await?;
+        Ok(())
+    }
+
+    /// Forgets hits from before `before`.
+    ///
+    /// # Errors
+    /// A database failure.
+    pub async fn prune(db: &impl ConnectionTrait, before: DateTime<Utc>) -> Result<(), DbErr> {
+        limit_hits::Entity::delete_many()
+            .filter(limit_hits::Column::At.lt(before))
+            .exec(db)
+            .await?;
+        Ok(())
     }
 }

@@ -19,6 +19,7 @@ mod m20261202_043900_group_search_terms;
 mod m20261210_000001_admin_moderation;
 mod m20261211_000001_submission_reference;
 mod m20261213_000001_jobs;
+mod m20261213_000002_limit_hits;
 
 /// Runs every Lianming migration, in order.
 pub struct Migrator;
@@ -41,6 +42,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261210_000001_admin_moderation::Migration),
             Box::new(m20261211_000001_submission_reference::Migration),
             Box::new(m20261213_000001_jobs::Migration),
+            Box::new(m20261213_000002_limit_hits::Migration),
         ]
     }
 }

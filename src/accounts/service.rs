@@ -48,11 +48,20 @@ pub async fn register(
     client: &str,
     next: Option<&LocalPath>,
 ) -> AppResult<()> {
-    state.limits.check(Bucket::Register, client)?;
+    state
+        .limits
+        .check(&state.db, Bucket::Register, client, state.now())
+        .await?;
     let normalized = normalize_email(&req.email);
     state
         .limits
-        .check(Bucket::Register, &format!("email:{normalized}"))?;
+        .check(
+            &state.db,
+            Bucket::Register,
+            &format!("email:{normalized}"),
+            state.now(),
+        )
+        .await?;
     // Hash before looking up, so both paths take the same time.
     let hash = password::hash(req.password).await?;
     let now = state.now();
@@ -273,7 +282,13 @@ pub async fn resend_verification(state: &AppState, user: &CurrentUser) -> AppRes
     }
     state
         .limits
-        .check(Bucket::Reset, &format!("user:{}", user.id))?;
+        .check(
+            &state.db,
+            Bucket::Reset,
+            &format!("user:{}", user.id),
+            state.now(),
+        )
+        .await?;
     let now = state.now();
     let txn = db::write_txn(&state.db).await?;
     let model = users::Entity::find_by_id(user.id)
@@ -345,7 +360,8 @@ pub async fn authenticate(
     let normalized = normalize_email(email);
     state
         .limits
-        .login_attempt(&normalized, client, state.now())?;
+        .login_attempt(&state.db, &normalized, client, state.now())
+        .await?;
     let user = users::Entity::find()
         .filter(users::Column::EmailNormalized.eq(&normalized))
         .one(&state.db)
@@ -357,7 +373,8 @@ pub async fn authenticate(
         _ => {
             state
                 .limits
-                .login_failed(&normalized, client, state.now())?;
+                .login_failed(&state.db, &normalized, client, state.now())
+                .await?;
             Err(invalid_credentials())
         }
     }
@@ -451,10 +468,19 @@ pub async fn logout(conn: &impl ConnectionTrait, ctx: &Ctx, token: &str) -> AppR
 /// 429 when rate limited.
 pub async fn request_password_reset(state: &AppState, email: &str, client: &str) -> AppResult<()> {
     let normalized = normalize_email(email);
-    state.limits.check(Bucket::Reset, client)?;
     state
         .limits
-        .check(Bucket::Reset, &format!("email:{normalized}"))?;
+        .check(&state.db, Bucket::Reset, client, state.now())
+        .await?;
+    state
+        .limits
+        .check(
+            &state.db,
+            Bucket::Reset,
+            &format!("email:{normalized}"),
+            state.now(),
+        )
+        .await?;
     let now = state.now();
     let txn = db::write_txn(&state.db).await?;
     let user = users::Entity::find()

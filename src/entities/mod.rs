@@ -15,6 +15,7 @@ pub mod groups;
 pub mod holidays;
 pub mod interactions;
 pub mod jobs;
+pub mod limit_hits;
 pub mod notification_overrides;
 pub mod notification_prefs;
 pub mod outbox;

@@ -65,7 +65,13 @@ pub async fn join(
     user.require_verified()?;
     state
         .limits
-        .check(Bucket::Join, &format!("user:{}", user.id))?;
+        .check(
+            &state.db,
+            Bucket::Join,
+            &format!("user:{}", user.id),
+            state.now(),
+        )
+        .await?;
     state
         .joins
         .join(super::writer::JoinJob {

@@ -9,7 +9,7 @@ use lianming::entities::enums::{DossierStatus, JobStatus};
 use lianming::entities::{dossiers, jobs};
 use reqwest::StatusCode;
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
-use serde_json::json;
+use serde_json::{Value, json};
 
 use crate::helpers::app::{Backend, TestApp, TestUser, json_body};
 use crate::helpers::dossier::{download, python_verify, save_jwks, upload};
@@ -213,4 +213,77 @@ async fn two_instances_share_joins_and_one_finishes_the_build_the_other_died_in(
     .await;
     assert_eq!(built.status, DossierStatus::Ready);
     assert_eq!(survivor.count(&app, &slug).await, 200);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_limits_that_protect_accounts_hold_across_two_instances() {
+    let Some(backend @ Backend::Postgres(_)) = Backend::postgres() else {
+        eprintln!("TEST_DATABASE_URL unset: the scaled set-up is not tested");
+        return;
+    };
+    let app = TestApp::spawn_with(backend, |s| {
+        s.run_worker = false;
+        s.login_failures_per_hour = 3;
+        s.register_per_hour = 2;
+    })
+    .await;
+    let b = Instance::start(
+        &app,
+        app.data_dir.path(),
+        &[
+            ("LIANMING_LOGIN_FAILURES_PER_HOUR", "3"),
+            ("LIANMING_REGISTER_PER_HOUR", "2"),
+        ],
+    );
+    let victim = app.verified_user("victim@example.com", "受害人").await;
+    let wrong = json!({"email": victim.email, "password": "not the password at all"});
+    let on_b = |path: &str, body: Value| {
+        app.client
+            .post(format!("{}/api/v1{path}", b.url))
+            .json(&body)
+            .send()
+    };
+    // Three failures, split between the instances, use up the account's hour.
+    for res in [
+        app.post("/auth/login", None, wrong.clone()).await,
+        on_b("/auth/login", wrong.clone())
+            .await
+            .expect("login on B"),
+        app.post("/auth/login", None, wrong.clone()).await,
+    ] {
+        assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
+    }
+    // The next wrong password is refused on either: B saw only one failure itself.
+    let res = on_b("/auth/login", wrong.clone())
+        .await
+        .expect("login on B");
+    assert_eq!(res.status(), StatusCode::TOO_MANY_REQUESTS);
+    assert!(res.headers().contains_key("retry-after"));
+    let res = app.post("/auth/login", None, wrong.clone()).await;
+    assert_eq!(res.status(), StatusCode::TOO_MANY_REQUESTS);
+
+    // Registrations from one address: two per hour over both instances together.
+    let reg = |i: usize| json!({"email": format!("new{i}@example.com"), "password": "a long enough password", "display_name": "新人"});
+    assert_eq!(
+        app.post("/auth/register", None, reg(1)).await.status(),
+        StatusCode::CREATED
+    );
+    assert_eq!(
+        on_b("/auth/register", reg(2))
+            .await
+            .expect("register on B")
+            .status(),
+        StatusCode::CREATED
+    );
+    assert_eq!(
+        on_b("/auth/register", reg(3))
+            .await
+            .expect("register on B")
+            .status(),
+        StatusCode::TOO_MANY_REQUESTS
+    );
+    assert_eq!(
+        app.post("/auth/register", None, reg(4)).await.status(),
+        StatusCode::TOO_MANY_REQUESTS
+    );
 }
