@@ -100,6 +100,9 @@ pub struct Settings {
     /// How often the job runner looks for due jobs, in milliseconds (a new job on the same
     /// instance wakes it at once).
     pub job_poll_ms: u64,
+    /// Days after a group closes before its evidence is deleted and its participants
+    /// anonymised (they are told 30 days before).
+    pub retention_days: i64,
     /// Largest bundle accepted for verification, in bytes.
     pub dossier_verify_max_bytes: u64,
     /// The IANA time zone in which days are shown and compared ("today" for incident dates,
@@ -143,6 +146,7 @@ impl Default for Settings {
             dossier_inline_max: 200,
             job_lease_secs: 60,
             job_poll_ms: 2000,
+            retention_days: 365,
             dossier_verify_max_bytes: 512 * 1024 * 1024,
             timezone: DEFAULT_TIMEZONE.into(),
         }
@@ -195,6 +199,7 @@ impl std::fmt::Debug for Settings {
             .field("dossier_inline_max", &self.dossier_inline_max)
             .field("job_lease_secs", &self.job_lease_secs)
             .field("job_poll_ms", &self.job_poll_ms)
+            .field("retention_days", &self.retention_days)
             .field("dossier_verify_max_bytes", &self.dossier_verify_max_bytes)
             .field("timezone", &self.timezone)
             .finish()
@@ -319,6 +324,13 @@ impl Settings {
             return Err(ConfigError(
                 "LIANMING_DB_ACQUIRE_TIMEOUT_SECS must be at least 1".into(),
             ));
+        }
+        if self.retention_days <= crate::retention::NOTICE_DAYS {
+            return Err(ConfigError(format!(
+                "LIANMING_RETENTION_DAYS must be more than {} (the notice comes that many days \
+                 before the deletion)",
+                crate::retention::NOTICE_DAYS
+            )));
         }
         if self.job_lease_secs < 3 || self.job_poll_ms == 0 {
             return Err(ConfigError(

@@ -29,6 +29,7 @@ pub mod private_fs;
 pub mod providers;
 pub mod ratelimit;
 pub mod responses;
+pub mod retention;
 pub mod router;
 pub mod secrets;
 pub mod state;

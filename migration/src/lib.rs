@@ -20,6 +20,7 @@ mod m20261210_000001_admin_moderation;
 mod m20261211_000001_submission_reference;
 mod m20261213_000001_jobs;
 mod m20261213_000002_limit_hits;
+mod m20261213_000003_group_anonymised_at;
 
 /// Runs every Lianming migration, in order.
 pub struct Migrator;
@@ -43,6 +44,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261211_000001_submission_reference::Migration),
             Box::new(m20261213_000001_jobs::Migration),
             Box::new(m20261213_000002_limit_hits::Migration),
+            Box::new(m20261213_000003_group_anonymised_at::Migration),
         ]
     }
 }

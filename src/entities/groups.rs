@@ -42,6 +42,8 @@ pub struct Model {
     /// Why, as the administrator wrote it.
     #[sea_orm(column_type = "Text")]
     pub suspension_reason: Option<String>,
+    /// When retention deleted the closed group's evidence and anonymised its participants.
+    pub anonymised_at: Option<DateTimeUtc>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

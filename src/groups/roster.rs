@@ -212,9 +212,15 @@ async fn entries(
     Ok(rows
         .into_iter()
         .map(|(p, u)| {
-            let (display_name, email) = u.map(|u| (u.display_name, u.email)).unwrap_or_default();
+            let number = numbers.get(&p.id).copied().unwrap_or(0);
+            let (display_name, email) = if group.anonymised_at.is_some() {
+                let n = usize::try_from(number).unwrap_or(0);
+                (crate::retention::anonymous_name(n), String::new())
+            } else {
+                u.map(|u| (u.display_name, u.email)).unwrap_or_default()
+            };
             RosterEntry {
-                number: numbers.get(&p.id).copied().unwrap_or(0),
+                number,
                 user_id: p.user_id,
                 display_name,
                 email,

@@ -406,8 +406,8 @@ pub fn outcome_check(l: Locale, name: &str, group: &str, answer_url: &str) -> Em
     .section(section)
 }
 
-/// Notice that a closed group's evidence will be deleted on `delete_on` (the retention job
-/// arrives in a later issue; the email is ready for it).
+/// Notice that a closed group's evidence will be deleted on `delete_on` (sent by the retention
+/// sweep, `crate::retention`, 30 days before).
 #[must_use]
 pub fn retention_notice(
     l: Locale,

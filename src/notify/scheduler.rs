@@ -4,7 +4,8 @@
 //! - daily and weekly digests at each user's local send hour, with what is new for them since
 //!   their last digest, all their groups in one email, each open submission's clock;
 //! - overdue reminders to organisers, with the suggested next channel;
-//! - outcome checks some days after a resolution ("was your own case resolved?").
+//! - outcome checks some days after a resolution ("was your own case resolved?");
+//! - and it queues the day's retention sweep (a job, see `crate::retention`).
 //!
 //! Runs inside `serve` and in `lianming worker`; several instances may tick at once.
 
@@ -76,6 +77,7 @@ pub async fn tick(state: &AppState) -> AppResult<TickReport> {
     report.digests = digests(state).await?;
     report.reminders = overdue_reminders(state).await?;
     report.outcome_checks = outcome_checks(state).await?;
+    crate::retention::queue_today(state).await?;
     if report != TickReport::default() {
         state.mail_wake.notify_one();
     }

@@ -33,6 +33,7 @@ mod pages;
 mod problems;
 mod reliability;
 mod responses;
+mod retention;
 mod roster;
 mod scale;
 
