@@ -287,3 +287,72 @@ async fn the_limits_that_protect_accounts_hold_across_two_instances() {
         StatusCode::TOO_MANY_REQUESTS
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn digests_due_while_two_instances_run_their_schedulers_are_each_received_once() {
+    let Some(backend @ Backend::Postgres(_)) = Backend::postgres() else {
+        eprintln!("TEST_DATABASE_URL unset: the scaled set-up is not tested");
+        return;
+    };
+    let app = TestApp::spawn_with(backend, |s| s.run_worker = false).await;
+    let owner = app.verified_user("organiser@example.com", "陈发起").await;
+    let group = app.create_group(&owner, json!({})).await;
+    let slug = group["slug"].as_str().expect("slug").to_owned();
+    let people = users(&app, 20).await;
+    for (i, u) in people.iter().enumerate() {
+        let res = app
+            .post(
+                &format!("/groups/{slug}/participation"),
+                Some(&u.access_token),
+                TestApp::join_body(&format!("参与者{i}"), 1),
+            )
+            .await;
+        assert_eq!(res.status(), StatusCode::CREATED);
+        // A daily digest due from midnight UTC: due now, whatever the hour.
+        let res = app
+            .send(
+                reqwest::Method::PUT,
+                "/me/notifications",
+                Some(&u.access_token),
+                Some(json!({"digest": "daily", "send_hour": 0, "time_zone": "UTC"})),
+            )
+            .await;
+        assert_eq!(res.status(), StatusCode::OK);
+    }
+    let res = app
+        .post(
+            &format!("/groups/{slug}/updates"),
+            Some(&owner.access_token),
+            json!({"kind": "acknowledgement", "title": "平台已受理", "body": "平台已受理投诉。"}),
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::CREATED);
+
+    // Both instances tick their schedulers every 100 ms and send mail.
+    let ticking = [("LIANMING_SCHEDULER_TICK_MS", "100"), ("LIANMING_OUTBOX_POLL_MS", "50")];
+    let _a = Instance::start(&app, app.data_dir.path(), &ticking);
+    let _b = Instance::start(&app, app.data_dir.path(), &ticking);
+    let is_digest = |m: &crate::helpers::smtp::ReceivedMail| m.subject.contains("每日进展");
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while app.mail.messages().iter().filter(|m| is_digest(m)).count() < people.len() {
+        assert!(Instant::now() < deadline, "digests still missing after 60 s");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    // Many more ticks on both: still one each.
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let digests: Vec<_> = app.mail.messages().into_iter().filter(|m| is_digest(m)).collect();
+    for u in &people {
+        let mine = digests
+            .iter()
+            .filter(|m| m.envelope_to.iter().any(|t| t.eq_ignore_ascii_case(&u.email)))
+            .count();
+        assert_eq!(mine, 1, "{} got {mine} digests", u.email);
+    }
+    let mut ids: Vec<String> = digests
+        .iter()
+        .map(|m| m.message_id.clone().expect("Message-ID"))
+        .collect();
+    ids.sort();
+    ids.dedup();
+    assert_eq!(ids.len(), people.len(), "every digest has its own Message-ID");
+}
