@@ -84,7 +84,8 @@ impl AppState {
     }
 
     /// Runs `f` in one write transaction that this call begins and commits (`f`'s error rolls
-    /// it back), then wakes the outbox worker for any mail `f` queued in it.
+    /// it back), then wakes the outbox worker and the job runner for any mail or job `f`
+    /// queued in it.
     ///
     /// # Errors
     /// `f`'s error, or the database's when the transaction cannot begin or commit.
@@ -97,6 +98,7 @@ impl AppState {
         txn.commit().await?;
         self.views.invalidate();
         self.mail_wake.notify_one();
+        self.jobs.wake.notify_one();
         Ok(out)
     }
 }

@@ -125,8 +125,16 @@ pub async fn compile(
         Err(e) => return Err(e.into()),
     };
     let participants = signed_active(&txn, group.id).await?;
-    let job = crate::jobs::enqueue(&txn, &build::BuildDossier { dossier_id: row.id }, now)
-        .await?
+    let inline = participants <= u64::from(state.ctx.settings.dossier_inline_max);
+    // Built in this request: runners leave the job alone unless the request dies first.
+    let run_at = if inline { now + state.jobs.lease } else { now };
+    let job = crate::jobs::enqueue_at(
+        &txn,
+        &build::BuildDossier { dossier_id: row.id },
+        now,
+        run_at,
+    )
+    .await?
         .ok_or_else(|| AppError::Internal(anyhow::anyhow!("a new dossier already had a job")))?;
     audit(
         &txn,
@@ -140,8 +148,7 @@ pub async fn compile(
     .await?;
     txn.commit().await?;
     let base = base_path(&group.slug);
-    if participants <= u64::from(state.ctx.settings.dossier_inline_max)
-        && crate::jobs::run_now(state, job).await? == Some(JobStatus::Done)
+    if inline && crate::jobs::run_now(state, job).await? == Some(JobStatus::Done)
     {
         let row = dossiers::Entity::find_by_id(row.id)
             .one(&state.db)

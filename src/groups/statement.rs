@@ -1,6 +1,8 @@
 //! The joint statement and demands, versioned. An edit before anyone signed the current
 //! version changes it in place; after a signature it makes a new version, and every active
-//! participant is asked by email to re-confirm. Each signature keeps the version it signed.
+//! participant is asked by email to re-confirm (a job, [`Reconfirm`], queued with the new
+//! version: a large group's emails are not written inside the request). Each signature keeps
+//! the version it signed.
 
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait,
@@ -106,9 +108,22 @@ pub async fn edit(
     active.statement_version = Set(version);
     active.demands = Set(demands_json);
     active.updated_at = Set(now);
-    let group = active.update(conn).await?;
+    active.update(conn).await?;
     let reconfirm_requested = if new_version {
-        queue_reconfirm(ctx, conn, &group, &text, now).await?
+        crate::jobs::enqueue(
+            conn,
+            &Reconfirm {
+                group_id,
+                version,
+            },
+            now,
+        )
+        .await?;
+        participations::Entity::find()
+            .filter(participations::Column::GroupId.eq(group_id))
+            .filter(participations::Column::Status.eq(ParticipationStatus::Active))
+            .count(conn)
+            .await?
     } else {
         0
     };
@@ -134,6 +149,57 @@ pub async fn edit(
         new_version,
         reconfirm_requested,
     })
+}
+
+/// The job that asks every active participant of a group to read and sign a new version.
+#[derive(Debug, serde::Serialize, serde::Deserialize)]
+pub struct Reconfirm {
+    /// The group.
+    pub group_id: i64,
+    /// The new version.
+    pub version: i32,
+}
+
+impl crate::jobs::Job for Reconfirm {
+    const KIND: &'static str = "statement.reconfirm";
+
+    fn dedupe_key(&self) -> String {
+        format!("statement.reconfirm:{}:{}", self.group_id, self.version)
+    }
+
+    async fn run(
+        self,
+        state: std::sync::Arc<crate::state::AppState>,
+        _attempt: i32,
+    ) -> anyhow::Result<()> {
+        let Some(group) = groups::Entity::find_by_id(self.group_id)
+            .one(&state.db)
+            .await?
+        else {
+            return Ok(());
+        };
+        // A newer version has a job of its own.
+        if group.statement_version != self.version {
+            return Ok(());
+        }
+        let Some(statement) = statement_versions::Entity::find()
+            .filter(statement_versions::Column::GroupId.eq(group.id))
+            .filter(statement_versions::Column::Version.eq(self.version))
+            .one(&state.db)
+            .await?
+        else {
+            return Ok(());
+        };
+        let queued = state
+            .write(async |txn| {
+                queue_reconfirm(&state.ctx, txn, &group, &statement.joint_statement, state.now())
+                    .await
+            })
+            .await
+            .map_err(|e| anyhow::anyhow!("{e}"))?;
+        tracing::info!(group_id = group.id, version = self.version, queued, "re-confirmations queued");
+        Ok(())
+    }
 }
 
 /// Asks every active participant to read and sign the new version.

@@ -84,6 +84,7 @@ impl Registry {
         let mut r = Self::default();
         r.register::<crate::dossier::build::BuildDossier>();
         r.register::<crate::retention::RetentionSweep>();
+        r.register::<crate::groups::statement::Reconfirm>();
         r
     }
 
@@ -133,6 +134,20 @@ pub async fn enqueue<J: Job>(
     job: &J,
     now: DateTime<Utc>,
 ) -> Result<Option<i64>, DbErr> {
+    enqueue_at(conn, job, now, now).await
+}
+
+/// Queues `job` to run from `run_at` (a request that will run the job itself with [`run_now`]
+/// queues it a lease ahead, so runners leave it alone unless the request dies first).
+///
+/// # Errors
+/// On a database error.
+pub async fn enqueue_at<J: Job>(
+    conn: &impl ConnectionTrait,
+    job: &J,
+    now: DateTime<Utc>,
+    run_at: DateTime<Utc>,
+) -> Result<Option<i64>, DbErr> {
     let payload =
         serde_json::to_string(job).map_err(|e| DbErr::Custom(format!("job payload: {e}")))?;
     let row = jobs::ActiveModel {
@@ -142,7 +157,7 @@ pub async fn enqueue<J: Job>(
         status: Set(JobStatus::Queued),
         attempts: Set(0),
         max_attempts: Set(J::MAX_ATTEMPTS),
-        run_at: Set(now),
+        run_at: Set(run_at),
         created_at: Set(now),
         ..Default::default()
     };
@@ -177,7 +192,8 @@ pub struct Claimed {
 }
 
 /// Claims one due job of `kinds` for `worker` until `now + lease`: a queued job whose time has
-/// come, or a running one whose holder let its lease run out. `only` claims that job alone.
+/// come, or a running one whose holder let its lease run out. `only` claims that job alone,
+/// queued whatever its time.
 ///
 /// # Errors
 /// On a database error.
@@ -198,12 +214,17 @@ pub async fn claim(
         _ => "?".to_owned(),
     };
     let (running, queued) = (JobStatus::Running.to_value(), JobStatus::Queued.to_value());
+    let due_by = if only.is_some() {
+        now + Duration::days(36_500)
+    } else {
+        now
+    };
     let mut values: Vec<sea_orm::Value> = vec![
         running.clone().into(),
         worker.into(),
         (now + lease).into(),
         queued.into(),
-        now.into(),
+        due_by.into(),
         running.into(),
         now.into(),
     ];

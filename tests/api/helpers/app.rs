@@ -127,6 +127,7 @@ impl TestApp {
             database_url: Some(database_url.clone()),
             smtp_url: Some(mail.url().into()),
             outbox_poll_ms: 50,
+            job_poll_ms: 50,
             // Tests run the scheduler by hand (`scheduler::tick`), at the clock time they set.
             scheduler_tick_ms: 3_600_000,
             mail_per_second: 1000,
@@ -323,27 +324,42 @@ impl TestApp {
         })
     }
 
-    /// Waits until the outbox holds no email that is due and unsent: everything the server has
-    /// queued so far has reached the SMTP server (or failed for good). Email is queued in the
-    /// transaction of the request that causes it, so after the answer this is a complete wait,
-    /// for "no email was sent" checks too. Needs the server's own mail worker (the default).
+    /// Waits until no job is due or running and the outbox holds no email that is due and
+    /// unsent: everything the server has queued so far has reached the SMTP server (or failed
+    /// for good). Email is queued in the transaction of the request that causes it, or by a
+    /// job queued in it (re-confirmations), so after the answer this is a complete wait, for
+    /// "no email was sent" checks too. Needs the server's own workers (the default).
     pub async fn outbox_sent(&self) {
-        use lianming::entities::outbox;
-        use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter};
+        use lianming::entities::{jobs, outbox};
+        use sea_orm::{ColumnTrait, Condition, EntityTrait, PaginatorTrait, QueryFilter};
         let deadline = Instant::now() + Duration::from_secs(15);
         loop {
+            let now = self.clock.now();
+            let working = jobs::Entity::find()
+                .filter(
+                    Condition::any()
+                        .add(jobs::Column::Status.eq("running"))
+                        .add(
+                            Condition::all()
+                                .add(jobs::Column::Status.eq("queued"))
+                                .add(jobs::Column::RunAt.lte(now)),
+                        ),
+                )
+                .count(&self.db)
+                .await
+                .expect("count jobs");
             let due = outbox::Entity::find()
                 .filter(outbox::Column::Status.eq("pending"))
-                .filter(outbox::Column::NextAttemptAt.lte(self.clock.now()))
+                .filter(outbox::Column::NextAttemptAt.lte(now))
                 .count(&self.db)
                 .await
                 .expect("count due email");
-            if due == 0 {
+            if working == 0 && due == 0 {
                 return;
             }
             assert!(
                 Instant::now() < deadline,
-                "{due} due email(s) still unsent after 15 s"
+                "{working} job(s) and {due} due email(s) still unfinished after 15 s"
             );
             tokio::time::sleep(Duration::from_millis(25)).await;
         }
