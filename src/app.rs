@@ -173,6 +173,10 @@ pub fn mail_worker(state: &AppState) -> anyhow::Result<MailWorker> {
     })
 }
 
+/// Jobs one instance runs at once: a dossier build (CPU-bound, on blocking threads) beside the
+/// light ones (scheduler passes, fan-outs).
+const JOBS_AT_ONCE: usize = 2;
+
 /// Starts this instance's job runner (dossier builds) on its thread. The returned task ends
 /// when the runner has stopped; should the task be dropped instead (its runtime shutting down),
 /// the runner is stopped too.
@@ -186,7 +190,7 @@ pub fn start_jobs(
     let poll = Duration::from_millis(state.ctx.settings.job_poll_ms);
     let (stopped, done) = tokio::sync::oneshot::channel::<()>();
     let guard = stop.clone().drop_guard();
-    crate::jobs::Runner::new(state, poll, 1)
+    crate::jobs::Runner::new(state, poll, JOBS_AT_ONCE)
         .spawn(stop, stopped)
         .context("starting the job runner")?;
     Ok(tokio::spawn(async move {
@@ -206,6 +210,9 @@ async fn housekeeping(state: web::Data<AppState>, stop: CancellationToken) {
             _ = tick.tick() => {
                 if let Err(e) = state.limits.shrink(&state.db, state.now()).await {
                     tracing::warn!(error = %e, "could not forget old rate-limit hits");
+                }
+                if let Err(e) = crate::jobs::prune(&state.db, state.now()).await {
+                    tracing::warn!(error = %e, "could not forget finished jobs");
                 }
                 sweep_uploads(&state).await;
             }

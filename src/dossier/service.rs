@@ -135,7 +135,7 @@ pub async fn compile(
         run_at,
     )
     .await?
-        .ok_or_else(|| AppError::Internal(anyhow::anyhow!("a new dossier already had a job")))?;
+    .ok_or_else(|| AppError::Internal(anyhow::anyhow!("a new dossier already had a job")))?;
     audit(
         &txn,
         group.id,
@@ -148,8 +148,7 @@ pub async fn compile(
     .await?;
     txn.commit().await?;
     let base = base_path(&group.slug);
-    if inline && crate::jobs::run_now(state, job).await? == Some(JobStatus::Done)
-    {
+    if inline && crate::jobs::run_now(state, job).await? == Some(JobStatus::Done) {
         let row = dossiers::Entity::find_by_id(row.id)
             .one(&state.db)
             .await?

@@ -110,15 +110,7 @@ pub async fn edit(
     active.updated_at = Set(now);
     active.update(conn).await?;
     let reconfirm_requested = if new_version {
-        crate::jobs::enqueue(
-            conn,
-            &Reconfirm {
-                group_id,
-                version,
-            },
-            now,
-        )
-        .await?;
+        crate::jobs::enqueue(conn, &Reconfirm { group_id, version }, now).await?;
         participations::Entity::find()
             .filter(participations::Column::GroupId.eq(group_id))
             .filter(participations::Column::Status.eq(ParticipationStatus::Active))
@@ -192,12 +184,23 @@ impl crate::jobs::Job for Reconfirm {
         };
         let queued = state
             .write(async |txn| {
-                queue_reconfirm(&state.ctx, txn, &group, &statement.joint_statement, state.now())
-                    .await
+                queue_reconfirm(
+                    &state.ctx,
+                    txn,
+                    &group,
+                    &statement.joint_statement,
+                    state.now(),
+                )
+                .await
             })
             .await
             .map_err(|e| anyhow::anyhow!("{e}"))?;
-        tracing::info!(group_id = group.id, version = self.version, queued, "re-confirmations queued");
+        tracing::info!(
+            group_id = group.id,
+            version = self.version,
+            queued,
+            "re-confirmations queued"
+        );
         Ok(())
     }
 }

@@ -85,6 +85,7 @@ impl Registry {
         r.register::<crate::dossier::build::BuildDossier>();
         r.register::<crate::retention::RetentionSweep>();
         r.register::<crate::groups::statement::Reconfirm>();
+        r.register::<crate::notify::scheduler::Tick>();
         r
     }
 
@@ -413,6 +414,26 @@ pub async fn retry(
         .exec(conn)
         .await?;
     Ok(r.rows_affected == 1)
+}
+
+/// Forgets finished jobs: done ones after a week, failed ones after 90 days.
+///
+/// # Errors
+/// On a database error.
+pub async fn prune(conn: &impl ConnectionTrait, now: DateTime<Utc>) -> Result<u64, DbErr> {
+    let mut removed = 0;
+    for (status, keep) in [
+        (JobStatus::Done, Duration::days(7)),
+        (JobStatus::Failed, Duration::days(90)),
+    ] {
+        removed += jobs::Entity::delete_many()
+            .filter(jobs::Column::Status.eq(status))
+            .filter(jobs::Column::FinishedAt.lt(now - keep))
+            .exec(conn)
+            .await?
+            .rows_affected;
+    }
+    Ok(removed)
 }
 
 /// Queue depth and the age of the oldest due job (for `/metrics`).

@@ -7,7 +7,8 @@
 //! - outcome checks some days after a resolution ("was your own case resolved?");
 //! - and it queues the day's retention sweep (a job, see `crate::retention`).
 //!
-//! Runs inside `serve` and in `lianming worker`; several instances may tick at once.
+//! Runs inside `serve` and in `lianming worker` as a job per period ([`Tick`]), so one instance
+//! makes each pass; passes that overlap anyway (a slow one) are safe, every email being unique.
 
 use std::collections::{BTreeMap, HashMap};
 use std::time::Duration;
@@ -50,18 +51,49 @@ pub struct TickReport {
     pub outcome_checks: usize,
 }
 
-/// Ticks every `every` until `stop` is cancelled.
+/// Queues a tick job ([`Tick`]) every `every` until `stop` is cancelled: one per period,
+/// however many instances queue it, run by whichever claims it.
 pub async fn run(state: std::sync::Arc<AppState>, every: Duration, stop: CancellationToken) {
+    let period = Ord::max(i64::try_from(every.as_millis()).unwrap_or(i64::MAX), 1);
     loop {
-        match tick(&state).await {
-            Ok(r) if r != TickReport::default() => tracing::info!(?r, "scheduler queued email"),
-            Ok(_) => {}
-            Err(e) => tracing::warn!(error = %e, "scheduler tick failed"),
+        let slot = state.now().timestamp_millis() / period;
+        match crate::jobs::enqueue(&state.db, &Tick { slot, period }, state.now()).await {
+            Ok(Some(_)) => state.jobs.wake.notify_one(),
+            Ok(None) => {}
+            Err(e) => tracing::warn!(error = %e, "queuing the scheduler's tick failed"),
         }
         tokio::select! {
             () = stop.cancelled() => break,
             () = tokio::time::sleep(every) => {}
         }
+    }
+}
+
+/// One scheduler pass as a job: period `slot` of `period` milliseconds. Not retried (the next
+/// period's pass does what this one could not); a failure stays listed for administrators.
+#[derive(Debug, serde::Serialize, serde::Deserialize)]
+pub struct Tick {
+    /// The period's number since the epoch.
+    pub slot: i64,
+    /// Its length in milliseconds.
+    pub period: i64,
+}
+
+impl crate::jobs::Job for Tick {
+    const KIND: &'static str = "scheduler.tick";
+    const MAX_ATTEMPTS: i32 = 1;
+
+    fn dedupe_key(&self) -> String {
+        format!("scheduler.tick:{}:{}", self.period, self.slot)
+    }
+
+    async fn run(self, state: std::sync::Arc<AppState>, _attempt: i32) -> anyhow::Result<()> {
+        match tick(&state).await {
+            Ok(r) if r != TickReport::default() => tracing::info!(?r, "scheduler queued email"),
+            Ok(_) => {}
+            Err(e) => anyhow::bail!("scheduler tick: {e}"),
+        }
+        Ok(())
     }
 }
 

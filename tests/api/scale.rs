@@ -329,22 +329,37 @@ async fn digests_due_while_two_instances_run_their_schedulers_are_each_received_
     assert_eq!(res.status(), StatusCode::CREATED);
 
     // Both instances tick their schedulers every 100 ms and send mail.
-    let ticking = [("LIANMING_SCHEDULER_TICK_MS", "100"), ("LIANMING_OUTBOX_POLL_MS", "50")];
+    let ticking = [
+        ("LIANMING_SCHEDULER_TICK_MS", "100"),
+        ("LIANMING_OUTBOX_POLL_MS", "50"),
+    ];
     let _a = Instance::start(&app, app.data_dir.path(), &ticking);
     let _b = Instance::start(&app, app.data_dir.path(), &ticking);
     let is_digest = |m: &crate::helpers::smtp::ReceivedMail| m.subject.contains("每日进展");
     let deadline = Instant::now() + Duration::from_secs(60);
     while app.mail.messages().iter().filter(|m| is_digest(m)).count() < people.len() {
-        assert!(Instant::now() < deadline, "digests still missing after 60 s");
+        assert!(
+            Instant::now() < deadline,
+            "digests still missing after 60 s"
+        );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     // Many more ticks on both: still one each.
     tokio::time::sleep(Duration::from_secs(2)).await;
-    let digests: Vec<_> = app.mail.messages().into_iter().filter(|m| is_digest(m)).collect();
+    let digests: Vec<_> = app
+        .mail
+        .messages()
+        .into_iter()
+        .filter(|m| is_digest(m))
+        .collect();
     for u in &people {
         let mine = digests
             .iter()
-            .filter(|m| m.envelope_to.iter().any(|t| t.eq_ignore_ascii_case(&u.email)))
+            .filter(|m| {
+                m.envelope_to
+                    .iter()
+                    .any(|t| t.eq_ignore_ascii_case(&u.email))
+            })
             .count();
         assert_eq!(mine, 1, "{} got {mine} digests", u.email);
     }
@@ -354,5 +369,23 @@ async fn digests_due_while_two_instances_run_their_schedulers_are_each_received_
         .collect();
     ids.sort();
     ids.dedup();
-    assert_eq!(ids.len(), people.len(), "every digest has its own Message-ID");
+    assert_eq!(
+        ids.len(),
+        people.len(),
+        "every digest has its own Message-ID"
+    );
+    // The passes ran as jobs, one per period over both instances, none failed.
+    let ticks = jobs::Entity::find()
+        .filter(jobs::Column::Kind.eq("scheduler.tick"))
+        .all(&app.db)
+        .await
+        .expect("ticks");
+    assert!(
+        ticks.iter().any(|j| j.status == JobStatus::Done),
+        "{ticks:?}"
+    );
+    assert!(
+        ticks.iter().all(|j| j.status != JobStatus::Failed),
+        "{ticks:?}"
+    );
 }
