@@ -58,6 +58,9 @@ pub struct AppState {
     pub mail_wake: Arc<tokio::sync::Notify>,
     /// Where evidence files are kept.
     pub blobs: Arc<dyn BlobStore>,
+    /// The object store that also keeps dossier parts, when evidence is in one: an instance
+    /// serves a version another instance built from there.
+    pub parts: Option<S3Store>,
     /// The keys that sign dossiers.
     pub keys: crate::dossier::keys::KeySource,
     /// The CJK fonts of `letter.pdf`.
@@ -132,8 +135,13 @@ pub fn build_state(
         public_url.clone(),
         chrono::Duration::minutes(settings.access_token_minutes),
     );
-    let blobs: Arc<dyn BlobStore> = match &settings.blob_url {
-        Some(url) => Arc::new(S3Store::from_url(url.expose_secret())?),
+    let remote = settings
+        .blob_url
+        .as_ref()
+        .map(|url| S3Store::from_url(url.expose_secret()))
+        .transpose()?;
+    let blobs: Arc<dyn BlobStore> = match &remote {
+        Some(s3) => Arc::new(s3.clone()),
         None => Arc::new(LocalStore::new(settings.data_dir.join("blobs"))),
     };
     let keys =
@@ -169,6 +177,7 @@ pub fn build_state(
         None,
     );
     Ok(AppState {
+        parts: remote,
         jobs,
         joins,
         views,

@@ -103,6 +103,67 @@ impl S3Store {
         Ok(self.path(&format!("staging/{}", staged.handle)))
     }
 
+    fn part_path(key: &str) -> io::Result<String> {
+        if key.is_empty()
+            || key
+                .split('/')
+                .any(|seg| seg.is_empty() || seg == "." || seg == "..")
+        {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                "not a part key",
+            ));
+        }
+        Ok(format!("parts/{key}"))
+    }
+
+    /// Uploads the file at `path` under `key` (e.g. a dossier part,
+    /// `dossiers/<group>/<version>/bundle.zip`), streamed as a multipart upload.
+    ///
+    /// # Errors
+    /// When the file cannot be read or the store refuses.
+    pub async fn put_file(&self, key: &str, path: &std::path::Path) -> io::Result<()> {
+        let location = self.path(&Self::part_path(key)?);
+        let file = tokio::fs::File::open(path).await?;
+        let mut chunks = tokio_util::io::ReaderStream::with_capacity(file, 256 * 1024);
+        let upload = self
+            .store
+            .put_multipart(&location)
+            .await
+            .map_err(io_error)?;
+        let mut writer = WriteMultipart::new_with_chunk_size(upload, PART);
+        while let Some(chunk) = chunks.next().await {
+            let chunk = match chunk {
+                Ok(c) => c,
+                Err(e) => {
+                    let _ = writer.abort().await;
+                    return Err(e);
+                }
+            };
+            writer
+                .wait_for_capacity(PARTS_IN_FLIGHT)
+                .await
+                .map_err(io_error)?;
+            writer.put(chunk);
+        }
+        writer.finish().await.map_err(io_error)?;
+        Ok(())
+    }
+
+    /// Reads what [`put_file`](Self::put_file) stored under `key`, with its length.
+    ///
+    /// # Errors
+    /// `NotFound` when nothing is stored there; the store's failures.
+    pub async fn get_file(&self, key: &str) -> io::Result<(ByteStream, u64)> {
+        let found = self
+            .store
+            .get(&self.path(&Self::part_path(key)?))
+            .await
+            .map_err(io_error)?;
+        let len = found.meta.size;
+        Ok((Box::pin(found.into_stream().map_err(io_error)), len))
+    }
+
     async fn sweep_staging(&self, idle: Duration) -> io::Result<usize> {
         let cutoff =
             chrono::Utc::now() - chrono::Duration::from_std(idle).unwrap_or(chrono::Duration::MAX);

@@ -3,7 +3,6 @@
 use actix_multipart::Multipart;
 use actix_web::http::header::{self, ContentDisposition, DispositionParam, DispositionType};
 use actix_web::{HttpRequest, HttpResponse, get, post, web};
-use tokio_util::io::ReaderStream;
 use utoipa_actix_web::service_config::ServiceConfig;
 
 use super::Part;
@@ -97,15 +96,13 @@ async fn download(
     part: Part,
 ) -> AppResult<HttpResponse> {
     let (slug, version) = path;
+    let file = service::part(state, user, &slug, version, part).await?;
+    let (content, len) = file.open(state).await?;
     let PartFile {
-        path,
         download_name,
         content_type,
-    } = service::part(state, user, &slug, version, part).await?;
-    let file = tokio::fs::File::open(&path)
-        .await
-        .map_err(|e| anyhow::anyhow!("opening {}: {e}", path.display()))?;
-    let len = file.metadata().await.map_err(anyhow::Error::from)?.len();
+        ..
+    } = file;
     let public = user.is_none();
     Ok(HttpResponse::Ok()
         .content_type(content_type)
@@ -122,7 +119,7 @@ async fn download(
             },
         ))
         .no_chunking(len)
-        .streaming(ReaderStream::with_capacity(file, 64 * 1024)))
+        .streaming(content))
 }
 
 macro_rules! part_route {

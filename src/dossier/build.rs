@@ -158,7 +158,12 @@ async fn build(state: &AppState, row: &dossiers::Model) -> anyhow::Result<Built>
         .context("the dossier directory has no parent")?
         .to_path_buf();
     let tmp = parent.join(format!(".{}-{}.tmp", row.version, uuid::Uuid::new_v4()));
-    let result = build_in(state, Arc::new(a), &tmp, &final_dir).await;
+    let mut result = build_in(state, Arc::new(a), &tmp, &final_dir).await;
+    if let (Ok(_), Some(store)) = (&result, &state.parts)
+        && let Err(e) = upload_parts(store, row.group_id, row.version, &final_dir).await
+    {
+        result = Err(e);
+    }
     if result.is_err() {
         let tmp = tmp.clone();
         let _ = tokio::task::spawn_blocking(move || std::fs::remove_dir_all(tmp)).await;
@@ -307,6 +312,34 @@ async fn build_in(
         bundle_size,
         participants: a.participants.len(),
     })
+}
+
+/// Copies a published version's parts to the object store, so that every instance can serve
+/// them (`dossiers/<group>/<version>/<part>`).
+async fn upload_parts(
+    store: &crate::blob::s3::S3Store,
+    group_id: i64,
+    version: i32,
+    dir: &Path,
+) -> anyhow::Result<()> {
+    let mut entries = tokio::fs::read_dir(dir).await?;
+    while let Some(entry) = entries.next_entry().await? {
+        if !entry.file_type().await?.is_file() {
+            continue;
+        }
+        let name = entry.file_name().to_string_lossy().into_owned();
+        store
+            .put_file(&part_key(group_id, version, &name), &entry.path())
+            .await
+            .with_context(|| format!("copying {name} to the object store"))?;
+    }
+    Ok(())
+}
+
+/// Where a dossier part lives in the object store.
+#[must_use]
+pub fn part_key(group_id: i64, version: i32, name: &str) -> String {
+    format!("dossiers/{group_id}/{version}/{name}")
 }
 
 /// Renames the finished directory into place; an existing version directory is never touched.

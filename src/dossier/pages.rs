@@ -9,7 +9,6 @@ use actix_web::http::StatusCode;
 use actix_web::http::header::{self, ContentDisposition, DispositionParam, DispositionType};
 use actix_web::{HttpResponse, web};
 use askama::Template;
-use tokio_util::io::ReaderStream;
 
 use super::Part;
 use super::dto::{DossierStatus, DossierView, Tier};
@@ -275,19 +274,17 @@ async fn download(
         return c.error(&AppError::NotFound);
     };
     let found = async {
+        let file = service::team_part(&state, &user, &slug, version, part).await?;
+        let (content, len) = file.open(&state).await?;
         let PartFile {
-            path,
             download_name,
             content_type,
-        } = service::team_part(&state, &user, &slug, version, part).await?;
-        let file = tokio::fs::File::open(&path)
-            .await
-            .map_err(|e| anyhow::anyhow!("opening {}: {e}", path.display()))?;
-        let len = file.metadata().await.map_err(anyhow::Error::from)?.len();
-        Ok::<_, AppError>((file, len, download_name, content_type))
+            ..
+        } = file;
+        Ok::<_, AppError>((content, len, download_name, content_type))
     };
     match found.await {
-        Ok((file, len, download_name, content_type)) => HttpResponse::Ok()
+        Ok((content, len, download_name, content_type)) => HttpResponse::Ok()
             .content_type(content_type)
             .insert_header(ContentDisposition {
                 disposition: DispositionType::Attachment,
@@ -295,7 +292,7 @@ async fn download(
             })
             .insert_header((header::CACHE_CONTROL, "private, no-store"))
             .no_chunking(len)
-            .streaming(ReaderStream::with_capacity(file, 64 * 1024)),
+            .streaming(content),
         Err(e) => c.error(&e),
     }
 }

@@ -261,12 +261,43 @@ pub async fn team_part(
 /// A part ready for download.
 #[derive(Debug)]
 pub struct PartFile {
-    /// Where it is.
+    /// Where it is on this instance (when this instance built it or shares the directory).
     pub path: PathBuf,
+    /// Its key in the object store (when evidence is kept in one).
+    pub key: String,
     /// The name to save it as.
     pub download_name: String,
     /// Its media type.
     pub content_type: &'static str,
+}
+
+impl PartFile {
+    /// Its content and length: from this instance's directory, else from the object store.
+    ///
+    /// # Errors
+    /// When neither holds it, or reading fails.
+    pub async fn open(&self, state: &AppState) -> AppResult<(crate::blob::ByteStream, u64)> {
+        match tokio::fs::File::open(&self.path).await {
+            Ok(file) => {
+                let len = file.metadata().await.map_err(anyhow::Error::from)?.len();
+                let stream = tokio_util::io::ReaderStream::with_capacity(file, 64 * 1024);
+                Ok((Box::pin(stream), len))
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound && state.parts.is_some() => {
+                let store = state.parts.as_ref().ok_or(AppError::NotFound)?;
+                store.get_file(&self.key).await.map_err(|e| {
+                    AppError::Internal(anyhow::anyhow!(
+                        "reading {} from the object store: {e}",
+                        self.key
+                    ))
+                })
+            }
+            Err(e) => Err(AppError::Internal(anyhow::anyhow!(
+                "opening {}: {e}",
+                self.path.display()
+            ))),
+        }
+    }
 }
 
 /// The file of one part of a ready version (its team; anyone for the public tier).
@@ -299,6 +330,7 @@ pub async fn part(
     };
     Ok(PartFile {
         path: version_dir(&state.ctx.settings.data_dir, group.id, version).join(part.file_name()),
+        key: build::part_key(group.id, version, part.file_name()),
         download_name,
         content_type: part.content_type(),
     })

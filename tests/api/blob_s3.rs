@@ -1,7 +1,7 @@
 //! The S3-compatible blob store against a real S3 server on loopback (`moto_server`, from
 //! PyPI's `moto[server]`): a 20 MiB streamed upload and download with matching hashes, nothing
 //! left of an upload over the limit, and a dossier built on one instance from evidence uploaded
-//! through another with a data directory of its own.
+//! through another with a data directory of its own, which then serves the bundle from the store.
 
 use std::net::TcpListener;
 use std::process::{Child, Command, Stdio};
@@ -267,7 +267,22 @@ async fn a_dossier_built_on_one_instance_holds_evidence_uploaded_through_another
         "{:?}",
         files.keys().collect::<Vec<_>>()
     );
-    // Neither instance kept it on its own disk.
+    // B, which did not build it and shares no directory with A, serves the same bundle from
+    // the object store.
+    let from_b = app
+        .client
+        .get(format!("{}/api/v1/groups/{slug}/dossiers/1/bundle", b.url))
+        .bearer_auth(&owner.access_token)
+        .send()
+        .await
+        .expect("download from B");
+    assert_eq!(from_b.status(), StatusCode::OK);
+    assert_eq!(from_b.bytes().await.expect("bundle").to_vec(), bundle);
+    assert!(
+        !b_dir.path().join("dossiers").exists(),
+        "B holds no dossier files"
+    );
+    // Neither instance kept the evidence on its own disk.
     for dir in [app.data_dir.path(), b_dir.path()] {
         let local = dir.join("blobs");
         let kept = std::fs::read_dir(&local).map(|d| d.count()).unwrap_or(0);
