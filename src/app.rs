@@ -180,10 +180,20 @@ pub fn start_jobs(
     let thread = crate::jobs::Runner::new(state, poll, 1)
         .spawn(stop)
         .context("starting the job runner")?;
-    Ok(tokio::task::spawn_blocking(move || {
-        if thread.join().is_err() {
-            tracing::error!("the job runner panicked");
-        }
+    // The join waits on a thread of its own, not on the runtime's blocking pool: a runtime
+    // dropped without stopping the runner (a test's) would otherwise wait for it forever.
+    let (joined, ended) = tokio::sync::oneshot::channel();
+    std::thread::Builder::new()
+        .name("lianming-jobs-join".into())
+        .spawn(move || {
+            if thread.join().is_err() {
+                tracing::error!("the job runner panicked");
+            }
+            let _ = joined.send(());
+        })
+        .context("starting the job runner's watcher")?;
+    Ok(tokio::spawn(async move {
+        let _ = ended.await;
     }))
 }
 
