@@ -39,6 +39,7 @@ impl Application {
     /// When the database, the data directory, the secrets or the address cannot be used.
     pub async fn build(settings: Settings, clock: SharedClock) -> anyhow::Result<Self> {
         prepare_data_dir(&settings)?;
+        crate::ops::recorder();
         let db = db::connect_with(
             &settings.database_url(),
             Duration::from_secs(settings.db_acquire_timeout_secs),

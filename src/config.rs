@@ -14,8 +14,8 @@ use url::Url;
 
 /// Every setting of the server. Each field is documented in README.md's table.
 ///
-/// Secrets (the database URL, which may hold a password, the SMTP URL and the token key) are
-/// never serialised (so the figment defaults cannot carry them) and are redacted in `Debug`.
+/// Secrets (the database URL, which may hold a password, the SMTP URL, the token key and the
+/// metrics token) are never serialised (so the figment defaults cannot carry them) and are redacted in `Debug`.
 #[derive(Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct Settings {
@@ -101,6 +101,10 @@ pub struct Settings {
     /// The IANA time zone in which days are shown and compared ("today" for incident dates,
     /// dates in emails), e.g. `Asia/Shanghai`.
     pub timezone: String,
+    /// Bearer token `/metrics` requires; unset means `/metrics` is open (keep it off the
+    /// public network then).
+    #[serde(skip_serializing)]
+    pub metrics_token: Option<SecretString>,
 }
 
 impl Default for Settings {
@@ -140,6 +144,7 @@ impl Default for Settings {
             job_poll_ms: 2000,
             dossier_verify_max_bytes: 512 * 1024 * 1024,
             timezone: DEFAULT_TIMEZONE.into(),
+            metrics_token: None,
         }
     }
 }
@@ -191,6 +196,7 @@ impl std::fmt::Debug for Settings {
             .field("job_poll_ms", &self.job_poll_ms)
             .field("dossier_verify_max_bytes", &self.dossier_verify_max_bytes)
             .field("timezone", &self.timezone)
+            .field("metrics_token", &secret(self.metrics_token.is_some()))
             .finish()
     }
 }
@@ -248,6 +254,9 @@ impl Settings {
         settings.smtp_url = settings
             .smtp_url
             .filter(|u| !u.expose_secret().trim().is_empty());
+        settings.metrics_token = settings
+            .metrics_token
+            .filter(|t| !t.expose_secret().trim().is_empty());
         settings.public_url = settings.public_url.filter(|u| !u.trim().is_empty());
         settings.database_url = settings.database_url.filter(|u| !u.trim().is_empty());
         settings.validate()?;

@@ -360,6 +360,7 @@ pub fn routes(
                 .add(("Permissions-Policy", PERMISSIONS_POLICY)),
         )
         .wrap(actix_web::middleware::from_fn(crate::error::scope_locale))
+        .wrap(actix_web::middleware::from_fn(ops::track_requests))
         .wrap(tracing_actix_web::TracingLogger::default());
     (app, api)
 }
