@@ -230,3 +230,167 @@ async fn with_a_metrics_token_a_scrape_without_it_is_refused() {
     let (samples, _) = parse_exposition(&right.text().await.expect("body"));
     assert_eq!(value(&samples, "lianming_db_up", &[]), 1.0);
 }
+
+/// A TCP proxy between the server and PostgreSQL that can be cut (every connection dropped,
+/// new ones refused) and restored on the same port.
+struct Proxy {
+    port: u16,
+    cut: std::sync::Arc<tokio::sync::watch::Sender<bool>>,
+}
+
+impl Proxy {
+    async fn start(target: std::net::SocketAddr) -> Proxy {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind proxy");
+        let port = listener.local_addr().expect("addr").port();
+        let (cut, _) = tokio::sync::watch::channel(false);
+        let cut = std::sync::Arc::new(cut);
+        tokio::spawn(Self::serve(listener, target, cut.clone()));
+        Proxy { port, cut }
+    }
+
+    /// Accepts until cut, then closes the listener (refusing connections) until restored.
+    async fn serve(
+        mut listener: tokio::net::TcpListener,
+        target: std::net::SocketAddr,
+        cut: std::sync::Arc<tokio::sync::watch::Sender<bool>>,
+    ) {
+        let port = listener.local_addr().expect("addr").port();
+        let mut state = cut.subscribe();
+        loop {
+            tokio::select! {
+                accepted = listener.accept() => {
+                    let Ok((client, _)) = accepted else { continue };
+                    let mut conn_cut = cut.subscribe();
+                    tokio::spawn(async move {
+                        let Ok(mut upstream) = tokio::net::TcpStream::connect(target).await else {
+                            return;
+                        };
+                        let mut client = client;
+                        tokio::select! {
+                            _ = tokio::io::copy_bidirectional(&mut client, &mut upstream) => {}
+                            _ = conn_cut.wait_for(|c| *c) => {}
+                        }
+                    });
+                }
+                _ = state.wait_for(|c| *c) => {}
+            }
+            if !*state.borrow() {
+                continue;
+            }
+            drop(listener);
+            if state.wait_for(|c| !*c).await.is_err() {
+                return;
+            }
+            let socket = tokio::net::TcpSocket::new_v4().expect("socket");
+            socket.set_reuseaddr(true).expect("reuseaddr");
+            socket
+                .bind(([127, 0, 0, 1], port).into())
+                .expect("rebind proxy port");
+            listener = socket.listen(128).expect("listen");
+        }
+    }
+
+    fn cut(&self) {
+        self.cut.send_replace(true);
+    }
+
+    fn restore(&self) {
+        self.cut.send_replace(false);
+    }
+}
+
+/// Polls `url` until it answers `status`, for at most `within`; returns how long it took.
+async fn until_status(
+    client: &reqwest::Client,
+    url: &str,
+    status: u16,
+    within: std::time::Duration,
+) -> std::time::Duration {
+    let started = std::time::Instant::now();
+    loop {
+        let answered = tokio::time::timeout(std::time::Duration::from_secs(3), client.get(url).send())
+            .await
+            .ok()
+            .and_then(Result::ok)
+            .map(|r| r.status().as_u16());
+        if answered == Some(status) {
+            return started.elapsed();
+        }
+        assert!(
+            started.elapsed() < within,
+            "{url} did not answer {status} within {within:?} (last: {answered:?})"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn readiness_follows_the_database_going_away_and_coming_back() {
+    use std::time::{Duration, Instant};
+    let Some(Backend::Postgres(admin)) = Backend::postgres() else {
+        eprintln!("TEST_DATABASE_URL unset: not run");
+        return;
+    };
+    // Arrange: the server reaches PostgreSQL only through the proxy.
+    let parsed = url::Url::parse(&admin).expect("TEST_DATABASE_URL");
+    let target = (
+        parsed.host_str().unwrap_or("127.0.0.1"),
+        parsed.port().unwrap_or(5432),
+    );
+    let target = tokio::net::lookup_host(target)
+        .await
+        .expect("resolve")
+        .find(std::net::SocketAddr::is_ipv4)
+        .expect("an IPv4 address");
+    let proxy = Proxy::start(target).await;
+    let proxy_port = proxy.port;
+    let app = TestApp::spawn_with(Backend::Postgres(admin), |s| {
+        let mut url = url::Url::parse(s.database_url.as_deref().expect("url")).expect("url");
+        url.set_port(Some(proxy_port)).expect("port");
+        s.database_url = Some(url.to_string());
+        s.db_acquire_timeout_secs = 2;
+    })
+    .await;
+    assert!(!app.database_url.contains(&proxy_port.to_string()));
+    let ready = format!("{}/readyz", app.address);
+    until_status(&app.client, &ready, 200, Duration::from_secs(5)).await;
+    assert_eq!(app.get("/groups", None).await.status(), 200);
+
+    // Act: the database goes away.
+    proxy.cut();
+
+    // Assert: not ready within 5 s; API requests are refused quickly as a problem.
+    until_status(&app.client, &ready, 503, Duration::from_secs(5)).await;
+    for _ in 0..3 {
+        let started = Instant::now();
+        let res = tokio::time::timeout(Duration::from_secs(10), app.get("/groups", None))
+            .await
+            .expect("an answer, not a hang");
+        assert!(started.elapsed() < Duration::from_secs(5), "{:?}", started.elapsed());
+        assert_eq!(res.status(), 503);
+        assert_eq!(
+            res.headers()
+                .get("content-type")
+                .and_then(|v| v.to_str().ok()),
+            Some("application/problem+json")
+        );
+        assert_eq!(json_body(res).await["code"], "database_unavailable");
+    }
+    // A scrape still answers, saying the database does not.
+    let started = Instant::now();
+    let (samples, _) = scrape(&app).await;
+    assert!(started.elapsed() < Duration::from_secs(5));
+    assert_eq!(value(&samples, "lianming_db_up", &[]), 0.0);
+
+    // Act: it comes back.
+    proxy.restore();
+
+    // Assert: ready again and serving, without a restart.
+    until_status(&app.client, &ready, 200, Duration::from_secs(15)).await;
+    let res = app.get("/groups", None).await;
+    assert_eq!(res.status(), 200);
+    let user = app.verified_user("back@example.com", "Back").await;
+    app.create_group(&user, serde_json::json!({})).await;
+}
