@@ -101,6 +101,10 @@ pub struct Settings {
     /// The IANA time zone in which days are shown and compared ("today" for incident dates,
     /// dates in emails), e.g. `Asia/Shanghai`.
     pub timezone: String,
+    /// Seconds between a stop signal (SIGTERM, SIGINT) and the server's stop, while `/readyz`
+    /// answers 503 `draining` and everything else is still served, so a load balancer takes
+    /// the instance out before it stops accepting.
+    pub drain_secs: u64,
     /// Bearer token `/metrics` requires; unset means `/metrics` is open (keep it off the
     /// public network then).
     #[serde(skip_serializing)]
@@ -144,6 +148,7 @@ impl Default for Settings {
             job_poll_ms: 2000,
             dossier_verify_max_bytes: 512 * 1024 * 1024,
             timezone: DEFAULT_TIMEZONE.into(),
+            drain_secs: 0,
             metrics_token: None,
         }
     }
@@ -196,6 +201,7 @@ impl std::fmt::Debug for Settings {
             .field("job_poll_ms", &self.job_poll_ms)
             .field("dossier_verify_max_bytes", &self.dossier_verify_max_bytes)
             .field("timezone", &self.timezone)
+            .field("drain_secs", &self.drain_secs)
             .field("metrics_token", &secret(self.metrics_token.is_some()))
             .finish()
     }

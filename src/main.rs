@@ -180,8 +180,9 @@ async fn run(command: Command, settings: Settings) -> anyhow::Result<()> {
             let jobs = lianming::app::start_jobs(state.clone(), stop.clone())?;
             let scheduler =
                 tokio::spawn(lianming::notify::scheduler::run(state, every, stop.clone()));
+            let mut signals = lianming::app::StopSignals::new()?;
             println!("Lianming worker running (outbox, scheduler, jobs); Ctrl-C or SIGTERM stops it");
-            stopped().await?;
+            signals.next().await;
             stop.cancel();
             sender.await?;
             scheduler.await?;
@@ -250,19 +251,4 @@ async fn run(command: Command, settings: Settings) -> anyhow::Result<()> {
         Command::Verify { .. } => anyhow::bail!("verify is handled before other commands"),
     }
     Ok(())
-}
-
-/// Waits for Ctrl-C or, on Unix, SIGTERM (what `docker stop` and systemd send).
-async fn stopped() -> std::io::Result<()> {
-    #[cfg(unix)]
-    {
-        let mut term =
-            tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
-        tokio::select! {
-            r = tokio::signal::ctrl_c() => r,
-            _ = term.recv() => Ok(()),
-        }
-    }
-    #[cfg(not(unix))]
-    tokio::signal::ctrl_c().await
 }

@@ -1,7 +1,8 @@
 //! Operations endpoints: liveness, readiness and metrics (Prometheus text format), and the
 //! middleware that measures every request.
 
-use std::sync::OnceLock;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
 use actix_web::body::MessageBody;
@@ -22,6 +23,24 @@ pub fn routes(cfg: &mut ServiceConfig) {
     cfg.service(healthz).service(readyz).service(metrics_endpoint);
 }
 
+/// Set once the server was asked to stop: from then on `/readyz` answers 503 `draining`, so a
+/// load balancer stops sending new requests while those in flight finish.
+#[derive(Debug, Clone, Default)]
+pub struct Drain(Arc<AtomicBool>);
+
+impl Drain {
+    /// Marks the server as draining.
+    pub fn start(&self) {
+        self.0.store(true, Ordering::Relaxed);
+    }
+
+    /// Whether the server is draining.
+    #[must_use]
+    pub fn is_draining(&self) -> bool {
+        self.0.load(Ordering::Relaxed)
+    }
+}
+
 /// The process is up.
 #[utoipa::path(tag = "operations", responses((status = 200, body = String)))]
 #[get("/healthz")]
@@ -33,10 +52,16 @@ async fn healthz() -> HttpResponse {
 /// well before its own timeout, even while the pool would wait longer for a connection.
 const READY_TIMEOUT: Duration = Duration::from_millis(1500);
 
-/// The process can serve: the database answers (within 1.5 s).
+/// The process can serve: it is not draining before a stop, and the database answers (within
+/// 1.5 s).
 #[utoipa::path(tag = "operations", responses((status = 200, body = String), (status = 503, body = String)))]
 #[get("/readyz")]
-async fn readyz(state: web::Data<AppState>) -> HttpResponse {
+async fn readyz(state: web::Data<AppState>, drain: Option<web::Data<Drain>>) -> HttpResponse {
+    if drain.is_some_and(|d| d.is_draining()) {
+        return HttpResponse::ServiceUnavailable()
+            .content_type("text/plain")
+            .body("draining");
+    }
     let check = tokio::time::timeout(READY_TIMEOUT, state.db.execute_unprepared("SELECT 1")).await;
     let failure = match check {
         Ok(Ok(_)) => return HttpResponse::Ok().content_type("text/plain").body("ok"),

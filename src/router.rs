@@ -279,6 +279,7 @@ pub fn routes(
     state: web::Data<AppState>,
     spec: web::Data<OpenApiJson>,
     allowed: web::Data<AllowedMethods>,
+    drain: web::Data<ops::Drain>,
 ) -> (
     App<
         impl actix_web::dev::ServiceFactory<
@@ -298,6 +299,7 @@ pub fn routes(
         .app_data(state)
         .app_data(spec)
         .app_data(allowed)
+        .app_data(drain)
         .app_data(json_limit)
         .app_data(
             web::PathConfig::default()
