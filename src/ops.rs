@@ -52,8 +52,7 @@ async fn healthz() -> HttpResponse {
 /// well before its own timeout, even while the pool would wait longer for a connection.
 const READY_TIMEOUT: Duration = Duration::from_millis(1500);
 
-/// The process can serve: it is not draining before a stop, and the database answers (within
-/// 1.5 s).
+/// The process can serve: the database answers (within 1.5 s) and it is not draining.
 #[utoipa::path(tag = "operations", responses((status = 200, body = String), (status = 503, body = String)))]
 #[get("/readyz")]
 async fn readyz(state: web::Data<AppState>, drain: Option<web::Data<Drain>>) -> HttpResponse {

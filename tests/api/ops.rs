@@ -142,7 +142,12 @@ async fn metrics_are_prometheus_text_and_count_requests_by_route_pattern() {
         value(
             &after,
             "lianming_http_request_duration_seconds_bucket",
-            &[("route", "/api/v1/groups"), ("le", "+Inf")]
+            &[
+                ("route", "/api/v1/groups"),
+                ("method", "GET"),
+                ("status", "2xx"),
+                ("le", "+Inf")
+            ]
         ) >= 3.0
     );
     // The scrape-time gauges of this server.
