@@ -362,7 +362,8 @@ fn restrict_sqlite_files(settings: &Settings) {
 }
 
 /// The file of a `sqlite:` URL (none for PostgreSQL or an in-memory database).
-fn sqlite_path(url: &str) -> Option<std::path::PathBuf> {
+#[must_use]
+pub fn sqlite_path(url: &str) -> Option<std::path::PathBuf> {
     let rest = url
         .strip_prefix("sqlite://")
         .or_else(|| url.strip_prefix("sqlite:"))?;

@@ -382,3 +382,70 @@ async fn an_idle_server_exits_within_two_seconds_of_sigterm() {
         stopped_at.elapsed()
     );
 }
+
+#[tokio::test]
+async fn backup_copies_the_running_servers_database_and_refuses_to_overwrite() {
+    use sea_orm::{ConnectionTrait, Database, Statement};
+    // Arrange: a server with data, and an account made while it runs.
+    let dir = tempfile::tempdir().expect("dir");
+    assert!(lianming(dir.path()).arg("demo").output().expect("demo").status.success());
+    let (_server, url) = serve(dir.path());
+    let created = lianming(dir.path())
+        .args(["user", "create", "--email", "kept@example.com"])
+        .output()
+        .expect("user create");
+    assert!(created.status.success());
+    assert_eq!(
+        reqwest::get(format!("{url}/readyz")).await.expect("readyz").status(),
+        200
+    );
+
+    // Act
+    let out = lianming(dir.path())
+        .args(["backup", "copy.db"])
+        .output()
+        .expect("backup");
+    let again = lianming(dir.path())
+        .args(["backup", "copy.db"])
+        .output()
+        .expect("backup again");
+    let postgres = lianming(dir.path())
+        .env("DATABASE_URL", "postgres://nobody@127.0.0.1:1/none")
+        .args(["backup", "pg.db"])
+        .output()
+        .expect("backup on postgres");
+
+    // Assert
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let copy = dir.path().join("copy.db");
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt as _;
+        let mode = std::fs::metadata(&copy).expect("copy").permissions().mode();
+        assert_eq!(mode & 0o777, 0o600, "{mode:o}");
+    }
+    let db = Database::connect(format!("sqlite://{}?mode=ro", copy.display()))
+        .await
+        .expect("open the copy");
+    let count = |sql: &'static str| {
+        let db = &db;
+        async move {
+            db.query_one_raw(Statement::from_string(db.get_database_backend(), sql))
+                .await
+                .expect("query")
+                .expect("row")
+                .try_get::<i64>("", "n")
+                .expect("n")
+        }
+    };
+    assert_eq!(
+        count("SELECT COUNT(*) AS n FROM users WHERE email = 'kept@example.com'").await,
+        1
+    );
+    assert_eq!(count("SELECT COUNT(*) AS n FROM groups").await, 3);
+    assert!(!again.status.success(), "an existing file was overwritten");
+    assert!(String::from_utf8_lossy(&again.stderr).contains("exists"));
+    assert_eq!(postgres.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&postgres.stderr).contains("pg_dump -Fc"));
+    assert!(!dir.path().join("pg.db").exists());
+}
