@@ -9,7 +9,7 @@ use actix_web::body::MessageBody;
 use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::http::Method;
 use actix_web::middleware::Next;
-use actix_web::{HttpRequest, HttpResponse, get, web};
+use actix_web::{HttpMessage as _, HttpRequest, HttpResponse, get, web};
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
 use sea_orm::{ConnectionTrait, DbBackend};
 use secrecy::ExposeSecret;
@@ -165,6 +165,31 @@ pub async fn track_requests(
     metrics::histogram!(REQUEST_DURATION, "route" => route, "method" => method, "status" => class)
         .record(started.elapsed().as_secs_f64());
     result
+}
+
+/// Middleware: answers every request with `X-Request-Id`, the id of its root span
+/// (tracing-actix-web's `request_id`), which every log line of the request carries: a user's
+/// report of a failure leads to its log lines. Runs inside `TracingLogger`, which makes the id.
+///
+/// # Errors
+/// The inner service's.
+pub async fn request_id_header(
+    req: ServiceRequest,
+    next: Next<impl MessageBody>,
+) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
+    let id = req
+        .extensions()
+        .get::<tracing_actix_web::RequestId>()
+        .map(ToString::to_string);
+    let mut res = next.call(req).await?;
+    if let Some(value) = id.and_then(|id| actix_web::http::header::HeaderValue::from_str(&id).ok())
+    {
+        res.headers_mut().insert(
+            actix_web::http::header::HeaderName::from_static("x-request-id"),
+            value,
+        );
+    }
+    Ok(res)
 }
 
 /// How long a scrape waits for each database reading: a scrape must answer, even when the

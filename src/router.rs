@@ -363,6 +363,7 @@ pub fn routes(
         )
         .wrap(actix_web::middleware::from_fn(crate::error::scope_locale))
         .wrap(actix_web::middleware::from_fn(ops::track_requests))
+        .wrap(actix_web::middleware::from_fn(ops::request_id_header))
         .wrap(tracing_actix_web::TracingLogger::default());
     (app, api)
 }

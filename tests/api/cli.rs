@@ -449,3 +449,66 @@ async fn backup_copies_the_running_servers_database_and_refuses_to_overwrite() {
     assert!(String::from_utf8_lossy(&postgres.stderr).contains("pg_dump -Fc"));
     assert!(!dir.path().join("pg.db").exists());
 }
+
+#[tokio::test]
+async fn json_logs_name_the_request_id_each_response_carries() {
+    use std::time::Duration;
+    // Arrange: JSON logs to a file.
+    let dir = tempfile::tempdir().expect("dir");
+    let log_path = dir.path().join("log.jsonl");
+    let log = std::fs::File::create(&log_path).expect("log file");
+    let mut child = lianming(dir.path())
+        .env("LIANMING_BIND", "127.0.0.1:0")
+        .env("LIANMING_LOG_JSON", "true")
+        .env("LIANMING_LOG", "warn")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::from(log))
+        .spawn()
+        .expect("start lianming");
+    let stdout = child.stdout.take().expect("stdout");
+    let _server = Running(child);
+    let mut line = String::new();
+    BufReader::new(stdout).read_line(&mut line).expect("first line");
+    let url = line
+        .split_whitespace()
+        .find(|w| w.starts_with("http://"))
+        .expect("url")
+        .to_owned();
+
+    // Act: two requests; the second fails, which is logged (a warning, in its span).
+    let ok = reqwest::get(format!("{url}/healthz")).await.expect("healthz");
+    let missing = reqwest::get(format!("{url}/api/v1/groups/no-such-group"))
+        .await
+        .expect("missing");
+
+    // Assert: each answer has its own id, and the failure's log line names it.
+    let id = |res: &reqwest::Response| {
+        res.headers()
+            .get("x-request-id")
+            .and_then(|v| v.to_str().ok())
+            .expect("X-Request-Id")
+            .to_owned()
+    };
+    let (ok_id, missing_id) = (id(&ok), id(&missing));
+    assert_ne!(ok_id, missing_id);
+    assert_eq!(missing.status(), 404);
+    let mut found = None;
+    for _ in 0..50 {
+        let text = std::fs::read_to_string(&log_path).expect("log");
+        found = text
+            .lines()
+            .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+            .find(|v| v["span"]["request_id"] == missing_id.as_str());
+        if found.is_some() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let entry = found.unwrap_or_else(|| {
+        panic!(
+            "no JSON log line with request_id {missing_id}: {}",
+            std::fs::read_to_string(&log_path).unwrap_or_default()
+        )
+    });
+    assert_eq!(entry["level"], "WARN");
+}
