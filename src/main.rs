@@ -228,7 +228,9 @@ async fn run(command: Command, settings: Settings) -> anyhow::Result<()> {
             let scheduler =
                 tokio::spawn(lianming::notify::scheduler::run(state, every, stop.clone()));
             let mut signals = lianming::app::StopSignals::new()?;
-            println!("Lianming worker running (outbox, scheduler, jobs); Ctrl-C or SIGTERM stops it");
+            println!(
+                "Lianming worker running (outbox, scheduler, jobs); Ctrl-C or SIGTERM stops it"
+            );
             signals.next().await;
             stop.cancel();
             sender.await?;

@@ -20,7 +20,9 @@ use crate::state::AppState;
 
 /// Registers the routes of this module.
 pub fn routes(cfg: &mut ServiceConfig) {
-    cfg.service(healthz).service(readyz).service(metrics_endpoint);
+    cfg.service(healthz)
+        .service(readyz)
+        .service(metrics_endpoint);
 }
 
 /// Set once the server was asked to stop: from then on `/readyz` answers 503 `draining`, so a
@@ -245,7 +247,10 @@ fn presents(req: &HttpRequest, token: &str) -> bool {
 /// left at its last value.
 async fn scrape_gauges(state: &AppState) -> String {
     let now = state.now();
-    let outbox = tokio::time::timeout(SCRAPE_DB_TIMEOUT, crate::mail::outbox::depth(&state.db, now));
+    let outbox = tokio::time::timeout(
+        SCRAPE_DB_TIMEOUT,
+        crate::mail::outbox::depth(&state.db, now),
+    );
     let jobs = tokio::time::timeout(SCRAPE_DB_TIMEOUT, crate::jobs::depth(&state.db, now));
     let (outbox, jobs) = tokio::join!(outbox, jobs);
     let recorder = PrometheusBuilder::new().build_recorder();
@@ -335,11 +340,19 @@ fn pool_use(db: &sea_orm::DatabaseConnection) -> (u32, u32, u32) {
     match db.get_database_backend() {
         DbBackend::Postgres => {
             let pool = db.get_postgres_connection_pool();
-            (pool.size(), idle(pool.num_idle()), pool.options().get_max_connections())
+            (
+                pool.size(),
+                idle(pool.num_idle()),
+                pool.options().get_max_connections(),
+            )
         }
         DbBackend::Sqlite => {
             let pool = db.get_sqlite_connection_pool();
-            (pool.size(), idle(pool.num_idle()), pool.options().get_max_connections())
+            (
+                pool.size(),
+                idle(pool.num_idle()),
+                pool.options().get_max_connections(),
+            )
         }
         _ => (0, 0, 0),
     }
@@ -349,7 +362,10 @@ fn idle(n: usize) -> u32 {
     u32::try_from(n).unwrap_or(u32::MAX)
 }
 
-#[expect(clippy::cast_precision_loss, reason = "queue depths are far below 2^52")]
+#[expect(
+    clippy::cast_precision_loss,
+    reason = "queue depths are far below 2^52"
+)]
 fn count(n: u64) -> f64 {
     n as f64
 }

@@ -341,7 +341,12 @@ async fn while_draining_readiness_fails_but_everything_is_still_served() {
     let (mut server, url) = serve_with(dir.path(), &[("LIANMING_DRAIN_SECS", "2")]);
     let client = reqwest::Client::new();
     assert_eq!(
-        client.get(format!("{url}/readyz")).send().await.expect("readyz").status(),
+        client
+            .get(format!("{url}/readyz"))
+            .send()
+            .await
+            .expect("readyz")
+            .status(),
         200
     );
 
@@ -351,16 +356,37 @@ async fn while_draining_readiness_fails_but_everything_is_still_served() {
     tokio::time::sleep(Duration::from_millis(200)).await;
 
     // Assert: out of the load balancer, still serving.
-    let ready = client.get(format!("{url}/readyz")).send().await.expect("readyz");
+    let ready = client
+        .get(format!("{url}/readyz"))
+        .send()
+        .await
+        .expect("readyz");
     assert_eq!(ready.status(), 503);
     assert_eq!(ready.text().await.expect("body"), "draining");
-    let health = client.get(format!("{url}/healthz")).send().await.expect("healthz");
+    let health = client
+        .get(format!("{url}/healthz"))
+        .send()
+        .await
+        .expect("healthz");
     assert_eq!(health.status(), 200);
-    let groups = client.get(format!("{url}/api/v1/groups")).send().await.expect("groups");
+    let groups = client
+        .get(format!("{url}/api/v1/groups"))
+        .send()
+        .await
+        .expect("groups");
     assert_eq!(groups.status(), 200);
-    assert!(stopped_at.elapsed() < Duration::from_secs(2), "checked within the drain");
-    assert_eq!(exit_code(&mut server, Duration::from_secs(10)).await, Some(0));
-    assert!(stopped_at.elapsed() >= Duration::from_secs(2), "the drain was cut short");
+    assert!(
+        stopped_at.elapsed() < Duration::from_secs(2),
+        "checked within the drain"
+    );
+    assert_eq!(
+        exit_code(&mut server, Duration::from_secs(10)).await,
+        Some(0)
+    );
+    assert!(
+        stopped_at.elapsed() >= Duration::from_secs(2),
+        "the drain was cut short"
+    );
 }
 
 #[tokio::test]
@@ -375,7 +401,10 @@ async fn an_idle_server_exits_within_two_seconds_of_sigterm() {
     let stopped_at = Instant::now();
     sigterm(&server);
 
-    assert_eq!(exit_code(&mut server, Duration::from_secs(10)).await, Some(0));
+    assert_eq!(
+        exit_code(&mut server, Duration::from_secs(10)).await,
+        Some(0)
+    );
     assert!(
         stopped_at.elapsed() < Duration::from_secs(2),
         "took {:?}",
@@ -388,7 +417,14 @@ async fn backup_copies_the_running_servers_database_and_refuses_to_overwrite() {
     use sea_orm::{ConnectionTrait, Database, Statement};
     // Arrange: a server with data, and an account made while it runs.
     let dir = tempfile::tempdir().expect("dir");
-    assert!(lianming(dir.path()).arg("demo").output().expect("demo").status.success());
+    assert!(
+        lianming(dir.path())
+            .arg("demo")
+            .output()
+            .expect("demo")
+            .status
+            .success()
+    );
     let (_server, url) = serve(dir.path());
     let created = lianming(dir.path())
         .args(["user", "create", "--email", "kept@example.com"])
@@ -396,7 +432,10 @@ async fn backup_copies_the_running_servers_database_and_refuses_to_overwrite() {
         .expect("user create");
     assert!(created.status.success());
     assert_eq!(
-        reqwest::get(format!("{url}/readyz")).await.expect("readyz").status(),
+        reqwest::get(format!("{url}/readyz"))
+            .await
+            .expect("readyz")
+            .status(),
         200
     );
 
@@ -416,7 +455,11 @@ async fn backup_copies_the_running_servers_database_and_refuses_to_overwrite() {
         .expect("backup on postgres");
 
     // Assert
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let copy = dir.path().join("copy.db");
     #[cfg(unix)]
     {
@@ -468,7 +511,9 @@ async fn json_logs_name_the_request_id_each_response_carries() {
     let stdout = child.stdout.take().expect("stdout");
     let _server = Running(child);
     let mut line = String::new();
-    BufReader::new(stdout).read_line(&mut line).expect("first line");
+    BufReader::new(stdout)
+        .read_line(&mut line)
+        .expect("first line");
     let url = line
         .split_whitespace()
         .find(|w| w.starts_with("http://"))
@@ -476,7 +521,9 @@ async fn json_logs_name_the_request_id_each_response_carries() {
         .to_owned();
 
     // Act: two requests; the second fails, which is logged (a warning, in its span).
-    let ok = reqwest::get(format!("{url}/healthz")).await.expect("healthz");
+    let ok = reqwest::get(format!("{url}/healthz"))
+        .await
+        .expect("healthz");
     let missing = reqwest::get(format!("{url}/api/v1/groups/no-such-group"))
         .await
         .expect("missing");

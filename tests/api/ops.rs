@@ -101,7 +101,11 @@ const REQUESTS: &str = "lianming_http_request_duration_seconds_count";
 async fn metrics_are_prometheus_text_and_count_requests_by_route_pattern() {
     // Arrange
     let app = TestApp::spawn().await;
-    let list = [("route", "/api/v1/groups"), ("method", "GET"), ("status", "2xx")];
+    let list = [
+        ("route", "/api/v1/groups"),
+        ("method", "GET"),
+        ("status", "2xx"),
+    ];
     let one = [
         ("route", "/api/v1/groups/{slug}"),
         ("method", "GET"),
@@ -113,7 +117,10 @@ async fn metrics_are_prometheus_text_and_count_requests_by_route_pattern() {
     for _ in 0..3 {
         assert_eq!(app.get("/groups", None).await.status(), 200);
     }
-    assert_eq!(app.get("/groups/no-such-group-x7", None).await.status(), 404);
+    assert_eq!(
+        app.get("/groups/no-such-group-x7", None).await.status(),
+        404
+    );
     assert_eq!(app.get("/no/such/place-x7", None).await.status(), 404);
     let (after, types) = scrape(&app).await;
 
@@ -184,8 +191,12 @@ async fn delivered_mail_is_counted_and_leaves_the_outbox() {
     let (before, _) = scrape(&app).await;
 
     // Act: a registration queues a verification email, which the worker sends.
-    app.register("metrics@example.com", "Metrics", "correct horse battery staple")
-        .await;
+    app.register(
+        "metrics@example.com",
+        "Metrics",
+        "correct horse battery staple",
+    )
+    .await;
     app.outbox_sent().await;
     let (after, _) = scrape(&app).await;
 
@@ -315,11 +326,12 @@ async fn until_status(
 ) -> std::time::Duration {
     let started = std::time::Instant::now();
     loop {
-        let answered = tokio::time::timeout(std::time::Duration::from_secs(3), client.get(url).send())
-            .await
-            .ok()
-            .and_then(Result::ok)
-            .map(|r| r.status().as_u16());
+        let answered =
+            tokio::time::timeout(std::time::Duration::from_secs(3), client.get(url).send())
+                .await
+                .ok()
+                .and_then(Result::ok)
+                .map(|r| r.status().as_u16());
         if answered == Some(status) {
             return started.elapsed();
         }
@@ -373,7 +385,11 @@ async fn readiness_follows_the_database_going_away_and_coming_back() {
         let res = tokio::time::timeout(Duration::from_secs(10), app.get("/groups", None))
             .await
             .expect("an answer, not a hang");
-        assert!(started.elapsed() < Duration::from_secs(5), "{:?}", started.elapsed());
+        assert!(
+            started.elapsed() < Duration::from_secs(5),
+            "{:?}",
+            started.elapsed()
+        );
         assert_eq!(res.status(), 503);
         assert_eq!(
             res.headers()
