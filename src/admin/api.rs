@@ -5,8 +5,9 @@ use actix_web::{get, post, web};
 use utoipa_actix_web::service_config::ServiceConfig;
 
 use super::dto::{
-    AdminGroupPage, AdminJobPage, AdminJobQuery, AdminJobView, AdminGroupView, AdminProviderPage, AdminProviderQuery, AdminSearchQuery,
-    AdminUserPage, AdminUserView, MergeRequest, MergeResult, SuspendRequest,
+    AdminGroupPage, AdminGroupView, AdminJobPage, AdminJobQuery, AdminJobView, AdminProviderPage,
+    AdminProviderQuery, AdminSearchQuery, AdminUserPage, AdminUserView, MergeRequest, MergeResult,
+    SuspendRequest,
 };
 use super::service;
 use crate::auth::CurrentUser;

@@ -19,8 +19,8 @@ use std::sync::Arc;
 use chrono::{DateTime, Duration, Utc};
 use sea_orm::sea_query::OnConflict;
 use sea_orm::{
-    ActiveEnum as _, ActiveValue::Set, ColumnTrait, ConnectionTrait, DbBackend, DbErr, EntityTrait, QueryFilter,
-    QueryOrder, QuerySelect, Statement,
+    ActiveEnum as _, ActiveValue::Set, ColumnTrait, ConnectionTrait, DbBackend, DbErr, EntityTrait,
+    QueryFilter, QueryOrder, QuerySelect, Statement,
 };
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -60,7 +60,8 @@ pub trait Job: Serialize + DeserializeOwned + 'static {
 
 /// A job's work with its type erased: the payload is decoded by the registered kind.
 type Handler = fn(Arc<AppState>, Claimed) -> Pin<Box<dyn Future<Output = anyhow::Result<()>>>>;
-type GiveUp = fn(Arc<AppState>, Claimed, String) -> Pin<Box<dyn Future<Output = anyhow::Result<()>>>>;
+type GiveUp =
+    fn(Arc<AppState>, Claimed, String) -> Pin<Box<dyn Future<Output = anyhow::Result<()>>>>;
 
 /// The job kinds this binary runs.
 #[derive(Clone, Default)]

@@ -153,10 +153,7 @@ async fn release(state: &AppState) -> Result<u64, sea_orm::DbErr> {
             jobs::Column::Attempts,
             Expr::col(jobs::Column::Attempts).sub(1),
         )
-        .col_expr(
-            jobs::Column::LockedBy,
-            Expr::value(Option::<String>::None),
-        )
+        .col_expr(jobs::Column::LockedBy, Expr::value(Option::<String>::None))
         .col_expr(
             jobs::Column::LeaseUntil,
             Expr::value(Option::<chrono::DateTime<chrono::Utc>>::None),
@@ -198,7 +195,11 @@ pub async fn run_now(state: &Arc<AppState>, id: i64) -> Result<Option<JobStatus>
 async fn execute(state: Arc<AppState>, job: Claimed) -> Option<JobStatus> {
     let jobs = &state.jobs;
     let Some((handler, give_up)) = jobs.registry.find(&job.kind) else {
-        tracing::error!(kind = job.kind, id = job.id, "claimed a job of an unknown kind");
+        tracing::error!(
+            kind = job.kind,
+            id = job.id,
+            "claimed a job of an unknown kind"
+        );
         return None;
     };
     let outcome = if job.attempts > job.max_attempts {
@@ -238,7 +239,9 @@ async fn execute(state: Arc<AppState>, job: Claimed) -> Option<JobStatus> {
 /// this instance's.
 async fn keep_lease(state: &AppState, id: i64) {
     let jobs = &state.jobs;
-    let every = (jobs.lease / 3).to_std().unwrap_or(StdDuration::from_secs(1));
+    let every = (jobs.lease / 3)
+        .to_std()
+        .unwrap_or(StdDuration::from_secs(1));
     loop {
         tokio::time::sleep(every).await;
         match renew(&state.db, id, &jobs.worker, state.now() + jobs.lease).await {

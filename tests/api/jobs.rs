@@ -87,24 +87,33 @@ async fn a_build_held_by_a_dead_instance_is_taken_over_once_its_lease_runs_out(b
     let app = app_without_runner(backend).await;
     let f = fixture(&app).await;
     let token = f.owner.access_token.clone();
-    assert_eq!(start_compile(&app, &token, &f.slug).await["status"], "building");
+    assert_eq!(
+        start_compile(&app, &token, &f.slug).await["status"],
+        "building"
+    );
     // An instance claims the build and dies without a word.
     let ghost = claim_as(&app, "ghost").await;
     assert_eq!(ghost.attempts, 1);
 
     let stop = CancellationToken::new();
-    let runner = lianming::app::start_jobs(app.state.clone().into_inner(), stop.clone())
-        .expect("runner");
+    let runner =
+        lianming::app::start_jobs(app.state.clone().into_inner(), stop.clone()).expect("runner");
     // While the ghost's lease holds, the live runner leaves the build alone.
     tokio::time::sleep(Duration::from_millis(500)).await;
-    assert_eq!(status_of(&app, &token, &f.slug, 1).await["status"], "building");
+    assert_eq!(
+        status_of(&app, &token, &f.slug, 1).await["status"],
+        "building"
+    );
     assert_eq!(only_job(&app).await.locked_by.as_deref(), Some("ghost"));
 
     app.clock.advance(chrono::Duration::seconds(61));
     let built = wait_built(&app, &f.owner, &f.slug, 1).await;
     assert_eq!(built["status"], "ready", "{built}");
     let job = wait_for_job(&app, |j| j.status == JobStatus::Done).await;
-    assert_eq!(job.attempts, 2, "the ghost's attempt and the one that finished");
+    assert_eq!(
+        job.attempts, 2,
+        "the ghost's attempt and the one that finished"
+    );
     assert_eq!(job.locked_by, None);
     // The ghost, were it to wake up, can neither keep nor record the job.
     let until = app.clock.now() + chrono::Duration::seconds(60);
@@ -146,8 +155,8 @@ async fn a_build_out_of_attempts_is_given_up_and_shown_to_administrators_only(ba
         app.clock.advance(chrono::Duration::seconds(61));
     }
     let stop = CancellationToken::new();
-    let runner = lianming::app::start_jobs(app.state.clone().into_inner(), stop.clone())
-        .expect("runner");
+    let runner =
+        lianming::app::start_jobs(app.state.clone().into_inner(), stop.clone()).expect("runner");
     let built = wait_built(&app, &f.owner, &f.slug, 1).await;
     assert_eq!(built["status"], "failed", "{built}");
     let job = wait_for_job(&app, |j| j.status == JobStatus::Failed).await;
@@ -160,11 +169,19 @@ async fn a_build_out_of_attempts_is_given_up_and_shown_to_administrators_only(ba
     // The group is free for a new version: the failed one keeps its number.
     let next = start_compile(&app, &token, &f.slug).await;
     assert_eq!(next["version"], 2);
-    assert_eq!(wait_built(&app, &f.owner, &f.slug, 2).await["status"], "ready");
+    assert_eq!(
+        wait_built(&app, &f.owner, &f.slug, 2).await["status"],
+        "ready"
+    );
 
     // Administrators see the failure with its error; no one else does.
     let path = "/admin/jobs?status=failed";
-    expect_problem(app.get(path, None).await, StatusCode::UNAUTHORIZED, "missing_token").await;
+    expect_problem(
+        app.get(path, None).await,
+        StatusCode::UNAUTHORIZED,
+        "missing_token",
+    )
+    .await;
     expect_problem(
         app.get(path, Some(&token)).await,
         StatusCode::FORBIDDEN,
@@ -174,7 +191,11 @@ async fn a_build_out_of_attempts_is_given_up_and_shown_to_administrators_only(ba
     make_admin(&app, &f.li).await;
     let mut admin = f.li.clone();
     crate::helpers::team::relogin(&app, &mut admin).await;
-    let page = expect_json(app.get(path, Some(&admin.access_token)).await, StatusCode::OK).await;
+    let page = expect_json(
+        app.get(path, Some(&admin.access_token)).await,
+        StatusCode::OK,
+    )
+    .await;
     let items = page["items"].as_array().expect("items");
     assert_eq!(items.len(), 1, "{page}");
     assert_eq!(items[0]["kind"], KIND);
@@ -209,7 +230,10 @@ async fn a_build_out_of_attempts_is_given_up_and_shown_to_administrators_only(ba
     let done = wait_for_job_id(&app, id, JobStatus::Done).await;
     assert_eq!(done.attempts, 1);
     // The given-up version stays failed: issued numbers are never rebuilt.
-    assert_eq!(status_of(&app, &token, &f.slug, 1).await["status"], "failed");
+    assert_eq!(
+        status_of(&app, &token, &f.slug, 1).await["status"],
+        "failed"
+    );
     expect_problem(
         app.post(&retry, Some(&admin.access_token), json!({})).await,
         StatusCode::CONFLICT,
@@ -217,7 +241,11 @@ async fn a_build_out_of_attempts_is_given_up_and_shown_to_administrators_only(ba
     )
     .await;
     let missing = app
-        .post("/admin/jobs/999999/retry", Some(&admin.access_token), json!({}))
+        .post(
+            "/admin/jobs/999999/retry",
+            Some(&admin.access_token),
+            json!({}),
+        )
         .await;
     assert_eq!(missing.status(), StatusCode::NOT_FOUND);
     stop.cancel();
@@ -235,7 +263,10 @@ async fn wait_for_job_id(app: &TestApp, id: i64, status: JobStatus) -> jobs::Mod
         if job.status == status {
             return job;
         }
-        assert!(Instant::now() < deadline, "job never became {status:?}: {job:?}");
+        assert!(
+            Instant::now() < deadline,
+            "job never became {status:?}: {job:?}"
+        );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
