@@ -4,7 +4,7 @@ use tracing_subscriber::EnvFilter;
 
 /// Keeps each request's root span (tracing-actix-web's, at INFO, holding `request_id`) whatever
 /// the level: a warning logged inside a request still names the request under `warn`.
-const REQUEST_SPANS: &str = "tracing_actix_web=info";
+const REQUEST_SPANS: &str = "tracing_actix_web::root_span_builder=info";
 
 /// Installs the global subscriber once; later calls are ignored.
 pub fn init(filter: &str, json: bool) {
