@@ -27,6 +27,7 @@ pub struct Application {
     local: std::net::SocketAddr,
     public_url: String,
     state: web::Data<AppState>,
+    drain: web::Data<crate::ops::Drain>,
     stop: CancellationToken,
     tasks: Vec<tokio::task::JoinHandle<()>>,
 }
@@ -39,6 +40,7 @@ impl Application {
     /// When the database, the data directory, the secrets or the address cannot be used.
     pub async fn build(settings: Settings, clock: SharedClock) -> anyhow::Result<Self> {
         prepare_data_dir(&settings)?;
+        crate::ops::recorder();
         let db = db::connect_with(
             &settings.database_url(),
             Duration::from_secs(settings.db_acquire_timeout_secs),
@@ -65,19 +67,32 @@ impl Application {
             .context("removing dead dossier builds' files")?;
 
         // Collect the OpenAPI document once from the same registrations the server uses.
+        let drain = web::Data::new(crate::ops::Drain::default());
         let (_, api) = routes(
             state.clone(),
             web::Data::new(OpenApiJson::default()),
             web::Data::new(AllowedMethods::default()),
+            drain.clone(),
         );
         let spec = web::Data::new(OpenApiJson(api.to_json().context("serialising OpenAPI")?));
         let allowed = web::Data::new(AllowedMethods::from_openapi(&api));
         let server_state = state.clone();
-        let server =
-            HttpServer::new(move || routes(server_state.clone(), spec.clone(), allowed.clone()).0)
-                .listen(listener)?
-                .shutdown_timeout(10)
-                .run();
+        let server_drain = drain.clone();
+        // Signals are ours (`run_until_stopped`): actix's own would stop at once, without
+        // the drain.
+        let server = HttpServer::new(move || {
+            routes(
+                server_state.clone(),
+                spec.clone(),
+                allowed.clone(),
+                server_drain.clone(),
+            )
+            .0
+        })
+        .listen(listener)?
+        .disable_signals()
+        .shutdown_timeout(10)
+        .run();
 
         let stop = CancellationToken::new();
         let mut tasks = Vec::new();
@@ -101,6 +116,7 @@ impl Application {
             local,
             public_url: state.ctx.public_url.clone(),
             state,
+            drain,
             stop,
             tasks,
         })
@@ -130,12 +146,43 @@ impl Application {
         self.state.clone()
     }
 
-    /// Serves until the server is stopped (Ctrl-C or SIGTERM), then stops the background tasks.
+    /// Serves until SIGTERM or SIGINT (Ctrl-C), then stops in order: `/readyz` answers 503
+    /// `draining` for `LIANMING_DRAIN_SECS` while everything is still served; then the server
+    /// stops accepting and finishes the requests in flight (for at most 10 s); then the
+    /// background tasks stop. A second signal during the drain cuts it short.
     ///
     /// # Errors
-    /// When the server fails.
+    /// When the server fails, or the signal handlers cannot be installed.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
-        let result = self.server.await;
+        let handle = self.server.handle();
+        let mut server = std::pin::pin!(self.server);
+        let mut signals = StopSignals::new()?;
+        let result = tokio::select! {
+            r = &mut server => r,
+            () = signals.next() => {
+                let drain = Duration::from_secs(self.state.ctx.settings.drain_secs);
+                self.drain.start();
+                tracing::info!(drain_secs = drain.as_secs(), "stop requested: draining");
+                if !drain.is_zero() {
+                    tokio::select! {
+                        () = tokio::time::sleep(drain) => {}
+                        () = signals.next() => tracing::info!("second stop signal: drain cut short"),
+                    }
+                }
+                tracing::info!("no longer accepting; finishing requests in flight");
+                // Paused first: a graceful stop drops the connections accepted but not yet
+                // handed to a worker, unanswered; paused, the workers take those first.
+                let ((), r) = tokio::join!(
+                    async {
+                        handle.pause().await;
+                        tokio::time::sleep(HANDOVER).await;
+                        handle.stop(true).await;
+                    },
+                    &mut server
+                );
+                r
+            }
+        };
         tracing::info!("HTTP server stopped; stopping the background tasks");
         self.stop.cancel();
         for t in self.tasks {
@@ -143,6 +190,48 @@ impl Application {
         }
         tracing::info!("background tasks stopped");
         result
+    }
+}
+
+/// Time for connections already accepted to reach a worker before the server stops.
+const HANDOVER: Duration = Duration::from_millis(100);
+
+/// SIGTERM (what `docker stop`, Kubernetes and systemd send) and SIGINT (Ctrl-C).
+pub struct StopSignals {
+    #[cfg(unix)]
+    term: tokio::signal::unix::Signal,
+    #[cfg(unix)]
+    int: tokio::signal::unix::Signal,
+}
+
+impl StopSignals {
+    /// Installs the handlers: from now on these signals no longer end the process by
+    /// themselves.
+    ///
+    /// # Errors
+    /// When a handler cannot be installed.
+    pub fn new() -> std::io::Result<Self> {
+        #[cfg(unix)]
+        {
+            use tokio::signal::unix::{SignalKind, signal};
+            Ok(Self {
+                term: signal(SignalKind::terminate())?,
+                int: signal(SignalKind::interrupt())?,
+            })
+        }
+        #[cfg(not(unix))]
+        Ok(Self {})
+    }
+
+    /// The next stop signal.
+    pub async fn next(&mut self) {
+        #[cfg(unix)]
+        tokio::select! {
+            _ = self.term.recv() => {}
+            _ = self.int.recv() => {}
+        }
+        #[cfg(not(unix))]
+        let _ = tokio::signal::ctrl_c().await;
     }
 }
 
@@ -280,7 +369,8 @@ fn restrict_sqlite_files(settings: &Settings) {
 }
 
 /// The file of a `sqlite:` URL (none for PostgreSQL or an in-memory database).
-fn sqlite_path(url: &str) -> Option<std::path::PathBuf> {
+#[must_use]
+pub fn sqlite_path(url: &str) -> Option<std::path::PathBuf> {
     let rest = url
         .strip_prefix("sqlite://")
         .or_else(|| url.strip_prefix("sqlite:"))?;

@@ -14,8 +14,8 @@ use url::Url;
 
 /// Every setting of the server. Each field is documented in README.md's table.
 ///
-/// Secrets (the database URL, which may hold a password, the SMTP URL and the token key) are
-/// never serialised (so the figment defaults cannot carry them) and are redacted in `Debug`.
+/// Secrets (the database URL, which may hold a password, the SMTP URL, the token key and the
+/// metrics token) are never serialised (so the figment defaults cannot carry them) and are redacted in `Debug`.
 #[derive(Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct Settings {
@@ -108,6 +108,14 @@ pub struct Settings {
     /// The IANA time zone in which days are shown and compared ("today" for incident dates,
     /// dates in emails), e.g. `Asia/Shanghai`.
     pub timezone: String,
+    /// Seconds between a stop signal (SIGTERM, SIGINT) and the server's stop, while `/readyz`
+    /// answers 503 `draining` and everything else is still served, so a load balancer takes
+    /// the instance out before it stops accepting.
+    pub drain_secs: u64,
+    /// Bearer token `/metrics` requires; unset means `/metrics` is open (keep it off the
+    /// public network then).
+    #[serde(skip_serializing)]
+    pub metrics_token: Option<SecretString>,
 }
 
 impl Default for Settings {
@@ -149,6 +157,8 @@ impl Default for Settings {
             retention_days: 365,
             dossier_verify_max_bytes: 512 * 1024 * 1024,
             timezone: DEFAULT_TIMEZONE.into(),
+            drain_secs: 0,
+            metrics_token: None,
         }
     }
 }
@@ -202,6 +212,8 @@ impl std::fmt::Debug for Settings {
             .field("retention_days", &self.retention_days)
             .field("dossier_verify_max_bytes", &self.dossier_verify_max_bytes)
             .field("timezone", &self.timezone)
+            .field("drain_secs", &self.drain_secs)
+            .field("metrics_token", &secret(self.metrics_token.is_some()))
             .finish()
     }
 }
@@ -262,6 +274,9 @@ impl Settings {
         settings.blob_url = settings
             .blob_url
             .filter(|u| !u.expose_secret().trim().is_empty());
+        settings.metrics_token = settings
+            .metrics_token
+            .filter(|t| !t.expose_secret().trim().is_empty());
         settings.public_url = settings.public_url.filter(|u| !u.trim().is_empty());
         settings.database_url = settings.database_url.filter(|u| !u.trim().is_empty());
         settings.validate()?;

@@ -153,6 +153,39 @@ pub fn is_unavailable(err: &DbErr) -> bool {
     }
 }
 
+/// Writes an online, consistent copy of a SQLite database to `file` with `VACUUM INTO` (one
+/// read transaction: writers go on meanwhile, and the copy is the database as it was when the
+/// copy began, compacted). `file` must not exist; it is created private (0600) first, as it
+/// holds everything the database does.
+///
+/// # Errors
+/// When `file` exists or cannot be created, or the copy fails (it is then removed). On
+/// PostgreSQL, which `pg_dump` backs up, an error saying so.
+pub async fn backup_into(db: &DatabaseConnection, file: &std::path::Path) -> anyhow::Result<u64> {
+    use anyhow::Context as _;
+    if db.get_database_backend() != DbBackend::Sqlite {
+        anyhow::bail!("only SQLite databases are backed up this way; use pg_dump -Fc");
+    }
+    crate::private_fs::file_options()
+        .truncate(false)
+        .create_new(true)
+        .open(file)
+        .with_context(|| format!("{}: cannot create it (it must not exist)", file.display()))?;
+    let path = file.to_string_lossy().into_owned();
+    let copied = db
+        .execute_raw(sea_orm::Statement::from_sql_and_values(
+            DbBackend::Sqlite,
+            "VACUUM INTO ?",
+            [path.into()],
+        ))
+        .await;
+    if let Err(e) = copied {
+        let _ = std::fs::remove_file(file);
+        return Err(anyhow::Error::new(e).context("VACUUM INTO"));
+    }
+    Ok(std::fs::metadata(file)?.len())
+}
+
 /// Escapes `%`, `_` and `\` for a `LIKE … ESCAPE '\'` pattern.
 #[must_use]
 pub fn like_escape(term: &str) -> String {

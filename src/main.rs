@@ -1,5 +1,5 @@
 //! The `lianming` command: `serve` (default), `migrate`, `worker`, `user create`, `demo`,
-//! `verify`, `keys rotate`.
+//! `verify`, `backup`, `keys rotate`.
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -48,6 +48,12 @@ enum Command {
         /// data directory).
         #[arg(long)]
         jwks: Option<String>,
+    },
+    /// Write an online, consistent copy of the SQLite database to FILE (which must not exist),
+    /// while the server runs. On PostgreSQL use `pg_dump -Fc` (exit status 2).
+    Backup {
+        /// Where the copy goes.
+        file: PathBuf,
     },
     /// Manage the Ed25519 keys that sign dossiers.
     Keys {
@@ -103,6 +109,9 @@ fn main() -> ExitCode {
     if let Command::Verify { bundle, jwks } = &command {
         return runtime.block_on(verify(&settings, bundle, jwks.as_deref()));
     }
+    if let Command::Backup { file } = &command {
+        return runtime.block_on(backup(&settings, file));
+    }
     match runtime.block_on(run(command, settings)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
@@ -138,6 +147,44 @@ async fn verify(settings: &Settings, bundle: &Path, jwks: Option<&str>) -> ExitC
         ExitCode::SUCCESS
     } else {
         ExitCode::FAILURE
+    }
+}
+
+async fn backup(settings: &Settings, file: &Path) -> ExitCode {
+    let url = settings.database_url();
+    let Some(db_file) = lianming::app::sqlite_path(&url) else {
+        eprintln!(
+            "lianming: backup copies SQLite databases; for PostgreSQL use pg_dump -Fc (with \
+             the same DATABASE_URL)"
+        );
+        return ExitCode::from(2);
+    };
+    if !db_file.exists() {
+        eprintln!("lianming: no database at {}", db_file.display());
+        return ExitCode::FAILURE;
+    }
+    if file.exists() {
+        eprintln!("lianming: {} exists; not overwritten", file.display());
+        return ExitCode::FAILURE;
+    }
+    let copied = match lianming::db::connect_with(
+        &url,
+        std::time::Duration::from_secs(settings.db_acquire_timeout_secs),
+    )
+    .await
+    {
+        Ok(db) => lianming::db::backup_into(&db, file).await,
+        Err(e) => Err(e.into()),
+    };
+    match copied {
+        Ok(bytes) => {
+            println!("backup written to {} ({bytes} bytes)", file.display());
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("lianming: {e:#}");
+            ExitCode::FAILURE
+        }
     }
 }
 
@@ -185,10 +232,11 @@ async fn run(command: Command, settings: Settings) -> anyhow::Result<()> {
             let jobs = lianming::app::start_jobs(state.clone(), stop.clone())?;
             let scheduler =
                 tokio::spawn(lianming::notify::scheduler::run(state, every, stop.clone()));
+            let mut signals = lianming::app::StopSignals::new()?;
             println!(
                 "Lianming worker running (outbox, scheduler, jobs); Ctrl-C or SIGTERM stops it"
             );
-            stopped().await?;
+            signals.next().await;
             stop.cancel();
             sender.await?;
             scheduler.await?;
@@ -254,21 +302,9 @@ async fn run(command: Command, settings: Settings) -> anyhow::Result<()> {
             let kid = keys.rotate(clock.now())?;
             println!("new current signing key: {kid}");
         }
-        Command::Verify { .. } => anyhow::bail!("verify is handled before other commands"),
-    }
-    Ok(())
-}
-
-/// Waits for Ctrl-C or, on Unix, SIGTERM (what `docker stop` and systemd send).
-async fn stopped() -> std::io::Result<()> {
-    #[cfg(unix)]
-    {
-        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
-        tokio::select! {
-            r = tokio::signal::ctrl_c() => r,
-            _ = term.recv() => Ok(()),
+        Command::Verify { .. } | Command::Backup { .. } => {
+            anyhow::bail!("verify and backup are handled before other commands")
         }
     }
-    #[cfg(not(unix))]
-    tokio::signal::ctrl_c().await
+    Ok(())
 }

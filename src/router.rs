@@ -279,6 +279,7 @@ pub fn routes(
     state: web::Data<AppState>,
     spec: web::Data<OpenApiJson>,
     allowed: web::Data<AllowedMethods>,
+    drain: web::Data<ops::Drain>,
 ) -> (
     App<
         impl actix_web::dev::ServiceFactory<
@@ -298,6 +299,7 @@ pub fn routes(
         .app_data(state)
         .app_data(spec)
         .app_data(allowed)
+        .app_data(drain)
         .app_data(json_limit)
         .app_data(
             web::PathConfig::default()
@@ -360,6 +362,8 @@ pub fn routes(
                 .add(("Permissions-Policy", PERMISSIONS_POLICY)),
         )
         .wrap(actix_web::middleware::from_fn(crate::error::scope_locale))
+        .wrap(actix_web::middleware::from_fn(ops::track_requests))
+        .wrap(actix_web::middleware::from_fn(ops::request_id_header))
         .wrap(tracing_actix_web::TracingLogger::default());
     (app, api)
 }

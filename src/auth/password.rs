@@ -11,6 +11,7 @@
 //! at most [`MAX_WAIT`]; past that, or with the queue full, it is answered 429 with
 //! `Retry-After`.
 
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc::{Receiver, SyncSender, TrySendError, sync_channel};
 use std::sync::{Arc, LazyLock, Mutex, OnceLock, PoisonError};
 use std::time::{Duration, Instant};
@@ -29,6 +30,8 @@ const P_COST: u32 = 1;
 pub const MAX_WAIT: Duration = Duration::from_secs(5);
 /// Requests waiting per hashing thread, beyond which new ones are refused at once.
 const QUEUE_PER_THREAD: usize = 64;
+/// The counter of requests refused because the hashing threads were too busy.
+pub const REFUSED: &str = "lianming_password_hash_refused_total";
 /// What a refused request is told.
 const RETRY_AFTER_SECS: u64 = 2;
 
@@ -60,8 +63,42 @@ struct Pool {
     queue: SyncSender<Job>,
 }
 
+/// Jobs queued and not yet taken by a hashing thread (for `/metrics`).
+static WAITING: AtomicUsize = AtomicUsize::new(0);
+/// Jobs a hashing thread is computing now.
+static IN_FLIGHT: AtomicUsize = AtomicUsize::new(0);
+
+fn threads() -> usize {
+    std::thread::available_parallelism().map_or(2, std::num::NonZero::get)
+}
+
+/// The hashing pool's load, for `/metrics`.
+#[derive(Debug, Clone, Copy)]
+pub struct QueueStats {
+    /// Hashing threads (one per core).
+    pub threads: usize,
+    /// Jobs the queue holds at most; past that requests are refused at once.
+    pub capacity: usize,
+    /// Jobs waiting for a thread.
+    pub waiting: usize,
+    /// Jobs being hashed now.
+    pub in_flight: usize,
+}
+
+/// The hashing pool's load now (without starting the pool).
+#[must_use]
+pub fn queue_stats() -> QueueStats {
+    let threads = threads();
+    QueueStats {
+        threads,
+        capacity: threads * QUEUE_PER_THREAD,
+        waiting: WAITING.load(Ordering::Relaxed),
+        in_flight: IN_FLIGHT.load(Ordering::Relaxed),
+    }
+}
+
 static POOL: LazyLock<Pool> = LazyLock::new(|| {
-    let threads = std::thread::available_parallelism().map_or(2, std::num::NonZero::get);
+    let threads = threads();
     let (queue, jobs) = sync_channel::<Job>(threads * QUEUE_PER_THREAD);
     let jobs = Arc::new(Mutex::new(jobs));
     for i in 0..threads {
@@ -87,9 +124,11 @@ fn worker(jobs: &Mutex<Receiver<Job>>) {
                 Err(_) => return,
             }
         };
+        WAITING.fetch_sub(1, Ordering::Relaxed);
         if Instant::now() > job.deadline || job.answer.is_closed() {
             continue;
         }
+        IN_FLIGHT.fetch_add(1, Ordering::Relaxed);
         let result = match job.work {
             Work::Hash(password) => hash_with(&mut memory, &password).map(Answer::Hashed),
             Work::Verify(password, stored) => Ok(Answer::Verified(verify_with(
@@ -98,6 +137,7 @@ fn worker(jobs: &Mutex<Receiver<Job>>) {
                 stored.as_deref(),
             ))),
         };
+        IN_FLIGHT.fetch_sub(1, Ordering::Relaxed);
         // The requester may have given up meanwhile; nothing to do then.
         let _ = job.answer.send(result);
     }
@@ -183,13 +223,18 @@ async fn run(work: Work) -> AppResult<Answer> {
         deadline: Instant::now() + MAX_WAIT,
         answer,
     };
+    // Counted before it is queued, so a thread taking it at once never counts below zero.
+    WAITING.fetch_add(1, Ordering::Relaxed);
     match POOL.queue.try_send(job) {
         Ok(()) => {}
         Err(TrySendError::Full(_)) => {
+            WAITING.fetch_sub(1, Ordering::Relaxed);
+            metrics::counter!(REFUSED, "reason" => "queue_full").increment(1);
             tracing::warn!("password hashing queue full: request refused");
             return Err(busy());
         }
         Err(TrySendError::Disconnected(_)) => {
+            WAITING.fetch_sub(1, Ordering::Relaxed);
             return Err(AppError::Internal(anyhow::anyhow!(
                 "no password hashing thread is running"
             )));
@@ -199,6 +244,7 @@ async fn run(work: Work) -> AppResult<Answer> {
         Ok(Ok(result)) => Ok(result?),
         // The job was skipped (its deadline passed in the queue) or timed out here.
         Ok(Err(_)) | Err(_) => {
+            metrics::counter!(REFUSED, "reason" => "waited_too_long").increment(1);
             tracing::warn!("password hashing took too long to start: request refused");
             Err(busy())
         }

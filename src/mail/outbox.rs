@@ -299,6 +299,28 @@ pub async fn mark_attempt_failed(
     Ok(())
 }
 
+/// Emails due and not yet sent, and how long the oldest of them has been due (for `/metrics`).
+///
+/// # Errors
+/// On a database error.
+pub async fn depth(
+    conn: &impl ConnectionTrait,
+    now: DateTime<Utc>,
+) -> Result<(u64, Option<Duration>), DbErr> {
+    use sea_orm::QuerySelect as _;
+    let row: Option<(i64, Option<DateTime<Utc>>)> = outbox::Entity::find()
+        .select_only()
+        .column_as(outbox::Column::Id.count(), "n")
+        .column_as(outbox::Column::NextAttemptAt.min(), "oldest")
+        .filter(outbox::Column::Status.eq(OutboxStatus::Pending))
+        .filter(outbox::Column::NextAttemptAt.lte(now))
+        .into_tuple()
+        .one(conn)
+        .await?;
+    let (n, oldest) = row.unwrap_or((0, None));
+    Ok((u64::try_from(n).unwrap_or(0), oldest.map(|t| now - t)))
+}
+
 /// Delay before attempt `attempts + 1`: 30 s doubling, at most 6 h.
 #[must_use]
 pub fn backoff(attempts: i32) -> Duration {

@@ -17,6 +17,14 @@ use crate::clock::SharedClock;
 use crate::db;
 use crate::entities::outbox as outbox_row;
 
+/// The counter of delivery attempts, by `result`: `sent`, `retry` (failed, tried again
+/// later), `failed` (given up) or `suppressed` (the address refused mail for good before).
+pub const DELIVERIES: &str = "lianming_outbox_deliveries_total";
+
+fn count(result: &'static str) {
+    metrics::counter!(DELIVERIES, "result" => result).increment(1);
+}
+
 /// A test hook: called after the relay accepted a row and before the result is recorded;
 /// returning true makes the worker stop right there, as if the process died.
 #[derive(Clone)]
@@ -160,6 +168,7 @@ impl MailWorker {
         if outbox::is_suppressed(&self.db, &row.recipient).await? {
             let msg = "the address refused mail permanently before; not sent";
             outbox::mark_attempt_failed(&self.db, row, msg, true, self.clock.now()).await?;
+            count("suppressed");
             return Ok(Delivery::Tried);
         }
         match stop {
@@ -179,6 +188,7 @@ impl MailWorker {
                     ));
                 }
                 outbox::mark_sent(&self.db, row.id, self.clock.now()).await?;
+                count("sent");
             }
             Err(e) => {
                 tracing::warn!(id = row.id, kind = %row.kind, permanent = e.permanent, error = %e.message, "email not delivered");
@@ -194,6 +204,8 @@ impl MailWorker {
                     self.clock.now(),
                 )
                 .await?;
+                let gave_up = e.permanent || row.attempts >= outbox::MAX_ATTEMPTS;
+                count(if gave_up { "failed" } else { "retry" });
             }
         }
         Ok(Delivery::Tried)

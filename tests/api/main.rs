@@ -28,6 +28,7 @@ mod manage_participant_pages;
 mod manage_response_pages;
 mod notify;
 mod openapi;
+mod ops;
 mod organisers;
 mod pages;
 mod problems;
