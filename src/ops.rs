@@ -109,7 +109,7 @@ pub fn recorder() -> &'static PrometheusHandle {
         );
         metrics::describe_counter!(
             crate::mail::worker::DELIVERIES,
-            "Outbox delivery attempts, by result (sent, retry, failed, suppressed)"
+            "Outbox delivery attempts, by result (delivered, retry, gave_up, suppressed)"
         );
         metrics::describe_counter!(
             crate::auth::password::REFUSED,

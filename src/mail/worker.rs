@@ -17,8 +17,8 @@ use crate::clock::SharedClock;
 use crate::db;
 use crate::entities::outbox as outbox_row;
 
-/// The counter of delivery attempts, by `result`: `sent`, `retry` (failed, tried again
-/// later), `failed` (given up) or `suppressed` (the address refused mail for good before).
+/// The counter of delivery attempts, by `result`: `delivered`, `retry` (failed, tried again
+/// later), `gave_up` or `suppressed` (the address refused mail for good before).
 pub const DELIVERIES: &str = "lianming_outbox_deliveries_total";
 
 fn count(result: &'static str) {
@@ -188,7 +188,7 @@ impl MailWorker {
                     ));
                 }
                 outbox::mark_sent(&self.db, row.id, self.clock.now()).await?;
-                count("sent");
+                count("delivered");
             }
             Err(e) => {
                 tracing::warn!(id = row.id, kind = %row.kind, permanent = e.permanent, error = %e.message, "email not delivered");
@@ -205,7 +205,7 @@ impl MailWorker {
                 )
                 .await?;
                 let gave_up = e.permanent || row.attempts >= outbox::MAX_ATTEMPTS;
-                count(if gave_up { "failed" } else { "retry" });
+                count(if gave_up { "gave_up" } else { "retry" });
             }
         }
         Ok(Delivery::Tried)

@@ -187,7 +187,7 @@ async fn metrics_are_prometheus_text_and_count_requests_by_route_pattern() {
 async fn delivered_mail_is_counted_and_leaves_the_outbox() {
     // Arrange
     let app = TestApp::spawn().await;
-    let sent = [("result", "sent")];
+    let sent = [("result", "delivered")];
     let (before, _) = scrape(&app).await;
 
     // Act: a registration queues a verification email, which the worker sends.
