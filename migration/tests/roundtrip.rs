@@ -32,6 +32,8 @@ const TABLES: &[&str] = &[
     "notification_overrides",
     "email_suppressions",
     "group_search_terms",
+    "jobs",
+    "limit_hits",
 ];
 
 async fn rows(db: &DatabaseConnection, sql: &str) -> Vec<sea_orm::QueryResult> {
