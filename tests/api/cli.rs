@@ -28,24 +28,7 @@ fn lianming(dir: &Path) -> Command {
 
 /// Starts `lianming` (no arguments: `serve`) and returns it with the URL from its first line.
 fn serve(dir: &Path) -> (Running, String) {
-    let mut child = lianming(dir)
-        .env("LIANMING_BIND", "127.0.0.1:0")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("start lianming");
-    let stdout = child.stdout.take().expect("stdout");
-    let running = Running(child);
-    let mut line = String::new();
-    BufReader::new(stdout)
-        .read_line(&mut line)
-        .expect("first line");
-    let url = line
-        .split_whitespace()
-        .find(|w| w.starts_with("http://"))
-        .unwrap_or_else(|| panic!("no URL in the start-up line: {line:?}"))
-        .to_owned();
-    (running, url)
+    serve_with(dir, &[])
 }
 
 #[tokio::test]
@@ -194,18 +177,8 @@ fn serve_with(dir: &Path, env: &[(&str, &str)]) -> (Running, String) {
         cmd.env(k, v);
     }
     let mut child = cmd.spawn().expect("start lianming");
-    let stdout = child.stdout.take().expect("stdout");
-    let running = Running(child);
-    let mut line = String::new();
-    BufReader::new(stdout)
-        .read_line(&mut line)
-        .expect("first line");
-    let url = line
-        .split_whitespace()
-        .find(|w| w.starts_with("http://"))
-        .unwrap_or_else(|| panic!("no URL in the start-up line: {line:?}"))
-        .to_owned();
-    (running, url)
+    let url = crate::helpers::instance::listening_url(&mut child);
+    (Running(child), url)
 }
 
 fn sigterm(server: &Running) {

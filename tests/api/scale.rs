@@ -15,6 +15,16 @@ use crate::helpers::app::{Backend, TestApp, TestUser, json_body};
 use crate::helpers::dossier::{download, python_verify, save_jwks, upload};
 use crate::helpers::instance::Instance;
 
+/// The test's own server, which only prepares data (it runs no jobs and sends no mail), with
+/// an organiser and their group's slug.
+async fn preparing_server(backend: Backend) -> (TestApp, TestUser, String) {
+    let app = TestApp::spawn_with(backend, |s| s.run_worker = false).await;
+    let owner = app.verified_user("organiser@example.com", "陈发起").await;
+    let group = app.create_group(&owner, json!({})).await;
+    let slug = group["slug"].as_str().expect("slug").to_owned();
+    (app, owner, slug)
+}
+
 /// `n` verified, logged-in users, a few at a time (logins wait for the bounded hash pool).
 async fn users(app: &TestApp, n: usize) -> Vec<TestUser> {
     let mut all = Vec::with_capacity(n);
@@ -81,11 +91,7 @@ async fn two_instances_share_joins_and_one_finishes_the_build_the_other_died_in(
         eprintln!("TEST_DATABASE_URL unset: the scaled set-up is not tested");
         return;
     };
-    // The test's own server only prepares data: it runs no jobs.
-    let app = TestApp::spawn_with(backend, |s| s.run_worker = false).await;
-    let owner = app.verified_user("organiser@example.com", "陈发起").await;
-    let group = app.create_group(&owner, json!({})).await;
-    let slug = group["slug"].as_str().expect("slug").to_owned();
+    let (app, owner, slug) = preparing_server(backend).await;
     let people = users(&app, 200).await;
     let a = Instance::start(&app, app.data_dir.path(), &[]);
     let b = Instance::start(&app, app.data_dir.path(), &[]);
@@ -294,10 +300,7 @@ async fn digests_due_while_two_instances_run_their_schedulers_are_each_received_
         eprintln!("TEST_DATABASE_URL unset: the scaled set-up is not tested");
         return;
     };
-    let app = TestApp::spawn_with(backend, |s| s.run_worker = false).await;
-    let owner = app.verified_user("organiser@example.com", "陈发起").await;
-    let group = app.create_group(&owner, json!({})).await;
-    let slug = group["slug"].as_str().expect("slug").to_owned();
+    let (app, owner, slug) = preparing_server(backend).await;
     let people = users(&app, 20).await;
     for (i, u) in people.iter().enumerate() {
         let res = app

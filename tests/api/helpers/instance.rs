@@ -24,6 +24,19 @@ impl Drop for Instance {
     }
 }
 
+/// The address `lianming serve` names in its first line of output (its stdout piped).
+pub fn listening_url(child: &mut Child) -> String {
+    let stdout = child.stdout.take().expect("stdout");
+    let mut line = String::new();
+    BufReader::new(stdout)
+        .read_line(&mut line)
+        .expect("first line");
+    line.split_whitespace()
+        .find(|w| w.starts_with("http://"))
+        .unwrap_or_else(|| panic!("no URL in the start-up line: {line:?}"))
+        .to_owned()
+}
+
 impl Instance {
     /// Starts `lianming serve` on `app`'s database and public URL with `data_dir` (`app`'s own
     /// to share its secrets, keys and evidence as a set on one volume does) and `env` on top:
@@ -54,16 +67,7 @@ impl Instance {
             .stderr(Stdio::null())
             .spawn()
             .expect("start lianming");
-        let stdout = child.stdout.take().expect("stdout");
-        let mut line = String::new();
-        BufReader::new(stdout)
-            .read_line(&mut line)
-            .expect("first line");
-        let url = line
-            .split_whitespace()
-            .find(|w| w.starts_with("http://"))
-            .unwrap_or_else(|| panic!("no URL in the start-up line: {line:?}"))
-            .to_owned();
+        let url = listening_url(&mut child);
         Instance { child, url }
     }
 
