@@ -39,15 +39,25 @@ enum Command {
     },
     /// Load fictional providers, groups and participants so a newcomer sees a living site.
     Demo,
-    /// Check a dossier bundle: the signature and every file's SHA-256. Exit status 0 when
-    /// valid, 1 when not (the report names what fails).
+    /// Check a dossier bundle: the signature and every file's SHA-256; or, with `--receipt`,
+    /// a participant's inclusion receipt against the bundle, or without a bundle against the
+    /// root published for its version. Exit status 0 when valid, 1 when not (the report names
+    /// what fails), 2 when something cannot be read.
     Verify {
-        /// The bundle (zip).
-        bundle: PathBuf,
+        /// The bundle (zip); optional with `--receipt`.
+        #[arg(required_unless_present = "receipt")]
+        bundle: Option<PathBuf>,
         /// The JWKS to check against: a file or an `http://` URL (default: the keys in the
         /// data directory).
         #[arg(long)]
         jwks: Option<String>,
+        /// A receipt (`lianming-receipt/1` JSON) to check.
+        #[arg(long)]
+        receipt: Option<PathBuf>,
+        /// Without a bundle: the published root to check the receipt against, a file or an
+        /// `http://` URL (default: the receipt's `root_url`).
+        #[arg(long, requires = "receipt")]
+        root: Option<String>,
     },
     /// Write an online, consistent copy of the SQLite database to FILE (which must not exist),
     /// while the server runs. On PostgreSQL use `pg_dump -Fc` (exit status 2).
@@ -106,8 +116,25 @@ fn main() -> ExitCode {
         }
     };
     let command = cli.command.unwrap_or(Command::Serve);
-    if let Command::Verify { bundle, jwks } = &command {
-        return runtime.block_on(verify(&settings, bundle, jwks.as_deref()));
+    if let Command::Verify {
+        bundle,
+        jwks,
+        receipt,
+        root,
+    } = &command
+    {
+        return match (receipt, bundle) {
+            (Some(receipt), bundle) => runtime.block_on(verify_receipt(
+                &settings,
+                receipt,
+                bundle.as_deref(),
+                jwks.as_deref(),
+                root.as_deref(),
+            )),
+            (None, Some(bundle)) => runtime.block_on(verify(&settings, bundle, jwks.as_deref())),
+            // clap requires one of them.
+            (None, None) => ExitCode::from(2),
+        };
     }
     if let Command::Backup { file } = &command {
         return runtime.block_on(backup(&settings, file));
@@ -121,32 +148,80 @@ fn main() -> ExitCode {
     }
 }
 
-async fn verify(settings: &Settings, bundle: &Path, jwks: Option<&str>) -> ExitCode {
+/// The keys `lianming verify` checks against.
+async fn verify_keys(
+    settings: &Settings,
+    jwks: Option<&str>,
+) -> anyhow::Result<lianming::dossier::keys::Jwks> {
     use lianming::dossier::{keys::KeySource, verify};
-    let keys = match jwks {
+    match jwks {
         Some(source) => verify::load_jwks(source).await,
         None => KeySource::new(&settings.data_dir, settings.signing_key_file.clone()).jwks(),
-    };
-    let keys = match keys {
-        Ok(k) => k,
-        Err(e) => {
-            eprintln!("lianming: {e:#}");
-            return ExitCode::from(2);
-        }
-    };
-    let file = match std::fs::File::open(bundle) {
-        Ok(f) => f,
-        Err(e) => {
-            eprintln!("lianming: {}: {e}", bundle.display());
-            return ExitCode::from(2);
-        }
-    };
-    let report = verify::verify(std::io::BufReader::new(file), &keys, None);
-    print!("{}", report.to_text());
-    if report.valid {
+    }
+}
+
+fn open_bundle(bundle: &Path) -> anyhow::Result<std::io::BufReader<std::fs::File>> {
+    std::fs::File::open(bundle)
+        .map(std::io::BufReader::new)
+        .map_err(|e| anyhow::anyhow!("{}: {e}", bundle.display()))
+}
+
+fn verdict(valid: bool, text: &str) -> ExitCode {
+    print!("{text}");
+    if valid {
         ExitCode::SUCCESS
     } else {
         ExitCode::FAILURE
+    }
+}
+
+async fn verify(settings: &Settings, bundle: &Path, jwks: Option<&str>) -> ExitCode {
+    let checked = async {
+        let keys = verify_keys(settings, jwks).await?;
+        let file = open_bundle(bundle)?;
+        anyhow::Ok(lianming::dossier::verify::verify(file, &keys, None))
+    };
+    match checked.await {
+        Ok(report) => verdict(report.valid, &report.to_text()),
+        Err(e) => {
+            eprintln!("lianming: {e:#}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+async fn verify_receipt(
+    settings: &Settings,
+    receipt: &Path,
+    bundle: Option<&Path>,
+    jwks: Option<&str>,
+    root: Option<&str>,
+) -> ExitCode {
+    use lianming::dossier::{receipt, verify};
+    let checked = async {
+        let bytes =
+            std::fs::read(receipt).map_err(|e| anyhow::anyhow!("{}: {e}", receipt.display()))?;
+        if let Some(bundle) = bundle {
+            let keys = verify_keys(settings, jwks).await?;
+            let file = open_bundle(bundle)?;
+            return anyhow::Ok(receipt::against_bundle(&bytes, file, &keys, None));
+        }
+        let (report, checked) = receipt::check(&bytes);
+        let Some(c) = checked else {
+            return Ok(report);
+        };
+        let source = root.unwrap_or(&c.receipt.root_url);
+        let published: receipt::PublishedRoot =
+            serde_json::from_slice(&verify::load_source(source).await?)
+                .map_err(|e| anyhow::anyhow!("{source} is not a published root: {e}"))?;
+        Ok(receipt::against_root(&bytes, Some(&published)))
+    };
+    match checked.await {
+        Ok(report) => verdict(report.valid, &report.to_text()),
+        Err(e) => {
+            eprintln!("lianming: {e:#}");
+            ExitCode::from(2)
+        }
     }
 }
 

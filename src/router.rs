@@ -334,6 +334,7 @@ pub fn routes(
         .configure(interactions::pages::page_routes)
         .configure(crate::notify::api::page_routes)
         .configure(crate::dossier::pages::routes)
+        .configure(crate::dossier::receipts::page_routes)
         .configure(groups::team_pages::routes)
         .configure(crate::responses::pages::routes)
         .configure(crate::admin::pages::routes);

@@ -27,6 +27,7 @@ pub fn routes(cfg: &mut ServiceConfig) {
         .service(manifest_json)
         .service(manifest_jws)
         .service(verify);
+    super::receipts::routes(cfg);
 }
 
 /// Registers `/.well-known/jwks.json` (outside the API scope).

@@ -24,7 +24,7 @@ use super::assembly::{self, Assembly};
 use super::manifest::{
     FORMAT, FileEntry, GroupRef, LETTER_NOTE, Manifest, ParticipantEntry, StatementRef,
 };
-use super::{Part, csv, jws, letter, version_dir};
+use super::{Part, csv, jws, letter, receipt, version_dir};
 use crate::entities::dossiers;
 use crate::entities::enums::DossierStatus;
 use crate::jobs::Job;
@@ -41,6 +41,10 @@ pub struct Built {
     pub bundle_size: u64,
     /// Participants included.
     pub participants: usize,
+    /// The root of the tree over their signature records (hex).
+    pub merkle_root: String,
+    /// Each participant's receipt: (participation, its leaf index, the JSON document).
+    pub receipts: Vec<(i64, i64, String)>,
 }
 
 /// Builds the dossier `dossier_id` (status `building`) and records the outcome on its row:
@@ -68,7 +72,15 @@ pub async fn run(state: &AppState, dossier_id: i64) -> anyhow::Result<dossiers::
             active.manifest_sha256 = Set(Some(built.manifest_sha256));
             active.bundle_sha256 = Set(Some(built.bundle_sha256));
             active.bundle_size = Set(Some(i64::try_from(built.bundle_size).unwrap_or(i64::MAX)));
+            active.merkle_root = Set(Some(built.merkle_root));
             active.ready_at = Set(Some(state.now()));
+            // The receipts and the ready row commit together: a ready version has them all.
+            let txn = crate::db::write_txn(&state.db).await?;
+            super::receipts::store(&txn, row.id, built.receipts).await?;
+            let updated = active.update(&txn).await?;
+            txn.commit().await?;
+            super::receipts::queue_notices(state, row.id).await?;
+            return Ok(updated);
         }
         Err(e) => {
             tracing::error!(error = ?e, group_id = row.group_id, version = row.version, "dossier build failed");
@@ -186,9 +198,17 @@ fn write_file(dir: &Path, name: &str, bytes: &[u8]) -> anyhow::Result<FileEntry>
     })
 }
 
-/// Writes `statement.txt`, the CSVs and `manifest.json`; returns the manifest's hash and the
-/// names written.
-fn write_parts(dir: &Path, a: &Assembly) -> anyhow::Result<(String, Vec<&'static str>)> {
+/// What [`write_parts`] wrote.
+struct Written {
+    manifest_sha256: String,
+    names: Vec<&'static str>,
+    merkle_root: String,
+    receipts: Vec<(i64, i64, String)>,
+}
+
+/// Writes `statement.txt`, the CSVs and `manifest.json` (with the Merkle tree over the
+/// signature records), and makes each participant's receipt.
+fn write_parts(dir: &Path, a: &Assembly) -> anyhow::Result<Written> {
     crate::private_fs::create_dir_all(dir)
         .with_context(|| format!("creating {}", dir.display()))?;
     let mut names = vec!["statement.txt", Part::Roster.file_name()];
@@ -211,6 +231,13 @@ fn write_parts(dir: &Path, a: &Assembly) -> anyhow::Result<(String, Vec<&'static
             size: e.size,
         }));
     }
+    let tree = receipt::Tree::new(
+        &a.group.slug,
+        a.dossier.version,
+        a.participants
+            .iter()
+            .map(|p| (p.number, p.signature.clone())),
+    )?;
     let manifest = Manifest {
         format: FORMAT.into(),
         group: GroupRef {
@@ -232,19 +259,42 @@ fn write_parts(dir: &Path, a: &Assembly) -> anyhow::Result<(String, Vec<&'static
         participants: a
             .participants
             .iter()
-            .map(|p| ParticipantEntry {
+            .zip(&tree.hashes)
+            .map(|(p, leaf)| ParticipantEntry {
                 number: p.number,
                 name: p.name.clone(),
                 signature: p.signature.clone(),
                 evidence: p.evidence.iter().map(|e| e.path.clone()).collect(),
+                leaf: hex::encode(leaf),
             })
             .collect(),
+        merkle: tree.manifest_member(),
         verify_url: format!("{}/verify", a.public_url),
         jwks_url: format!("{}/.well-known/jwks.json", a.public_url),
     };
     let bytes = manifest.to_bytes()?;
     let entry = write_file(dir, Part::ManifestJson.file_name(), &bytes)?;
-    Ok((entry.sha256, names))
+    let receipts = tree
+        .receipts(
+            &a.group.slug,
+            a.dossier.version,
+            a.tier.as_str(),
+            &entry.sha256,
+            &a.public_url,
+        )
+        .into_iter()
+        .zip(&a.participants)
+        .map(|(r, p)| {
+            let index = i64::try_from(r.leaf_index).unwrap_or(i64::MAX);
+            serde_json::to_string_pretty(&r).map(|body| (p.participation_id, index, body))
+        })
+        .collect::<Result<_, _>>()?;
+    Ok(Written {
+        manifest_sha256: entry.sha256,
+        names,
+        merkle_root: manifest.merkle.root,
+        receipts,
+    })
 }
 
 async fn blocking<T: Send + 'static>(
@@ -266,13 +316,23 @@ async fn build_in(
         let (a, dir) = (a.clone(), dir.clone());
         blocking(move || write_parts(&dir, &a)).await?
     };
-    let (manifest_sha256, mut names) = parts;
+    let Written {
+        manifest_sha256,
+        mut names,
+        merkle_root,
+        receipts,
+    } = parts;
 
     let fonts = state.pdf_fonts.clone();
     let letter_entry = {
-        let (a, dir, sha) = (a.clone(), dir.clone(), manifest_sha256.clone());
+        let (a, dir, sha, root) = (
+            a.clone(),
+            dir.clone(),
+            manifest_sha256.clone(),
+            merkle_root.clone(),
+        );
         blocking(move || {
-            let pdf = letter::render(&fonts, letter::letter_data(&a, &sha))?;
+            let pdf = letter::render(&fonts, letter::letter_data(&a, &sha, &root))?;
             write_file(&dir, Part::Letter.file_name(), &pdf)
         })
         .await?
@@ -311,6 +371,8 @@ async fn build_in(
         bundle_sha256,
         bundle_size,
         participants: a.participants.len(),
+        merkle_root,
+        receipts,
     })
 }
 

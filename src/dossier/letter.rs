@@ -254,6 +254,8 @@ pub struct LetterData {
     pub evidence: Vec<EvidenceRow>,
     /// SHA-256 of manifest.json.
     pub manifest_sha256: String,
+    /// The root of the Merkle tree over the signature records (hex).
+    pub merkle_root: String,
     /// Verification page.
     pub verify_url: String,
     /// JWKS.
@@ -552,9 +554,10 @@ fn contacts(a: &Assembly) -> String {
     )
 }
 
-/// What the letter of `a` prints; `manifest_sha256` is the hash of its `manifest.json`.
+/// What the letter of `a` prints; `manifest_sha256` is the hash of its `manifest.json`,
+/// `merkle_root` the root of the tree over its signature records.
 #[must_use]
-pub fn letter_data(a: &Assembly, manifest_sha256: &str) -> LetterData {
+pub fn letter_data(a: &Assembly, manifest_sha256: &str, merkle_root: &str) -> LetterData {
     let public = a.tier == Tier::Public;
     let n = a.participants.len();
     let named = a.participants.iter().filter(|p| p.name.is_some()).count();
@@ -695,6 +698,7 @@ pub fn letter_data(a: &Assembly, manifest_sha256: &str) -> LetterData {
         evidence_note: "文件位于本卷宗压缩包中，其 SHA-256 亦列于 manifest.json。".into(),
         evidence,
         manifest_sha256: manifest_sha256.into(),
+        merkle_root: merkle_root.into(),
         verify_url: format!("{}/verify", a.public_url),
         jwks_url: format!("{}/.well-known/jwks.json", a.public_url),
         verify_note: "本函件 letter.pdf 的 SHA-256 记录在 manifest.jws 的签名头部（因其印有 \
@@ -751,6 +755,7 @@ mod tests {
                 sha256: "ab".repeat(32),
             }],
             manifest_sha256: "cd".repeat(32),
+            merkle_root: "ef".repeat(32),
             verify_url: "http://127.0.0.1/verify".into(),
             jwks_url: "http://127.0.0.1/.well-known/jwks.json".into(),
             verify_note: "note".into(),

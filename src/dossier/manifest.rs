@@ -54,7 +54,7 @@ pub struct StatementRef {
 }
 
 /// A participant's signature record.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SignatureRecord {
     /// The statement version signed.
     pub statement_version: i32,
@@ -79,6 +79,23 @@ pub struct ParticipantEntry {
     pub signature: SignatureRecord,
     /// Paths of their evidence files in the bundle.
     pub evidence: Vec<String>,
+    /// The hash of their leaf in the [`Merkle`] tree (hex); the leaf itself, with its salt, is
+    /// in their receipt only.
+    pub leaf: String,
+}
+
+/// The Merkle tree over the participants' signature records, whose inclusion proofs are the
+/// participants' receipts.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Merkle {
+    /// [`super::merkle::CONSTRUCTION`].
+    pub construction: String,
+    /// The format of a leaf, [`super::receipt::LEAF_FORMAT`].
+    pub leaf_format: String,
+    /// The root (hex).
+    pub root: String,
+    /// The number of leaves: one per participant, in the order of `participants`.
+    pub tree_size: u64,
 }
 
 /// The whole manifest, in the order it is written.
@@ -105,6 +122,8 @@ pub struct Manifest {
     pub files: Vec<FileEntry>,
     /// Participants with their signatures.
     pub participants: Vec<ParticipantEntry>,
+    /// The Merkle tree over their signature records.
+    pub merkle: Merkle,
     /// Where anyone can verify a bundle.
     pub verify_url: String,
     /// Where the signing keys are published.

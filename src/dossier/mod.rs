@@ -12,7 +12,10 @@ pub mod jws;
 pub mod keys;
 pub mod letter;
 pub mod manifest;
+pub mod merkle;
 pub mod pages;
+pub mod receipt;
+pub mod receipts;
 pub mod service;
 pub mod verify;
 

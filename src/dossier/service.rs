@@ -375,7 +375,15 @@ fn remove_temporaries(root: &Path) {
 }
 
 /// A file removed when dropped.
-struct TempFile(PathBuf);
+pub struct TempFile(PathBuf);
+
+impl TempFile {
+    /// Its path.
+    #[must_use]
+    pub fn path(&self) -> &Path {
+        &self.0
+    }
+}
 
 impl Drop for TempFile {
     fn drop(&mut self) {
@@ -383,57 +391,105 @@ impl Drop for TempFile {
     }
 }
 
-/// Verifies an uploaded bundle (multipart field `bundle`) against the published keys. The
-/// upload is streamed to a temporary file, at most `dossier_verify_max_bytes`.
+/// What a verification form uploaded: the bundle (streamed to a temporary file, at most
+/// `dossier_verify_max_bytes`) and a receipt (at most [`MAX_RECEIPT`](super::receipt::MAX_RECEIPT)
+/// bytes in memory), each when given; other fields are drained and ignored.
+#[derive(Default)]
+pub struct VerifyForm {
+    /// Field `bundle`.
+    pub bundle: Option<TempFile>,
+    /// Field `receipt`.
+    pub receipt: Option<Vec<u8>>,
+}
+
+fn unreadable(e: impl std::fmt::Display) -> AppError {
+    AppError::BadRequest {
+        code: "multipart_unreadable",
+        detail: e.to_string(),
+    }
+}
+
+/// Reads a verification form.
+///
+/// # Errors
+/// 413 when the bundle or the receipt is over its limit; 400 for an unreadable form.
+pub async fn read_verify_form(state: &AppState, mut form: Multipart) -> AppResult<VerifyForm> {
+    let limit = state.ctx.settings.dossier_verify_max_bytes;
+    let mut out = VerifyForm::default();
+    while let Some(field) = form.next().await {
+        let mut field = field.map_err(unreadable)?;
+        match field.name() {
+            Some("bundle") if out.bundle.is_none() => {
+                let dir = state.ctx.settings.data_dir.join("tmp");
+                crate::private_fs::create_dir_all_async(&dir)
+                    .await
+                    .map_err(anyhow::Error::from)?;
+                let tmp = TempFile(dir.join(format!("verify-{}.zip", uuid::Uuid::new_v4())));
+                let mut file = crate::private_fs::file_options_async()
+                    .open(&tmp.0)
+                    .await
+                    .map_err(anyhow::Error::from)?;
+                let mut size = 0u64;
+                while let Some(chunk) = field.next().await {
+                    let chunk = chunk.map_err(unreadable)?;
+                    size += chunk.len() as u64;
+                    if size > limit {
+                        return Err(AppError::PayloadTooLarge(format!(
+                            "the bundle is larger than {} MiB",
+                            limit / (1024 * 1024)
+                        )));
+                    }
+                    file.write_all(&chunk).await.map_err(anyhow::Error::from)?;
+                }
+                file.flush().await.map_err(anyhow::Error::from)?;
+                // An empty file input sends an empty part: no bundle.
+                if size > 0 {
+                    out.bundle = Some(tmp);
+                }
+            }
+            Some("receipt") if out.receipt.is_none() => {
+                let mut bytes = Vec::new();
+                while let Some(chunk) = field.next().await {
+                    let chunk = chunk.map_err(unreadable)?;
+                    if bytes.len() + chunk.len() > super::receipt::MAX_RECEIPT {
+                        return Err(AppError::PayloadTooLarge(
+                            "the receipt is larger than 64 KiB".into(),
+                        ));
+                    }
+                    bytes.extend_from_slice(&chunk);
+                }
+                if !bytes.is_empty() {
+                    out.receipt = Some(bytes);
+                }
+            }
+            _ => {
+                while let Some(chunk) = field.next().await {
+                    chunk.map_err(unreadable)?;
+                }
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// Verifies an uploaded bundle (multipart field `bundle`) against the published keys.
 ///
 /// # Errors
 /// 413 over the limit; 422 without a `bundle` field; 400 for an unreadable form.
-pub async fn verify_upload(state: &AppState, mut form: Multipart) -> AppResult<Report> {
+pub async fn verify_upload(state: &AppState, form: Multipart) -> AppResult<Report> {
+    let tmp = read_verify_form(state, form)
+        .await?
+        .bundle
+        .ok_or_else(|| AppError::field("bundle", "is required"))?;
+    verify_saved(state, tmp).await
+}
+
+/// Verifies a saved bundle against the published keys, on a blocking thread.
+///
+/// # Errors
+/// When the keys cannot be read.
+pub async fn verify_saved(state: &AppState, tmp: TempFile) -> AppResult<Report> {
     let limit = state.ctx.settings.dossier_verify_max_bytes;
-    let dir = state.ctx.settings.data_dir.join("tmp");
-    crate::private_fs::create_dir_all_async(&dir)
-        .await
-        .map_err(anyhow::Error::from)?;
-    let mut saved: Option<TempFile> = None;
-    while let Some(field) = form.next().await {
-        let mut field = field.map_err(|e| AppError::BadRequest {
-            code: "multipart_unreadable",
-            detail: e.to_string(),
-        })?;
-        if field.name() != Some("bundle") || saved.is_some() {
-            // Other fields are drained and ignored.
-            while let Some(chunk) = field.next().await {
-                chunk.map_err(|e| AppError::BadRequest {
-                    code: "multipart_unreadable",
-                    detail: e.to_string(),
-                })?;
-            }
-            continue;
-        }
-        let tmp = TempFile(dir.join(format!("verify-{}.zip", uuid::Uuid::new_v4())));
-        let mut file = crate::private_fs::file_options_async()
-            .open(&tmp.0)
-            .await
-            .map_err(anyhow::Error::from)?;
-        let mut size = 0u64;
-        while let Some(chunk) = field.next().await {
-            let chunk = chunk.map_err(|e| AppError::BadRequest {
-                code: "multipart_unreadable",
-                detail: e.to_string(),
-            })?;
-            size += chunk.len() as u64;
-            if size > limit {
-                return Err(AppError::PayloadTooLarge(format!(
-                    "the bundle is larger than {} MiB",
-                    limit / (1024 * 1024)
-                )));
-            }
-            file.write_all(&chunk).await.map_err(anyhow::Error::from)?;
-        }
-        file.flush().await.map_err(anyhow::Error::from)?;
-        saved = Some(tmp);
-    }
-    let tmp = saved.ok_or_else(|| AppError::field("bundle", "is required"))?;
     let keys = state.keys.clone();
     let report = tokio::task::spawn_blocking(move || -> anyhow::Result<Report> {
         let jwks = keys.jwks()?;

@@ -294,25 +294,34 @@ pub fn verify<R: Read + Seek>(source: R, keys: &Jwks, max_total: Option<u64>) ->
     report
 }
 
-/// Reads a JWKS from a file, or fetches it from an `http://` URL (TLS is not built in: save an
-/// `https://` JWKS to a file first).
+/// Reads a file, or fetches an `http://` URL (TLS is not built in: save an `https://`
+/// document to a file first).
 ///
 /// # Errors
-/// When it cannot be read or is not a JWKS.
-pub async fn load_jwks(source: &str) -> anyhow::Result<Jwks> {
+/// When it cannot be read or fetched.
+pub async fn load_source(source: &str) -> anyhow::Result<Vec<u8>> {
     use anyhow::Context as _;
-    let bytes = if source.starts_with("http://") || source.starts_with("https://") {
+    if source.starts_with("http://") || source.starts_with("https://") {
         let res = reqwest::get(source).await.with_context(|| {
-            format!("fetching {source} (for https, save the JWKS to a file and pass --jwks FILE)")
+            format!("fetching {source} (for https, save it to a file and pass the file)")
         })?;
         anyhow::ensure!(
             res.status().is_success(),
             "fetching {source}: HTTP {}",
             res.status()
         );
-        res.bytes().await?.to_vec()
+        Ok(res.bytes().await?.to_vec())
     } else {
-        std::fs::read(source).with_context(|| format!("reading {source}"))?
-    };
+        std::fs::read(source).with_context(|| format!("reading {source}"))
+    }
+}
+
+/// Reads a JWKS from a file, or fetches it from an `http://` URL ([`load_source`]).
+///
+/// # Errors
+/// When it cannot be read or is not a JWKS.
+pub async fn load_jwks(source: &str) -> anyhow::Result<Jwks> {
+    use anyhow::Context as _;
+    let bytes = load_source(source).await?;
     serde_json::from_slice(&bytes).with_context(|| format!("{source} is not a JWKS"))
 }

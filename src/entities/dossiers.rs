@@ -26,6 +26,10 @@ pub struct Model {
     #[sea_orm(column_type = "String(StringLen::N(64))")]
     pub bundle_sha256: Option<String>,
     pub bundle_size: Option<i64>,
+    /// The root of the Merkle tree over the version's signature records (hex), published for
+    /// receipts.
+    #[sea_orm(column_type = "String(StringLen::N(64))")]
+    pub merkle_root: Option<String>,
     pub author_id: Option<i64>,
     pub created_at: DateTimeUtc,
     pub ready_at: Option<DateTimeUtc>,

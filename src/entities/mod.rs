@@ -3,6 +3,7 @@
 pub mod audit_log;
 pub mod blobs;
 pub mod dossier_evidence;
+pub mod dossier_receipts;
 pub mod dossiers;
 pub mod email_suppressions;
 pub mod email_tokens;

@@ -83,6 +83,7 @@ impl Registry {
     pub fn all() -> Self {
         let mut r = Self::default();
         r.register::<crate::dossier::build::BuildDossier>();
+        r.register::<crate::dossier::receipts::NotifyReceipts>();
         r.register::<crate::retention::RetentionSweep>();
         r.register::<crate::groups::statement::Reconfirm>();
         r.register::<crate::notify::scheduler::Tick>();

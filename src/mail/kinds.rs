@@ -41,6 +41,8 @@ pub enum Kind {
     OutcomeCheck,
     /// A closed group's evidence is about to be deleted.
     RetentionNotice,
+    /// A participant's signature is in a new dossier version: their receipt.
+    Receipt,
 }
 
 impl Kind {
@@ -61,6 +63,7 @@ impl Kind {
             Self::Reminder => "reminder",
             Self::OutcomeCheck => "outcome_check",
             Self::RetentionNotice => "retention_notice",
+            Self::Receipt => "receipt",
         }
     }
 }
@@ -427,6 +430,29 @@ pub fn retention_notice(
     .paragraph(l.tf("email.retention_notice.body", &args))
     .paragraph(l.t("email.retention_notice.next"))
     .action(l.t("email.retention_notice.action"), group_url)
+}
+
+/// Notice that the participant's signature is in version `version` of the group's dossier,
+/// with the way to their inclusion receipt (`receipts_url`).
+#[must_use]
+pub fn receipt(
+    l: Locale,
+    name: &str,
+    group: &str,
+    version: i32,
+    recipient: &str,
+    receipts_url: &str,
+) -> EmailContent {
+    let version = version.to_string();
+    let args = [
+        ("group", group),
+        ("version", version.as_str()),
+        ("recipient", recipient),
+    ];
+    start(Kind::Receipt, l, l.tf("email.receipt.subject", &args), name)
+        .paragraph(l.tf("email.receipt.body", &args))
+        .paragraph(l.t("email.receipt.next"))
+        .action(l.t("email.receipt.action"), receipts_url)
 }
 
 #[cfg(test)]

@@ -154,6 +154,7 @@ impl EmailContent {
                 RetentionNoticeText { c }.render()?,
                 RetentionNoticeHtml { c }.render()?,
             ),
+            kinds::Kind::Receipt => (ReceiptText { c }.render()?, ReceiptHtml { c }.render()?),
         })
     }
 
@@ -180,6 +181,7 @@ impl EmailContent {
             kinds::Kind::Reminder => ReminderSubject { c }.render()?,
             kinds::Kind::OutcomeCheck => OutcomeCheckSubject { c }.render()?,
             kinds::Kind::RetentionNotice => RetentionNoticeSubject { c }.render()?,
+            kinds::Kind::Receipt => ReceiptSubject { c }.render()?,
         };
         Ok(subject.trim().to_owned())
     }
@@ -430,5 +432,23 @@ struct RetentionNoticeText<'a> {
 #[derive(Template)]
 #[template(path = "email/retention_notice/html.html")]
 struct RetentionNoticeHtml<'a> {
+    c: &'a EmailContent,
+}
+
+#[derive(Template)]
+#[template(path = "email/receipt/subject.txt", escape = "none")]
+struct ReceiptSubject<'a> {
+    c: &'a EmailContent,
+}
+
+#[derive(Template)]
+#[template(path = "email/receipt/text.txt", escape = "none")]
+struct ReceiptText<'a> {
+    c: &'a EmailContent,
+}
+
+#[derive(Template)]
+#[template(path = "email/receipt/html.html")]
+struct ReceiptHtml<'a> {
     c: &'a EmailContent,
 }

@@ -116,6 +116,7 @@ struct DossierVerifyPage {
     l: Locale,
     head: Head,
     report: Option<crate::dossier::verify::Report>,
+    receipt: Option<crate::dossier::receipt::ReceiptReport>,
 }
 
 async fn dossier_verify_form(c: PageCtx) -> HttpResponse {
@@ -125,26 +126,40 @@ async fn dossier_verify_form(c: PageCtx) -> HttpResponse {
             l: c.l,
             head: c.head(),
             report: None,
+            receipt: None,
         },
     )
 }
 
-/// The same verification as `POST /api/v1/dossiers/verify`, shown as a page. It takes no CSRF
-/// token: it reads the uploaded file, answers, and changes nothing.
+/// The same verifications as `POST /api/v1/dossiers/verify` (a bundle) and
+/// `POST /api/v1/dossiers/verify-receipt` (a receipt, with or without its bundle), shown as a
+/// page. It takes no CSRF token: it reads the uploaded files, answers, and changes nothing.
 async fn dossier_verify_submit(
     state: web::Data<AppState>,
     req: HttpRequest,
     c: PageCtx,
     payload: web::Payload,
 ) -> HttpResponse {
+    use crate::dossier::{receipts, service};
     let form = actix_multipart::Multipart::new(req.headers(), payload);
-    match crate::dossier::service::verify_upload(&state, form).await {
-        Ok(report) => c.render(
+    let checked = async {
+        let form = service::read_verify_form(&state, form).await?;
+        match (form.receipt, form.bundle) {
+            (Some(receipt), bundle) => {
+                Ok((None, Some(receipts::check(&state, receipt, bundle).await?)))
+            }
+            (None, Some(bundle)) => Ok((Some(service::verify_saved(&state, bundle).await?), None)),
+            (None, None) => Err(crate::error::AppError::field("bundle", "is required")),
+        }
+    };
+    match checked.await {
+        Ok((report, receipt)) => c.render(
             StatusCode::OK,
             &DossierVerifyPage {
                 l: c.l,
                 head: c.head(),
-                report: Some(report),
+                report,
+                receipt,
             },
         ),
         Err(e) => c.error(&e),

@@ -32,8 +32,14 @@ async fn app_without_runner(backend: Backend) -> TestApp {
     .await
 }
 
+/// The one build job (a ready build also queues its receipts' notices).
 async fn only_job(app: &TestApp) -> jobs::Model {
-    let all = jobs::Entity::find().all(&app.db).await.expect("jobs");
+    use sea_orm::{ColumnTrait as _, QueryFilter as _};
+    let all = jobs::Entity::find()
+        .filter(jobs::Column::Kind.eq(KIND))
+        .all(&app.db)
+        .await
+        .expect("jobs");
     assert_eq!(all.len(), 1, "{all:?}");
     all.into_iter().next().expect("one job")
 }
@@ -226,7 +232,12 @@ async fn a_build_out_of_attempts_is_given_up_and_shown_to_administrators_only(ba
         StatusCode::OK,
     )
     .await;
-    assert_eq!(again["attempts"], 0);
+    // The runner may already have claimed it again when the answer reads the row back.
+    assert!(
+        again["attempts"].as_i64().is_some_and(|n| n <= 1),
+        "{again}"
+    );
+    assert_ne!(again["status"], "failed", "{again}");
     let done = wait_for_job_id(&app, id, JobStatus::Done).await;
     assert_eq!(done.attempts, 1);
     // The given-up version stays failed: issued numbers are never rebuilt.

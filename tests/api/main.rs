@@ -32,6 +32,7 @@ mod ops;
 mod organisers;
 mod pages;
 mod problems;
+mod receipts;
 mod reliability;
 mod responses;
 mod retention;
