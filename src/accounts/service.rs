@@ -639,6 +639,7 @@ pub async fn export(state: &AppState, user: &CurrentUser) -> AppResult<serde_jso
         .filter(refresh_tokens::Column::UserId.eq(user.id))
         .all(&state.db)
         .await?;
+    let receipts = crate::dossier::receipts::mine(state, user).await?;
     Ok(json!({
         "exported_at": state.now(),
         "account": {
@@ -657,6 +658,7 @@ pub async fn export(state: &AppState, user: &CurrentUser) -> AppResult<serde_jso
             "kind": e.kind, "subject": e.subject, "status": e.status,
             "created_at": e.created_at, "sent_at": e.sent_at,
         })).collect::<Vec<_>>(),
+        "receipts": receipts,
         "sessions": sessions.into_iter().map(|s| json!({
             "created_at": s.created_at, "expires_at": s.expires_at,
             "used_at": s.used_at, "revoked_at": s.revoked_at,

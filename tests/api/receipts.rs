@@ -330,6 +330,9 @@ async fn participants_are_told_by_email_and_find_receipts_on_their_pages(backend
     assert_eq!(res.status(), StatusCode::OK);
     let receipt = res.bytes().await.expect("body").to_vec();
     assert_eq!(receipt, receipt_of(&app, &f.zhao, &f.slug, 1).await);
+    // The data export lists them too.
+    let export = json_body(app.get("/me/export", Some(&f.zhao.access_token)).await).await;
+    assert_eq!(export["receipts"][0]["version"], 1, "{export}");
 
     // The public verify page checks it, without JavaScript, alone or with the bundle.
     let form = app
