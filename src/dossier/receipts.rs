@@ -174,30 +174,31 @@ pub struct MyReceipt {
 /// # Errors
 /// Database failures.
 pub async fn mine(state: &AppState, user: &CurrentUser) -> AppResult<Vec<MyReceipt>> {
-    let rows: Vec<(String, String, i32, Tier, Option<DateTime<Utc>>)> =
-        dossier_receipts::Entity::find()
-            .select_only()
-            .column(groups::Column::Slug)
-            .column(groups::Column::Title)
-            .column(dossiers::Column::Version)
-            .column(dossiers::Column::Tier)
-            .column(dossiers::Column::ReadyAt)
-            .join(
-                JoinType::InnerJoin,
-                dossier_receipts::Relation::Participations.def(),
-            )
-            .join(
-                JoinType::InnerJoin,
-                dossier_receipts::Relation::Dossiers.def(),
-            )
-            .join(JoinType::InnerJoin, dossiers::Relation::Groups.def())
-            .filter(participations::Column::UserId.eq(user.id))
-            .filter(dossiers::Column::Status.eq(DossierStatus::Ready))
-            .order_by_desc(dossiers::Column::ReadyAt)
-            .order_by_desc(dossier_receipts::Column::Id)
-            .into_tuple()
-            .all(&state.db)
-            .await?;
+    /// Slug, title, version, tier, ready.
+    type Listed = (String, String, i32, Tier, Option<DateTime<Utc>>);
+    let rows: Vec<Listed> = dossier_receipts::Entity::find()
+        .select_only()
+        .column(groups::Column::Slug)
+        .column(groups::Column::Title)
+        .column(dossiers::Column::Version)
+        .column(dossiers::Column::Tier)
+        .column(dossiers::Column::ReadyAt)
+        .join(
+            JoinType::InnerJoin,
+            dossier_receipts::Relation::Participations.def(),
+        )
+        .join(
+            JoinType::InnerJoin,
+            dossier_receipts::Relation::Dossiers.def(),
+        )
+        .join(JoinType::InnerJoin, dossiers::Relation::Groups.def())
+        .filter(participations::Column::UserId.eq(user.id))
+        .filter(dossiers::Column::Status.eq(DossierStatus::Ready))
+        .order_by_desc(dossiers::Column::ReadyAt)
+        .order_by_desc(dossier_receipts::Column::Id)
+        .into_tuple()
+        .all(&state.db)
+        .await?;
     Ok(rows
         .into_iter()
         .map(|(group, title, version, tier, ready_at)| MyReceipt {
