@@ -34,6 +34,7 @@ const TABLES: &[&str] = &[
     "group_search_terms",
     "jobs",
     "limit_hits",
+    "timestamps",
 ];
 
 async fn rows(db: &DatabaseConnection, sql: &str) -> Vec<sea_orm::QueryResult> {
