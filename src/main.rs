@@ -48,6 +48,11 @@ enum Command {
         /// data directory).
         #[arg(long)]
         jwks: Option<String>,
+        /// PEM certificate(s) of the trusted TSA or its CA, to check the bundle's
+        /// `manifest.tsr` against (default: LIANMING_TSA_CERT; without any, the timestamp's
+        /// signer is reported as not checked).
+        #[arg(long)]
+        tsa_cert: Option<PathBuf>,
     },
     /// Write an online, consistent copy of the SQLite database to FILE (which must not exist),
     /// while the server runs. On PostgreSQL use `pg_dump -Fc` (exit status 2).
@@ -106,8 +111,18 @@ fn main() -> ExitCode {
         }
     };
     let command = cli.command.unwrap_or(Command::Serve);
-    if let Command::Verify { bundle, jwks } = &command {
-        return runtime.block_on(verify(&settings, bundle, jwks.as_deref()));
+    if let Command::Verify {
+        bundle,
+        jwks,
+        tsa_cert,
+    } = &command
+    {
+        return runtime.block_on(verify(
+            &settings,
+            bundle,
+            jwks.as_deref(),
+            tsa_cert.as_deref(),
+        ));
     }
     if let Command::Backup { file } = &command {
         return runtime.block_on(backup(&settings, file));
@@ -121,7 +136,12 @@ fn main() -> ExitCode {
     }
 }
 
-async fn verify(settings: &Settings, bundle: &Path, jwks: Option<&str>) -> ExitCode {
+async fn verify(
+    settings: &Settings,
+    bundle: &Path,
+    jwks: Option<&str>,
+    tsa_cert: Option<&Path>,
+) -> ExitCode {
     use lianming::dossier::{keys::KeySource, verify};
     let keys = match jwks {
         Some(source) => verify::load_jwks(source).await,
@@ -134,6 +154,16 @@ async fn verify(settings: &Settings, bundle: &Path, jwks: Option<&str>) -> ExitC
             return ExitCode::from(2);
         }
     };
+    let anchors = match tsa_cert.or(settings.tsa_cert.as_deref()) {
+        Some(path) => match lianming::tsa::load_anchors(path) {
+            Ok(a) => Some(a),
+            Err(e) => {
+                eprintln!("lianming: {e:#}");
+                return ExitCode::from(2);
+            }
+        },
+        None => None,
+    };
     let file = match std::fs::File::open(bundle) {
         Ok(f) => f,
         Err(e) => {
@@ -141,7 +171,7 @@ async fn verify(settings: &Settings, bundle: &Path, jwks: Option<&str>) -> ExitC
             return ExitCode::from(2);
         }
     };
-    let report = verify::verify(std::io::BufReader::new(file), &keys, None);
+    let report = verify::verify_with(std::io::BufReader::new(file), &keys, None, anchors.as_ref());
     print!("{}", report.to_text());
     if report.valid {
         ExitCode::SUCCESS

@@ -384,9 +384,13 @@ async fn commit_upload(
         }
         .insert(&txn)
         .await?;
+        crate::tsa::job::enqueue(&txn, state, &file.sha256).await?;
         rows.push(row);
     }
     txn.commit().await?;
+    if state.tsa.enabled() {
+        state.jobs.wake.notify_one();
+    }
     Ok(rows)
 }
 
