@@ -516,6 +516,27 @@ mod tests {
     }
 
     #[test]
+    fn a_tsa_url_needs_an_http_url_and_a_readable_certificate() {
+        let with = |url: &str, cert: Option<&str>| Settings {
+            tsa_url: Some(url.into()),
+            tsa_cert: cert.map(PathBuf::from),
+            ..Settings::default()
+        };
+        let err = with("http://tsa.example/", None)
+            .validate()
+            .expect_err("refused");
+        assert!(err.0.contains("LIANMING_TSA_CERT is not"), "{err}");
+        let err = with("http://tsa.example/", Some("/no/such/tsa.pem"))
+            .validate()
+            .expect_err("refused");
+        assert!(err.0.contains("cannot be read"), "{err}");
+        let err = with("ftp://tsa.example/", Some("/no/such/tsa.pem"))
+            .validate()
+            .expect_err("refused");
+        assert!(err.0.contains("http(s)"), "{err}");
+    }
+
+    #[test]
     fn the_local_date_is_the_day_in_the_configured_zone() {
         let t = Utc
             .with_ymd_and_hms(2026, 12, 1, 21, 42, 0)

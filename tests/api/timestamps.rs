@@ -388,6 +388,22 @@ async fn evidence_is_timestamped_once_per_content_and_the_bundle_carries_its_tok
         "openssl ts -verify -digest refused the evidence token:\n{out}"
     );
 
+    // The participant sees when each of their files was timestamped.
+    let res = app
+        .get(
+            &format!("/groups/{}/participation/evidence", f.slug),
+            Some(&f.wang.access_token),
+        )
+        .await;
+    let mine = json_body(res).await;
+    let times: Vec<_> = mine
+        .as_array()
+        .expect("items")
+        .iter()
+        .map(|e| e["timestamped_at"].as_str().is_some())
+        .collect();
+    assert_eq!(times, vec![true, true], "{mine}");
+
     // The bundle holds each pinned evidence file's token, listed (hashed and signed).
     compile(&app, &f.owner, &f.slug, "provider").await;
     let bundle = download(&app, Some(&f.owner.access_token), &f.slug, 1, "bundle").await;
