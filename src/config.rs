@@ -116,6 +116,15 @@ pub struct Settings {
     /// public network then).
     #[serde(skip_serializing)]
     pub metrics_token: Option<SecretString>,
+    /// `http(s)://` URL of an RFC 3161 time-stamping authority; unset means no trusted
+    /// timestamps (dossiers and evidence are as before, and their letters say so).
+    pub tsa_url: Option<String>,
+    /// PEM file of the TSA's certificate or of the CA certificate(s) that issued it: tokens
+    /// from the TSA, and bundles' `manifest.tsr`, are checked against it. Required with
+    /// `tsa_url`.
+    pub tsa_cert: Option<PathBuf>,
+    /// Longest wait for the TSA's answer, in seconds.
+    pub tsa_timeout_secs: u64,
 }
 
 impl Default for Settings {
@@ -159,6 +168,9 @@ impl Default for Settings {
             timezone: DEFAULT_TIMEZONE.into(),
             drain_secs: 0,
             metrics_token: None,
+            tsa_url: None,
+            tsa_cert: None,
+            tsa_timeout_secs: 10,
         }
     }
 }
@@ -214,6 +226,9 @@ impl std::fmt::Debug for Settings {
             .field("timezone", &self.timezone)
             .field("drain_secs", &self.drain_secs)
             .field("metrics_token", &secret(self.metrics_token.is_some()))
+            .field("tsa_url", &self.tsa_url)
+            .field("tsa_cert", &self.tsa_cert)
+            .field("tsa_timeout_secs", &self.tsa_timeout_secs)
             .finish()
     }
 }
@@ -279,6 +294,8 @@ impl Settings {
             .filter(|t| !t.expose_secret().trim().is_empty());
         settings.public_url = settings.public_url.filter(|u| !u.trim().is_empty());
         settings.database_url = settings.database_url.filter(|u| !u.trim().is_empty());
+        settings.tsa_url = settings.tsa_url.filter(|u| !u.trim().is_empty());
+        settings.tsa_cert = settings.tsa_cert.filter(|p| !p.as_os_str().is_empty());
         settings.validate()?;
         Ok(settings)
     }
@@ -374,6 +391,7 @@ impl Settings {
                 path.display()
             )));
         }
+        self.validate_tsa()?;
         if let Some(path) = &self.pdf_font
             && !path.exists()
         {
@@ -381,6 +399,40 @@ impl Settings {
                 "LIANMING_PDF_FONT {} does not exist",
                 path.display()
             )));
+        }
+        Ok(())
+    }
+
+    /// The TSA settings: an `http(s)` URL, and with it a readable certificate file.
+    fn validate_tsa(&self) -> Result<(), ConfigError> {
+        if let Some(url) = &self.tsa_url {
+            let parsed = Url::parse(url)
+                .map_err(|e| ConfigError(format!("LIANMING_TSA_URL {url:?}: {e}")))?;
+            if !matches!(parsed.scheme(), "http" | "https") || parsed.host_str().is_none() {
+                return Err(ConfigError(format!(
+                    "LIANMING_TSA_URL {url:?} must be an http(s) URL"
+                )));
+            }
+            if self.tsa_cert.is_none() {
+                return Err(ConfigError(
+                    "LIANMING_TSA_URL is set but LIANMING_TSA_CERT is not: name the PEM file of \
+                     the TSA's certificate (or its CA's), so its timestamps can be checked"
+                        .into(),
+                ));
+            }
+        }
+        if let Some(path) = &self.tsa_cert
+            && let Err(e) = std::fs::read(path)
+        {
+            return Err(ConfigError(format!(
+                "LIANMING_TSA_CERT {} cannot be read: {e}",
+                path.display()
+            )));
+        }
+        if self.tsa_timeout_secs == 0 {
+            return Err(ConfigError(
+                "LIANMING_TSA_TIMEOUT_SECS must be at least 1".into(),
+            ));
         }
         Ok(())
     }
@@ -461,6 +513,27 @@ mod tests {
         };
         let err = settings.validate().expect_err("refused");
         assert!(err.0.contains("LIANMING_TIMEZONE"), "{err}");
+    }
+
+    #[test]
+    fn a_tsa_url_needs_an_http_url_and_a_readable_certificate() {
+        let with = |url: &str, cert: Option<&str>| Settings {
+            tsa_url: Some(url.into()),
+            tsa_cert: cert.map(PathBuf::from),
+            ..Settings::default()
+        };
+        let err = with("http://tsa.example/", None)
+            .validate()
+            .expect_err("refused");
+        assert!(err.0.contains("LIANMING_TSA_CERT is not"), "{err}");
+        let err = with("http://tsa.example/", Some("/no/such/tsa.pem"))
+            .validate()
+            .expect_err("refused");
+        assert!(err.0.contains("cannot be read"), "{err}");
+        let err = with("ftp://tsa.example/", Some("/no/such/tsa.pem"))
+            .validate()
+            .expect_err("refused");
+        assert!(err.0.contains("http(s)"), "{err}");
     }
 
     #[test]

@@ -35,6 +35,7 @@ pub mod secrets;
 pub mod state;
 pub mod telemetry;
 pub mod text;
+pub mod tsa;
 
 pub use app::Application;
 pub use config::Settings;

@@ -47,7 +47,7 @@ enum Command {
         /// The bundle (zip); optional with `--receipt`.
         #[arg(required_unless_present = "receipt")]
         bundle: Option<PathBuf>,
-        /// The JWKS to check against: a file or an `http://` URL (default: the keys in the
+        /// The JWKS to check against: a file or an `http(s)://` URL (default: the keys in the
         /// data directory).
         #[arg(long)]
         jwks: Option<String>,
@@ -55,9 +55,14 @@ enum Command {
         #[arg(long)]
         receipt: Option<PathBuf>,
         /// Without a bundle: the published root to check the receipt against, a file or an
-        /// `http://` URL (default: the receipt's `root_url`).
+        /// `http(s)://` URL (default: the receipt's `root_url`).
         #[arg(long, requires = "receipt")]
         root: Option<String>,
+        /// PEM certificate(s) of the trusted TSA or its CA, to check the bundle's
+        /// `manifest.tsr` against (default: LIANMING_TSA_CERT; without any, the timestamp's
+        /// signer is reported as not checked).
+        #[arg(long)]
+        tsa_cert: Option<PathBuf>,
     },
     /// Write an online, consistent copy of the SQLite database to FILE (which must not exist),
     /// while the server runs. On PostgreSQL use `pg_dump -Fc` (exit status 2).
@@ -121,17 +126,22 @@ fn main() -> ExitCode {
         jwks,
         receipt,
         root,
+        tsa_cert,
     } = &command
     {
+        let trust = Trust {
+            jwks: jwks.as_deref(),
+            tsa_cert: tsa_cert.as_deref(),
+        };
         return match (receipt, bundle) {
             (Some(receipt), bundle) => runtime.block_on(verify_receipt(
                 &settings,
                 receipt,
                 bundle.as_deref(),
-                jwks.as_deref(),
+                trust,
                 root.as_deref(),
             )),
-            (None, Some(bundle)) => runtime.block_on(verify(&settings, bundle, jwks.as_deref())),
+            (None, Some(bundle)) => runtime.block_on(verify(&settings, bundle, trust)),
             // clap requires one of them.
             (None, None) => ExitCode::from(2),
         };
@@ -148,16 +158,32 @@ fn main() -> ExitCode {
     }
 }
 
-/// The keys `lianming verify` checks against.
+/// What `lianming verify` trusts: `--jwks` and `--tsa-cert`.
+#[derive(Clone, Copy)]
+struct Trust<'a> {
+    jwks: Option<&'a str>,
+    tsa_cert: Option<&'a Path>,
+}
+
+/// The signing keys and the TSA certificates `lianming verify` checks against.
 async fn verify_keys(
     settings: &Settings,
-    jwks: Option<&str>,
-) -> anyhow::Result<lianming::dossier::keys::Jwks> {
+    trust: Trust<'_>,
+) -> anyhow::Result<(
+    lianming::dossier::keys::Jwks,
+    Option<lianming::tsa::Anchors>,
+)> {
     use lianming::dossier::{keys::KeySource, verify};
-    match jwks {
-        Some(source) => verify::load_jwks(source).await,
-        None => KeySource::new(&settings.data_dir, settings.signing_key_file.clone()).jwks(),
-    }
+    let keys = match trust.jwks {
+        Some(source) => verify::load_jwks(source).await?,
+        None => KeySource::new(&settings.data_dir, settings.signing_key_file.clone()).jwks()?,
+    };
+    let anchors = trust
+        .tsa_cert
+        .or(settings.tsa_cert.as_deref())
+        .map(lianming::tsa::load_anchors)
+        .transpose()?;
+    Ok((keys, anchors))
 }
 
 fn open_bundle(bundle: &Path) -> anyhow::Result<std::io::BufReader<std::fs::File>> {
@@ -175,11 +201,16 @@ fn verdict(valid: bool, text: &str) -> ExitCode {
     }
 }
 
-async fn verify(settings: &Settings, bundle: &Path, jwks: Option<&str>) -> ExitCode {
+async fn verify(settings: &Settings, bundle: &Path, trust: Trust<'_>) -> ExitCode {
     let checked = async {
-        let keys = verify_keys(settings, jwks).await?;
+        let (keys, anchors) = verify_keys(settings, trust).await?;
         let file = open_bundle(bundle)?;
-        anyhow::Ok(lianming::dossier::verify::verify(file, &keys, None))
+        anyhow::Ok(lianming::dossier::verify::verify_with(
+            file,
+            &keys,
+            None,
+            anchors.as_ref(),
+        ))
     };
     match checked.await {
         Ok(report) => verdict(report.valid, &report.to_text()),
@@ -194,7 +225,7 @@ async fn verify_receipt(
     settings: &Settings,
     receipt: &Path,
     bundle: Option<&Path>,
-    jwks: Option<&str>,
+    trust: Trust<'_>,
     root: Option<&str>,
 ) -> ExitCode {
     use lianming::dossier::{receipt, verify};
@@ -202,9 +233,15 @@ async fn verify_receipt(
         let bytes =
             std::fs::read(receipt).map_err(|e| anyhow::anyhow!("{}: {e}", receipt.display()))?;
         if let Some(bundle) = bundle {
-            let keys = verify_keys(settings, jwks).await?;
+            let (keys, anchors) = verify_keys(settings, trust).await?;
             let file = open_bundle(bundle)?;
-            return anyhow::Ok(receipt::against_bundle(&bytes, file, &keys, None));
+            return anyhow::Ok(receipt::against_bundle(
+                &bytes,
+                file,
+                &keys,
+                None,
+                anchors.as_ref(),
+            ));
         }
         let (report, checked) = receipt::check(&bytes);
         let Some(c) = checked else {

@@ -71,6 +71,9 @@ pub struct AppState {
     pub views: Arc<crate::groups::cache::ViewCache>,
     /// This instance's identity for background jobs.
     pub jobs: crate::jobs::Jobs,
+    /// The time-stamping authority, when one is configured, and the certificates its tokens
+    /// are checked against.
+    pub tsa: crate::tsa::Tsa,
 }
 
 impl AppState {
@@ -157,6 +160,7 @@ pub fn build_state(
              dossiers will answer 503 pdf_font_missing"
         );
     }
+    let tsa = crate::tsa::Tsa::from_settings(&settings)?;
     let limits = RateLimits::new(&settings, clock.clone());
     let jobs = crate::jobs::Jobs::new(settings.job_lease_secs);
     let ctx = Ctx {
@@ -177,6 +181,7 @@ pub fn build_state(
         None,
     );
     Ok(AppState {
+        tsa,
         parts: remote,
         jobs,
         joins,

@@ -35,6 +35,7 @@ const TABLES: &[&str] = &[
     "jobs",
     "limit_hits",
     "dossier_receipts",
+    "timestamps",
 ];
 
 async fn rows(db: &DatabaseConnection, sql: &str) -> Vec<sea_orm::QueryResult> {

@@ -26,6 +26,7 @@ pub fn routes(cfg: &mut ServiceConfig) {
         .service(regulator_export_csv)
         .service(manifest_json)
         .service(manifest_jws)
+        .service(manifest_tsr)
         .service(verify);
     super::receipts::routes(cfg);
 }
@@ -182,6 +183,14 @@ part_route!(
     Part::ManifestJws,
     "application/jose",
     "The compact JWS (EdDSA) over the exact bytes of manifest.json."
+);
+part_route!(
+    manifest_tsr,
+    "/groups/{slug}/dossiers/{version}/manifest.tsr",
+    Part::ManifestTsr,
+    "application/timestamp-reply",
+    "The RFC 3161 timestamp of manifest.json (a DER TimeStampResp, as `openssl ts -verify -in` \
+     reads); only for versions built while a TSA was configured (`timestamped_at`)."
 );
 
 /// Verify a dossier bundle (multipart field `bundle`; no login): recompute every hash and

@@ -1,11 +1,13 @@
 //! Building one dossier version: read and pin what goes in ([`assembly`](super::assembly)),
-//! write `statement.txt`, the CSVs and `manifest.json`, typeset `letter.pdf` (it prints the
-//! manifest's hash), sign `manifest.jws`, and zip everything with the evidence streamed from
+//! write `statement.txt`, the CSVs and `manifest.json`, obtain its trusted timestamp
+//! `manifest.tsr` when a TSA is configured ([`timestamp`](super::timestamp)), typeset
+//! `letter.pdf` (it prints the manifest's hash and the timestamp's time), sign `manifest.jws`, and zip everything with the evidence streamed from
 //! the blob store. The CPU-bound work (typesetting, zipping, hashing) runs on blocking threads.
 //! Parts are written to a temporary directory renamed into place at the end, so an issued
 //! version's files are written once and never changed. On failure the row is marked `failed`
 //! with the reason, and the evidence it pinned is released.
 
+use std::collections::HashMap;
 use std::io::{BufWriter, Read, Write};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -24,7 +26,7 @@ use super::assembly::{self, Assembly};
 use super::manifest::{
     FORMAT, FileEntry, GroupRef, LETTER_NOTE, Manifest, ParticipantEntry, StatementRef,
 };
-use super::{Part, csv, jws, letter, receipt, version_dir};
+use super::{Part, csv, jws, letter, receipt, timestamp, version_dir};
 use crate::entities::dossiers;
 use crate::entities::enums::DossierStatus;
 use crate::jobs::Job;
@@ -45,13 +47,16 @@ pub struct Built {
     pub merkle_root: String,
     /// Each participant's receipt: (participation, its leaf index, the JSON document).
     pub receipts: Vec<(i64, i64, String)>,
+    /// The TSA's time of `manifest.json`, when a TSA is configured.
+    pub timestamped_at: Option<chrono::DateTime<chrono::Utc>>,
 }
 
 /// Builds the dossier `dossier_id` (status `building`) and records the outcome on its row:
 /// `ready` with its hashes, or `failed` with the reason. Returns the updated row.
 ///
 /// # Errors
-/// Only when the row cannot be read or written; a failed build is an `Ok` failed row.
+/// When the row cannot be read or written, and when the TSA gave no timestamp (the row stays
+/// `building` and the job tries again); any other failed build is an `Ok` failed row.
 pub async fn run(state: &AppState, dossier_id: i64) -> anyhow::Result<dossiers::Model> {
     let row = dossiers::Entity::find_by_id(dossier_id)
         .one(&state.db)
@@ -74,6 +79,7 @@ pub async fn run(state: &AppState, dossier_id: i64) -> anyhow::Result<dossiers::
             active.bundle_size = Set(Some(i64::try_from(built.bundle_size).unwrap_or(i64::MAX)));
             active.merkle_root = Set(Some(built.merkle_root));
             active.ready_at = Set(Some(state.now()));
+            active.timestamped_at = Set(built.timestamped_at);
             // The receipts and the ready row commit together: a ready version has them all.
             let txn = crate::db::write_txn(&state.db).await?;
             super::receipts::store(&txn, row.id, built.receipts).await?;
@@ -81,6 +87,10 @@ pub async fn run(state: &AppState, dossier_id: i64) -> anyhow::Result<dossiers::
             txn.commit().await?;
             super::receipts::queue_notices(state, row.id).await?;
             return Ok(updated);
+        }
+        Err(e) if timestamp::is_retryable(&e) => {
+            tracing::warn!(error = %format!("{e:#}"), group_id = row.group_id, version = row.version, "dossier build waits for the TSA");
+            return Err(e);
         }
         Err(e) => {
             tracing::error!(error = ?e, group_id = row.group_id, version = row.version, "dossier build failed");
@@ -206,9 +216,14 @@ struct Written {
     receipts: Vec<(i64, i64, String)>,
 }
 
-/// Writes `statement.txt`, the CSVs and `manifest.json` (with the Merkle tree over the
-/// signature records), and makes each participant's receipt.
-fn write_parts(dir: &Path, a: &Assembly) -> anyhow::Result<Written> {
+/// Writes `statement.txt`, the CSVs and `manifest.json` (listing each evidence file's token of
+/// `tokens`, by content hash, after the file, and the Merkle tree over the signature records),
+/// and makes each participant's receipt.
+fn write_parts(
+    dir: &Path,
+    a: &Assembly,
+    tokens: &HashMap<String, Vec<u8>>,
+) -> anyhow::Result<Written> {
     crate::private_fs::create_dir_all(dir)
         .with_context(|| format!("creating {}", dir.display()))?;
     let mut names = vec!["statement.txt", Part::Roster.file_name()];
@@ -224,12 +239,19 @@ fn write_parts(dir: &Path, a: &Assembly) -> anyhow::Result<Written> {
             csv::regulator_export(a).as_bytes(),
         )?);
     }
-    for p in &a.participants {
-        files.extend(p.evidence.iter().map(|e| FileEntry {
+    for e in a.participants.iter().flat_map(|p| p.evidence.iter()) {
+        files.push(FileEntry {
             path: e.path.clone(),
             sha256: e.sha256.clone(),
             size: e.size,
-        }));
+        });
+        if let Some(token) = tokens.get(&e.sha256) {
+            files.push(FileEntry {
+                path: timestamp::evidence_token_path(&e.path),
+                sha256: sha_of(token),
+                size: token.len() as u64,
+            });
+        }
     }
     let tree = receipt::Tree::new(
         &a.group.slug,
@@ -312,9 +334,10 @@ async fn build_in(
     final_dir: &Path,
 ) -> anyhow::Result<Built> {
     let dir = tmp.to_path_buf();
+    let tokens = Arc::new(timestamp::evidence_tokens(state, &a).await?);
     let parts = {
-        let (a, dir) = (a.clone(), dir.clone());
-        blocking(move || write_parts(&dir, &a)).await?
+        let (a, dir, tokens) = (a.clone(), dir.clone(), tokens.clone());
+        blocking(move || write_parts(&dir, &a, &tokens)).await?
     };
     let Written {
         manifest_sha256,
@@ -322,6 +345,8 @@ async fn build_in(
         merkle_root,
         receipts,
     } = parts;
+    let stamp = timestamp::stamp_manifest(state, &dir, &manifest_sha256).await?;
+    let timestamp_line = timestamp::letter_line(stamp.as_ref());
 
     let fonts = state.pdf_fonts.clone();
     let letter_entry = {
@@ -332,7 +357,9 @@ async fn build_in(
             merkle_root.clone(),
         );
         blocking(move || {
-            let pdf = letter::render(&fonts, letter::letter_data(&a, &sha, &root))?;
+            let mut data = letter::letter_data(&a, &sha, &root);
+            data.timestamp = timestamp_line;
+            let pdf = letter::render(&fonts, data)?;
             write_file(&dir, Part::Letter.file_name(), &pdf)
         })
         .await?
@@ -359,10 +386,13 @@ async fn build_in(
     let mut order = vec![
         Part::ManifestJson.file_name(),
         Part::ManifestJws.file_name(),
-        Part::Letter.file_name(),
     ];
+    if stamp.is_some() {
+        order.push(Part::ManifestTsr.file_name());
+    }
+    order.push(Part::Letter.file_name());
     order.append(&mut names);
-    let (bundle_sha256, bundle_size) = zip_bundle(state, &a, &dir, order).await?;
+    let (bundle_sha256, bundle_size) = zip_bundle(state, &a, &tokens, &dir, order).await?;
 
     let (from, to) = (dir, final_dir.to_path_buf());
     blocking(move || publish(&from, &to)).await?;
@@ -373,6 +403,7 @@ async fn build_in(
         participants: a.participants.len(),
         merkle_root,
         receipts,
+        timestamped_at: stamp.map(|s| s.gen_time),
     })
 }
 
@@ -435,6 +466,7 @@ enum ZipMsg {
 async fn zip_bundle(
     state: &AppState,
     a: &Assembly,
+    tokens: &HashMap<String, Vec<u8>>,
     dir: &Path,
     parts: Vec<&'static str>,
 ) -> anyhow::Result<(String, u64)> {
@@ -451,7 +483,7 @@ async fn zip_bundle(
     .unwrap_or_default();
     let out_dir = dir.to_path_buf();
     let writer = tokio::task::spawn_blocking(move || write_zip(&out_dir, &parts, rx, mtime));
-    let fed = feed(state, a, &tx).await;
+    let fed = feed(state, a, tokens, &tx).await;
     drop(tx);
     let written = writer.await.context("the zip thread panicked")?;
     // A feeding failure explains a writer failure, so report it first.
@@ -459,7 +491,12 @@ async fn zip_bundle(
     written
 }
 
-async fn feed(state: &AppState, a: &Assembly, tx: &mpsc::Sender<ZipMsg>) -> anyhow::Result<()> {
+async fn feed(
+    state: &AppState,
+    a: &Assembly,
+    tokens: &HashMap<String, Vec<u8>>,
+    tx: &mpsc::Sender<ZipMsg>,
+) -> anyhow::Result<()> {
     let closed = || anyhow::anyhow!("the zip writer stopped");
     for e in a.participants.iter().flat_map(|p| p.evidence.iter()) {
         tx.send(ZipMsg::Start {
@@ -480,6 +517,20 @@ async fn feed(state: &AppState, a: &Assembly, tx: &mpsc::Sender<ZipMsg>) -> anyh
             tx.send(ZipMsg::Chunk(chunk)).await.map_err(|_| closed())?;
         }
         tx.send(ZipMsg::End).await.map_err(|_| closed())?;
+        if let Some(token) = tokens.get(&e.sha256) {
+            for msg in [
+                ZipMsg::Start {
+                    path: timestamp::evidence_token_path(&e.path),
+                    sha256: sha_of(token),
+                    size: token.len() as u64,
+                    compress: false,
+                },
+                ZipMsg::Chunk(Bytes::from(token.clone())),
+                ZipMsg::End,
+            ] {
+                tx.send(msg).await.map_err(|_| closed())?;
+            }
+        }
     }
     Ok(())
 }

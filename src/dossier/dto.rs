@@ -85,6 +85,10 @@ pub struct DossierView {
     /// When the build finished.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub ready_at: Option<DateTime<Utc>>,
+    /// The trusted time the TSA gave `manifest.json` (its token is `manifest.tsr`), when a TSA
+    /// was configured.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub timestamped_at: Option<DateTime<Utc>>,
     /// Download links of the bundle and its parts (when ready).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub links: Vec<String>,
@@ -97,7 +101,7 @@ impl DossierView {
         let status = row.status;
         let tier = row.tier;
         let links = if status == DossierStatus::Ready {
-            super::Part::all(tier)
+            super::Part::of(tier, row.timestamped_at.is_some())
                 .into_iter()
                 .map(|p| format!("{base}/{}/{}", row.version, p.route()))
                 .collect()
@@ -115,6 +119,7 @@ impl DossierView {
             bundle_size: row.bundle_size,
             created_at: row.created_at,
             ready_at: row.ready_at,
+            timestamped_at: row.timestamped_at,
             links,
         }
     }

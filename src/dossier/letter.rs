@@ -262,6 +262,8 @@ pub struct LetterData {
     pub jwks_url: String,
     /// How the letter itself is covered.
     pub verify_note: String,
+    /// The trusted timestamp of the manifest, or that none was obtained.
+    pub timestamp: String,
 }
 
 /// What one typesetting pass prints (serialised to `data.json`): the letter's fixed parts,
@@ -705,6 +707,7 @@ pub fn letter_data(a: &Assembly, manifest_sha256: &str, merkle_root: &str) -> Le
                       manifest 的哈希，无法列于 manifest 之内）。The SHA-256 of this letter is \
                       bound by the signed header of manifest.jws."
             .into(),
+        timestamp: super::timestamp::letter_line(None),
     }
 }
 
@@ -759,6 +762,7 @@ mod tests {
             verify_url: "http://127.0.0.1/verify".into(),
             jwks_url: "http://127.0.0.1/.well-known/jwks.json".into(),
             verify_note: "note".into(),
+            timestamp: "可信时间戳：2026-12-04 10:00:00 UTC".into(),
         }
     }
 

@@ -1,6 +1,7 @@
 //! The dossier: an immutable, versioned, signed compilation of a group's joint complaint — a
 //! zip of `letter.pdf`, `roster.csv`, the regulator export, evidence files, `manifest.json`
-//! and `manifest.jws` — disclosed by recipient tier, and verifiable by anyone against the keys
+//! and `manifest.jws`, with `manifest.tsr` (a trusted timestamp) when a TSA is configured —
+//! disclosed by recipient tier, and verifiable by anyone against the keys
 //! published at `/.well-known/jwks.json`.
 
 pub mod api;
@@ -17,6 +18,7 @@ pub mod pages;
 pub mod receipt;
 pub mod receipts;
 pub mod service;
+pub mod timestamp;
 pub mod verify;
 
 pub use api::{routes, well_known_routes};
@@ -40,6 +42,8 @@ pub enum Part {
     ManifestJson,
     /// `manifest.jws`.
     ManifestJws,
+    /// `manifest.tsr`: the RFC 3161 timestamp of `manifest.json` (when a TSA was configured).
+    ManifestTsr,
 }
 
 impl Part {
@@ -59,6 +63,16 @@ impl Part {
         parts
     }
 
+    /// The parts of a dossier of `tier`, with `manifest.tsr` when it was `timestamped`.
+    #[must_use]
+    pub fn of(tier: Tier, timestamped: bool) -> Vec<Self> {
+        let mut parts = Self::all(tier);
+        if timestamped {
+            parts.push(Self::ManifestTsr);
+        }
+        parts
+    }
+
     /// The file name on disk and in the bundle.
     #[must_use]
     pub fn file_name(self) -> &'static str {
@@ -69,6 +83,7 @@ impl Part {
             Self::RegulatorExport => "regulator_export.csv",
             Self::ManifestJson => "manifest.json",
             Self::ManifestJws => "manifest.jws",
+            Self::ManifestTsr => "manifest.tsr",
         }
     }
 
@@ -90,6 +105,7 @@ impl Part {
             Self::Roster | Self::RegulatorExport => "text/csv; charset=utf-8",
             Self::ManifestJson => "application/json",
             Self::ManifestJws => "application/jose",
+            Self::ManifestTsr => crate::tsa::REPLY_TYPE,
         }
     }
 }

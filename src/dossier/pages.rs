@@ -52,6 +52,7 @@ fn part_of(route: &str) -> Option<Part> {
         Part::RegulatorExport,
         Part::ManifestJson,
         Part::ManifestJws,
+        Part::ManifestTsr,
     ]
     .into_iter()
     .find(|p| p.route() == route)
@@ -93,7 +94,7 @@ impl VersionRow {
     fn new(l: Locale, slug: &str, v: DossierView) -> Self {
         let ready = v.status == DossierStatus::Ready;
         let downloads = if ready {
-            Part::all(v.tier)
+            Part::of(v.tier, v.timestamped_at.is_some())
                 .into_iter()
                 .map(|p| Download {
                     href: format!("{}/{}/{}", page_path(slug), v.version, p.route()),
@@ -303,7 +304,7 @@ mod tests {
 
     #[test]
     fn every_part_has_a_download_route() {
-        for p in Part::all(super::Tier::Regulator) {
+        for p in Part::of(super::Tier::Regulator, true) {
             assert_eq!(part_of(p.route()), Some(p));
         }
         assert_eq!(part_of("letter"), None);

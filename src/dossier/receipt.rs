@@ -371,20 +371,21 @@ struct EntryLeaf {
 
 /// Checks a receipt against a bundle: the bundle must verify (signature and files), its
 /// manifest be the receipt's, its tree have the receipt's root, and the entry at the receipt's
-/// place be this leaf.
+/// place be this leaf. `tsa`: the trusted timestamp authorities, as for [`verify::verify_with`].
 #[must_use]
 pub fn against_bundle<R: Read + Seek>(
     bytes: &[u8],
     mut bundle: R,
     keys: &Jwks,
     max_total: Option<u64>,
+    tsa: Option<&crate::tsa::Anchors>,
 ) -> ReceiptReport {
     let (mut report, checked) = check(bytes);
     let Some(c) = checked else {
         return report;
     };
     report.checked_against = Some("bundle".into());
-    let bundle_report = verify::verify(&mut bundle, keys, max_total);
+    let bundle_report = verify::verify_with(&mut bundle, keys, max_total, tsa);
     if !bundle_report.valid {
         let named: Vec<String> = bundle_report
             .problems

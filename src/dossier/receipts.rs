@@ -290,6 +290,7 @@ pub async fn check(
     if let Some(tmp) = bundle {
         let limit = state.ctx.settings.dossier_verify_max_bytes;
         let keys = state.keys.clone();
+        let tsa = state.tsa.clone();
         let report = tokio::task::spawn_blocking(move || -> anyhow::Result<ReceiptReport> {
             let jwks = keys.jwks()?;
             let file = std::io::BufReader::new(std::fs::File::open(tmp.path())?);
@@ -298,6 +299,7 @@ pub async fn check(
                 file,
                 &jwks,
                 Some(limit.saturating_mul(8)),
+                tsa.anchors(),
             ))
         })
         .await

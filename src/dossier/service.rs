@@ -314,7 +314,7 @@ pub async fn part(
 ) -> AppResult<PartFile> {
     let (group, row) = visible(state, user, slug, version).await?;
     let tier = row.tier;
-    if !Part::all(tier).contains(&part) {
+    if !Part::of(tier, row.timestamped_at.is_some()).contains(&part) {
         return Err(AppError::NotFound);
     }
     if row.status != DossierStatus::Ready {
@@ -491,14 +491,16 @@ pub async fn verify_upload(state: &AppState, form: Multipart) -> AppResult<Repor
 pub async fn verify_saved(state: &AppState, tmp: TempFile) -> AppResult<Report> {
     let limit = state.ctx.settings.dossier_verify_max_bytes;
     let keys = state.keys.clone();
+    let tsa = state.tsa.clone();
     let report = tokio::task::spawn_blocking(move || -> anyhow::Result<Report> {
         let jwks = keys.jwks()?;
         let file = std::fs::File::open(&tmp.0)?;
         // Decompressing is bounded too: a small upload must not inflate without end.
-        Ok(super::verify::verify(
+        Ok(super::verify::verify_with(
             std::io::BufReader::new(file),
             &jwks,
             Some(limit.saturating_mul(8)),
+            tsa.anchors(),
         ))
     })
     .await

@@ -1,7 +1,8 @@
 //! Verification of a dossier bundle, shared by `lianming verify`, `POST /api/v1/dossiers/verify`
 //! and the public `/verify` page: check the JWS against the published keys, compare
 //! `manifest.json` with the signed payload, recompute every listed file's SHA-256 and size, the
-//! letter's from the signed header, and name every file that is missing, altered or unexpected.
+//! letter's from the signed header, and name every file that is missing, altered or unexpected;
+//! and check `manifest.tsr`, the manifest's trusted timestamp, when there is one.
 
 use std::collections::BTreeSet;
 use std::io::{Read, Seek};
@@ -12,6 +13,7 @@ use sha2::{Digest, Sha256};
 use super::jws;
 use super::keys::Jwks;
 use super::manifest::{FORMAT, ManifestFiles};
+use super::timestamp::{MANIFEST_TSR, check_bundle};
 
 /// Largest `manifest.json` or `manifest.jws` read.
 const MAX_MANIFEST: u64 = 64 * 1024 * 1024;
@@ -23,7 +25,9 @@ pub struct Finding {
     pub target: String,
     /// `not_a_zip`, `missing`, `hash_mismatch`, `unexpected_file`, `unreadable`,
     /// `manifest_mismatch`, `manifest_malformed`, `signature_invalid`, `unknown_kid`,
-    /// `jws_malformed` or `too_large`.
+    /// `jws_malformed`, `too_large`, `timestamp_invalid` (`manifest.tsr` is for other data or
+    /// its signature fails) or `timestamp_untrusted` (its signer does not chain to the
+    /// configured TSA certificates).
     pub code: &'static str,
     /// What was found.
     pub detail: String,
@@ -46,6 +50,8 @@ pub struct Report {
     pub files_ok: usize,
     /// Everything that failed; empty when valid.
     pub problems: Vec<Finding>,
+    /// The trusted timestamp of the manifest (`manifest.tsr`), when the bundle has one.
+    pub timestamp: super::timestamp::TimestampReport,
 }
 
 impl Report {
@@ -79,6 +85,7 @@ impl Report {
                 out.push_str(&format!("  {}: {} — {}\n", p.target, p.code, p.detail));
             }
         }
+        out.push_str(&format!("  {}\n", self.timestamp.to_text()));
         out
     }
 }
@@ -108,9 +115,21 @@ fn hash_limited(entry: &mut impl Read, limit: u64) -> std::io::Result<(String, u
 }
 
 /// Verifies the bundle read from `source` against `keys`. `max_total` caps the bytes
-/// decompressed (for uploads from strangers).
+/// decompressed (for uploads from strangers). A `manifest.tsr` is checked, but whom it is
+/// from is not (see [`verify_with`]).
 #[must_use]
 pub fn verify<R: Read + Seek>(source: R, keys: &Jwks, max_total: Option<u64>) -> Report {
+    verify_with(source, keys, max_total, None)
+}
+
+/// [`verify`], with the certificates a `manifest.tsr` signer must be, or be issued by.
+#[must_use]
+pub fn verify_with<R: Read + Seek>(
+    source: R,
+    keys: &Jwks,
+    max_total: Option<u64>,
+    tsa: Option<&crate::tsa::Anchors>,
+) -> Report {
     let mut report = Report::default();
     let mut zip = match zip::ZipArchive::new(source) {
         Ok(z) => z,
@@ -151,6 +170,10 @@ pub fn verify<R: Read + Seek>(source: R, keys: &Jwks, max_total: Option<u64>) ->
     };
     let jws_bytes = read_small("manifest.jws", &mut report);
     let manifest_bytes = read_small("manifest.json", &mut report);
+    let tsr_bytes = names
+        .contains(MANIFEST_TSR)
+        .then(|| read_small(MANIFEST_TSR, &mut report))
+        .flatten();
 
     let decoded = jws_bytes.and_then(|b| {
         let text = String::from_utf8(b).unwrap_or_default();
@@ -200,6 +223,11 @@ pub fn verify<R: Read + Seek>(source: R, keys: &Jwks, max_total: Option<u64>) ->
         (Some(d), None) => Some(d.payload.clone()),
         (None, None) => None,
     };
+    let (stamp, problem) = check_bundle(tsr_bytes.as_deref(), listing.as_deref(), tsa);
+    report.timestamp = stamp;
+    if let Some((code, detail)) = problem {
+        report.fail(MANIFEST_TSR, code, detail);
+    }
     let manifest: Option<ManifestFiles> =
         listing.and_then(
             |bytes| match serde_json::from_slice::<ManifestFiles>(&bytes) {
@@ -241,7 +269,7 @@ pub fn verify<R: Read + Seek>(source: R, keys: &Jwks, max_total: Option<u64>) ->
     }
 
     let mut budget = max_total.unwrap_or(u64::MAX);
-    let mut listed: BTreeSet<String> = ["manifest.json", "manifest.jws"]
+    let mut listed: BTreeSet<String> = ["manifest.json", "manifest.jws", MANIFEST_TSR]
         .into_iter()
         .map(str::to_owned)
         .collect();
@@ -294,17 +322,16 @@ pub fn verify<R: Read + Seek>(source: R, keys: &Jwks, max_total: Option<u64>) ->
     report
 }
 
-/// Reads a file, or fetches an `http://` URL (TLS is not built in: save an `https://`
-/// document to a file first).
+/// Reads a file, or fetches an `http://` or `https://` URL.
 ///
 /// # Errors
 /// When it cannot be read or fetched.
 pub async fn load_source(source: &str) -> anyhow::Result<Vec<u8>> {
     use anyhow::Context as _;
     if source.starts_with("http://") || source.starts_with("https://") {
-        let res = reqwest::get(source).await.with_context(|| {
-            format!("fetching {source} (for https, save it to a file and pass the file)")
-        })?;
+        let res = reqwest::get(source)
+            .await
+            .with_context(|| format!("fetching {source}"))?;
         anyhow::ensure!(
             res.status().is_success(),
             "fetching {source}: HTTP {}",
@@ -316,7 +343,7 @@ pub async fn load_source(source: &str) -> anyhow::Result<Vec<u8>> {
     }
 }
 
-/// Reads a JWKS from a file, or fetches it from an `http://` URL ([`load_source`]).
+/// Reads a JWKS from a file, or fetches it from a URL ([`load_source`]).
 ///
 /// # Errors
 /// When it cannot be read or is not a JWKS.

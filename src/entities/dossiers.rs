@@ -33,6 +33,8 @@ pub struct Model {
     pub author_id: Option<i64>,
     pub created_at: DateTimeUtc,
     pub ready_at: Option<DateTimeUtc>,
+    /// The time the TSA gave `manifest.json` (`manifest.tsr`), when one was configured.
+    pub timestamped_at: Option<DateTimeUtc>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -26,6 +26,7 @@ pub mod refresh_tokens;
 pub mod signatures;
 pub mod statement_versions;
 pub mod submissions;
+pub mod timestamps;
 pub mod updates;
 pub mod users;
 

@@ -57,8 +57,12 @@ async fn list_mine(
     slug: web::Path<String>,
 ) -> AppResult<web::Json<Vec<EvidenceView>>> {
     let items = service::list_mine(&state, &user, &slug).await?;
+    let times = service::timestamped_at(&state.db, &items).await?;
     Ok(web::Json(
-        items.into_iter().map(EvidenceView::from).collect(),
+        items
+            .into_iter()
+            .map(|e| EvidenceView::from(e).with_timestamp(&times))
+            .collect(),
     ))
 }
 
@@ -75,11 +79,9 @@ async fn metadata(
     id: web::Path<i64>,
 ) -> AppResult<web::Json<EvidenceView>> {
     let user = user.ok_or(AppError::NotFound)?;
-    Ok(web::Json(
-        service::require_readable(&state.db, &user, *id)
-            .await?
-            .into(),
-    ))
+    let item = service::require_readable(&state.db, &user, *id).await?;
+    let times = service::timestamped_at(&state.db, std::slice::from_ref(&item)).await?;
+    Ok(web::Json(EvidenceView::from(item).with_timestamp(&times)))
 }
 
 fn ascii_fallback(name: &str) -> String {

@@ -57,6 +57,21 @@ pub struct EvidenceView {
     pub created_at: DateTime<Utc>,
     /// Where the bytes are.
     pub content_url: String,
+    /// When the trusted timestamp (RFC 3161) of the content was made, once the TSA gave one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub timestamped_at: Option<DateTime<Utc>>,
+}
+
+impl EvidenceView {
+    /// The view with the time of its content's trusted timestamp, from `times` (by SHA-256).
+    #[must_use]
+    pub fn with_timestamp(
+        mut self,
+        times: &std::collections::HashMap<String, DateTime<Utc>>,
+    ) -> Self {
+        self.timestamped_at = times.get(&self.sha256).copied();
+        self
+    }
 }
 
 impl From<evidence::Model> for EvidenceView {
@@ -73,6 +88,7 @@ impl From<evidence::Model> for EvidenceView {
             captured_at: e.captured_at,
             status: e.status,
             created_at: e.created_at,
+            timestamped_at: None,
         }
     }
 }

@@ -384,9 +384,13 @@ async fn commit_upload(
         }
         .insert(&txn)
         .await?;
+        crate::tsa::job::enqueue(&txn, state, &file.sha256).await?;
         rows.push(row);
     }
     txn.commit().await?;
+    if state.tsa.enabled() {
+        state.jobs.wake.notify_one();
+    }
     Ok(rows)
 }
 
@@ -419,6 +423,23 @@ pub async fn list_mine(
         .order_by_asc(evidence::Column::Id)
         .all(&state.db)
         .await?)
+}
+
+/// When each of these items' content got its trusted timestamp, by SHA-256 (none without a
+/// TSA, or before the TSA answered).
+///
+/// # Errors
+/// Database failures.
+pub async fn timestamped_at(
+    conn: &impl ConnectionTrait,
+    items: &[evidence::Model],
+) -> AppResult<std::collections::HashMap<String, DateTime<Utc>>> {
+    let hashes: Vec<String> = items.iter().map(|e| e.sha256.clone()).collect();
+    Ok(crate::tsa::job::find_all(conn, &hashes)
+        .await?
+        .into_iter()
+        .map(|(sha, row)| (sha, row.gen_time))
+        .collect())
 }
 
 /// All of `user_id`'s evidence, in every group, with its group, newest first.

@@ -87,6 +87,7 @@ impl Registry {
         r.register::<crate::retention::RetentionSweep>();
         r.register::<crate::groups::statement::Reconfirm>();
         r.register::<crate::notify::scheduler::Tick>();
+        r.register::<crate::tsa::job::TimestampEvidence>();
         r
     }
 

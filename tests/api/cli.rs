@@ -61,6 +61,11 @@ fn a_bad_setting_fails_with_one_clear_line() {
         ("LIANMING_SMTP_URL", "not a url", "LIANMING_SMTP_URL"),
         ("LIANMING_LOGIN_PER_MINUTE", "many", "login_per_minute"),
         ("LIANMING_NO_SUCH_SETTING", "1", "no_such_setting"),
+        (
+            "LIANMING_TSA_URL",
+            "http://127.0.0.1:9/tsa",
+            "LIANMING_TSA_CERT",
+        ),
     ];
     for (var, value, mentioned) in cases {
         let out = lianming(dir.path()).env(var, value).output().expect("run");

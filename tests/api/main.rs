@@ -42,4 +42,5 @@ mod scale;
 mod search_pages;
 mod sessions;
 mod smtp_selftest;
+mod timestamps;
 mod validation;

@@ -6,7 +6,9 @@
 Checks the compact JWS in manifest.jws with jwcrypto (EdDSA / Ed25519, key chosen by kid),
 that manifest.json is exactly the signed payload, that letter.pdf matches the SHA-256 and size
 in the signed protected header, that every file the manifest lists matches its SHA-256 and
-size, and that the bundle holds no other file. Exit status 0 only if all of that holds; every
+size, and that the bundle holds no other file (but manifest.tsr, the manifest's RFC 3161
+timestamp, which cannot be listed in the manifest it is over: check it with
+`openssl ts -verify -data manifest.json -in manifest.tsr -CAfile TSA-CA.pem`). Exit status 0 only if all of that holds; every
 failure is printed, one per line, naming the file or the signature.
 """
 
@@ -62,7 +64,7 @@ def main(bundle_path, jwks_path):
         data = bundle.read(path)
         if hashlib.sha256(data).hexdigest() != entry["sha256"] or len(data) != entry["size"]:
             problems.append(f"{path}: SHA-256 or size mismatch")
-    listed = {e["path"] for e in expected} | {"manifest.json", "manifest.jws"}
+    listed = {e["path"] for e in expected} | {"manifest.json", "manifest.jws", "manifest.tsr"}
     for extra in sorted(names - listed):
         problems.append(f"{extra}: not listed in the manifest")
 
