@@ -162,6 +162,9 @@ async fn a_daily_digest_at_nine_lists_exactly_what_is_new(backend: Backend) {
 
 async fn weekly_and_off_are_honoured_and_immediate_alerts_each_response(backend: Backend) {
     let app = TestApp::on(backend).await;
+    // A fixed Monday noon: starting from the real time, the background scheduler would send the
+    // weekly digest at once whenever the test runs on a Friday after 09:00 in Shanghai.
+    app.clock.set(shanghai(8, 12, 0));
     let weekly = app.verified_user("weekly@example.com", "每周用户").await;
     let off = app.verified_user("off@example.com", "关闭用户").await;
     let now = app.verified_user("now@example.com", "即时用户").await;
