@@ -21,6 +21,7 @@ mod m20261211_000001_submission_reference;
 mod m20261213_000001_jobs;
 mod m20261213_000002_limit_hits;
 mod m20261213_000003_group_anonymised_at;
+mod m20261214_000003_join_network;
 
 /// Runs every Lianming migration, in order.
 pub struct Migrator;
@@ -45,6 +46,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261213_000001_jobs::Migration),
             Box::new(m20261213_000002_limit_hits::Migration),
             Box::new(m20261213_000003_group_anonymised_at::Migration),
+            Box::new(m20261214_000003_join_network::Migration),
         ]
     }
 }
