@@ -40,5 +40,6 @@ mod scale;
 
 mod search_pages;
 mod sessions;
+mod signals;
 mod smtp_selftest;
 mod validation;
