@@ -287,7 +287,7 @@ async fn joins(
                         "signature": {"full_name": "基准参与者", "statement_version": 1, "agree": true}
                     }))
                     .expect("join request");
-                    if participation::service::join(&state, &user, &slug, req)
+                    if participation::service::join(&state, &user, &slug, req, None)
                         .await
                         .is_err()
                     {

@@ -210,7 +210,7 @@ pub async fn load(state: &AppState) -> anyhow::Result<String> {
                     agree: true,
                 },
             };
-            crate::participation::service::join(state, &member, &group.slug, req)
+            crate::participation::service::join(state, &member, &group.slug, req, None)
                 .await
                 .map_err(|e| anyhow::anyhow!("{e}"))?;
             joined += 1;

@@ -354,3 +354,62 @@ mod local_path_tests {
         }
     }
 }
+
+/// The client network a join came from: the IPv4 /24 (`203.0.113.0/24`) or the IPv6 /48
+/// (`2001:db8:1::/48`) of the request's address, never the address itself. Kept with a join
+/// for the organisers' integrity signals (`groups::signals`), as coarse as a burst of sign-ups
+/// from one place needs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct JoinNetwork(String);
+
+impl JoinNetwork {
+    /// The network of `client`, the address as the rate limiter keys it
+    /// (`RateLimits::client_key`); nothing when that is not an IP address. An IPv4 address
+    /// mapped into IPv6 counts as IPv4.
+    #[must_use]
+    pub fn of_client(client: &str) -> Option<Self> {
+        let ip: std::net::IpAddr = client.trim().parse().ok()?;
+        let network = match ip.to_canonical() {
+            std::net::IpAddr::V4(v4) => {
+                let [a, b, c, _] = v4.octets();
+                format!("{a}.{b}.{c}.0/24")
+            }
+            std::net::IpAddr::V6(v6) => {
+                let s = v6.segments();
+                let prefix = std::net::Ipv6Addr::new(s[0], s[1], s[2], 0, 0, 0, 0, 0);
+                format!("{prefix}/48")
+            }
+        };
+        Some(Self(network))
+    }
+
+    /// The stored form.
+    #[must_use]
+    pub fn into_inner(self) -> String {
+        self.0
+    }
+}
+
+#[cfg(test)]
+mod join_network_tests {
+    use super::JoinNetwork;
+
+    fn of(s: &str) -> Option<String> {
+        JoinNetwork::of_client(s).map(JoinNetwork::into_inner)
+    }
+
+    #[test]
+    fn only_the_prefix_of_an_address_is_kept() {
+        assert_eq!(of("203.0.113.77").as_deref(), Some("203.0.113.0/24"));
+        assert_eq!(
+            of("2001:db8:1:2:3:4:5:6").as_deref(),
+            Some("2001:db8:1::/48")
+        );
+        assert_eq!(
+            of("::ffff:198.51.100.9").as_deref(),
+            Some("198.51.100.0/24")
+        );
+        assert_eq!(of("unknown"), None);
+        assert_eq!(of(""), None);
+    }
+}

@@ -322,6 +322,14 @@ fn request_locale() -> Option<Locale> {
     REQUEST_LOCALE.try_with(|l| *l).ok()
 }
 
+/// The language the request being handled is answered in (see [`scope_locale`]), for text an
+/// API answer carries besides problems (an integrity signal's reason); English outside a
+/// request.
+#[must_use]
+pub fn answer_locale() -> Locale {
+    request_locale().unwrap_or(Locale::En)
+}
+
 /// The language a request's problems are answered in: what the client states (`?lang=`, the
 /// `lang` cookie, `Accept-Language`, as pages read it); without any, pages are zh-CN and the
 /// API stays English, as it always answered clients that state no language.

@@ -1,8 +1,8 @@
 //! Retention (DESIGN §8): the evidence of a closed group is deleted `LIANMING_RETENTION_DAYS`
 //! (default 365) after closing, with a notice by email to its participants 30 days before;
 //! then the participants' personal data in the group is anonymised — signed names become
-//! "参与者 #n", statements, transaction references and contact logs are removed, nobody stays
-//! contactable — while counts, amounts and the issued dossiers (their files and hashes) stay.
+//! "参与者 #n", statements, transaction references, contact logs and the joins' client
+//! networks are removed, nobody stays contactable — while counts, amounts and the issued dossiers (their files and hashes) stay.
 //!
 //! The sweep runs once a day as a job ([`RetentionSweep`], queued by the scheduler), so one
 //! instance does it however many run.
@@ -220,6 +220,10 @@ async fn anonymise(
             .col_expr(participations::Column::Statement, Expr::value(""))
             .col_expr(participations::Column::TransactionRefs, Expr::value("[]"))
             .col_expr(participations::Column::ConsentContact, Expr::value(false))
+            .col_expr(
+                participations::Column::JoinNetwork,
+                Expr::value(Option::<String>::None),
+            )
             .col_expr(participations::Column::UpdatedAt, Expr::value(now))
             .filter(participations::Column::Id.is_in(chunk.iter().copied()))
             .exec(&txn)

@@ -181,6 +181,7 @@ pub async fn participations(
                 created_at: Set(now),
                 updated_at: Set(now),
                 withdrawn_at: Set(None),
+                join_network: Set(None),
             })
             .collect(),
     )

@@ -23,6 +23,7 @@ mod m20261213_000002_limit_hits;
 mod m20261213_000003_group_anonymised_at;
 mod m20261214_000001_dossier_receipts;
 mod m20261214_000002_timestamps;
+mod m20261214_000003_join_network;
 
 /// Runs every Lianming migration, in order.
 pub struct Migrator;
@@ -49,6 +50,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261213_000003_group_anonymised_at::Migration),
             Box::new(m20261214_000001_dossier_receipts::Migration),
             Box::new(m20261214_000002_timestamps::Migration),
+            Box::new(m20261214_000003_join_network::Migration),
         ]
     }
 }

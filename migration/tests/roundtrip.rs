@@ -194,6 +194,15 @@ async fn smoke(db: &DatabaseConnection) {
         scalar_i64(db, "SELECT amount_minor FROM participations").await,
         12_345_678_901
     );
+    // A join's client network is recorded by the server; rows written without one stay NULL.
+    assert_eq!(
+        scalar_i64(
+            db,
+            "SELECT COUNT(*) FROM participations WHERE join_network IS NULL"
+        )
+        .await,
+        1
+    );
     assert_eq!(scalar_i64(db, "SELECT ref_count FROM blobs").await, 0);
     assert_eq!(
         scalar_i64(db, "SELECT CAST(statement_version AS BIGINT) FROM groups").await,

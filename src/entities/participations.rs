@@ -1,6 +1,7 @@
 //! `participations` table: A user's participation (claim) in a group (`status`: `pending` |
 //! `active` | `rejected` | `withdrawn`); unique per (group, user). `transaction_refs` is a
-//! JSON array of strings as text.
+//! JSON array of strings as text. `join_network` is personal data: never in a public or
+//! participant-facing answer, nor in a dossier.
 
 use sea_orm::entity::prelude::*;
 
@@ -36,6 +37,10 @@ pub struct Model {
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,
     pub withdrawn_at: Option<DateTimeUtc>,
+    /// The client network of the join request (IPv4 /24 or IPv6 /48, never the address), for
+    /// the organisers' integrity signals only; NULL for joins recorded before it was kept.
+    #[sea_orm(column_type = "String(StringLen::N(64))", nullable)]
+    pub join_network: Option<String>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

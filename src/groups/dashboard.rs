@@ -10,7 +10,7 @@ use super::access::{Role, require_role};
 use super::dto::{CountCell, ProviderClaim};
 use super::service::by_slug;
 use super::team_dto::{
-    AmountBand, ContactFigures, CurrencyFigures, Dashboard, DayCount, EvidenceCoverage,
+    AmountBand, ContactFigures, CurrencyFigures, Dashboard, DayCount, EvidenceCoverage, FlagCount,
     IncidentWindow, KindCoverage,
 };
 use crate::auth::CurrentUser;
@@ -325,7 +325,17 @@ pub async fn dashboard(state: &AppState, user: &CurrentUser, slug: &str) -> AppR
             .filter(|p| p.signed_statement_version == Some(group.statement_version))
             .count(),
     );
+    let signals = super::signals::of_group(conn, &group).await?;
     Ok(Dashboard {
+        flags: signals
+            .counts()
+            .into_iter()
+            .map(|(code, n)| FlagCount {
+                code,
+                participants: count_i64(n),
+            })
+            .collect(),
+        flagged_participants: count_i64(signals.flagged()),
         submissions: views_for_group(conn, group.id, now).await?,
         status: group.status,
         outcome: group.outcome,

@@ -19,8 +19,8 @@ use super::roster;
 use super::service::{by_slug, current_statement};
 use super::statement;
 use super::team_dto::{
-    Dashboard, IncidentWindow, ModerationAction, ParticipationStatus, RosterAction, RosterEntry,
-    RosterQuery, StatementUpdate,
+    Dashboard, FlagFilter, FlagView, IncidentWindow, ModerationAction, ParticipationStatus,
+    RosterAction, RosterEntry, RosterQuery, SignalCode, StatementUpdate,
 };
 use crate::domain::Money;
 use crate::error::{AppError, AppResult};
@@ -165,6 +165,10 @@ struct DashboardPage {
     clocks: Vec<super::pages::SubmissionLine>,
     /// How many of them are overdue.
     overdue: usize,
+    /// Per integrity signal: code, label, participants.
+    flags: Vec<(&'static str, &'static str, i64)>,
+    /// Participants carrying any signal.
+    flagged: i64,
 }
 
 fn dashboard_view(l: Locale, head: Head, slug: &str, title: String, d: Dashboard) -> DashboardPage {
@@ -292,9 +296,19 @@ fn dashboard_view(l: Locale, head: Head, slug: &str, title: String, d: Dashboard
         .iter()
         .filter(|s| matches!(s.state, ClockState::Overdue | ClockState::VeryOverdue))
         .count();
+    let flags = d
+        .flags
+        .iter()
+        .map(|f| {
+            let code = f.code.as_str();
+            (code, l.tk("page.signals.code", code), f.participants)
+        })
+        .collect();
     DashboardPage {
         l,
         head,
+        flags,
+        flagged: d.flagged_participants,
         incidents_line,
         clocks,
         overdue,
@@ -396,6 +410,9 @@ struct RosterFilter {
     /// Search words.
     #[serde(default)]
     q: String,
+    /// An integrity signal's code, `any`, or all.
+    #[serde(default)]
+    flag: String,
     #[serde(default)]
     page: String,
 }
@@ -419,6 +436,10 @@ impl RosterFilter {
             .find(|s| s.as_str() == self.status)
     }
 
+    fn flag(&self) -> Option<FlagFilter> {
+        FlagFilter::parse(&self.flag)
+    }
+
     fn query(&self, current_version: i32, everything: bool) -> RosterQuery {
         RosterQuery {
             status: self.status(),
@@ -429,6 +450,7 @@ impl RosterFilter {
             q: Some(self.search()).filter(|q| !q.is_empty()),
             joined_from: None,
             joined_to: None,
+            flag: self.flag(),
             page: (!everything).then(|| self.page_number()),
             per_page: (!everything).then_some(PER_PAGE),
         }
@@ -457,10 +479,12 @@ impl RosterFilter {
     fn keep(&self) -> Vec<(&'static str, String)> {
         url::form_urlencoded::parse(self.encoded().as_bytes())
             .filter_map(|(k, v)| {
-                ["status", "evidence", "signed", "identity", "contact", "q"]
-                    .into_iter()
-                    .find(|n| *n == k)
-                    .map(|n| (n, v.into_owned()))
+                [
+                    "status", "evidence", "signed", "identity", "contact", "q", "flag",
+                ]
+                .into_iter()
+                .find(|n| *n == k)
+                .map(|n| (n, v.into_owned()))
             })
             .chain(std::iter::once(("page", self.page_number().to_string())))
             .collect()
@@ -486,6 +510,9 @@ impl RosterFilter {
         let q = self.search();
         if !q.is_empty() {
             s.append_pair("q", &q);
+        }
+        if let Some(f) = self.flag() {
+            s.append_pair("flag", f.as_str());
         }
         s.finish()
     }
@@ -527,6 +554,30 @@ struct RosterRow {
     /// The message of a refused duplicate mark on this row, and the number as typed.
     duplicate_error: Option<&'static str>,
     duplicate_typed: String,
+    /// Integrity signals.
+    flags: Vec<FlagLine>,
+}
+
+/// An integrity signal as the team's pages show it: a badge and its reason.
+pub(crate) struct FlagLine {
+    /// The code (a CSS class and the filter's value).
+    pub code: &'static str,
+    /// The badge's text.
+    pub label: &'static str,
+    /// Why.
+    pub reason: String,
+}
+
+/// The lines of `flags`, in their order.
+pub(crate) fn flag_lines(l: Locale, flags: Vec<FlagView>) -> Vec<FlagLine> {
+    flags
+        .into_iter()
+        .map(|f| FlagLine {
+            code: f.code.as_str(),
+            label: l.tk("page.signals.code", f.code.as_str()),
+            reason: f.reason,
+        })
+        .collect()
 }
 
 impl RosterRow {
@@ -559,6 +610,7 @@ impl RosterRow {
             reason_typed: String::new(),
             duplicate_error: None,
             duplicate_typed: String::new(),
+            flags: flag_lines(l, e.flags),
         }
     }
 }
@@ -577,6 +629,8 @@ struct RosterPageView {
     evidence: Vec<(&'static str, &'static str, bool)>,
     identity: Vec<(&'static str, &'static str, bool)>,
     contact: Vec<(&'static str, &'static str, bool)>,
+    /// The signal filter's options: value, label, chosen.
+    flag_choices: Vec<(&'static str, &'static str, bool)>,
     q: String,
     signed_current: bool,
     version: i32,
@@ -608,6 +662,22 @@ fn yes_no_choices(
         .collect()
 }
 
+/// The signal filter's options: all, any signal, then each signal.
+fn flag_choices(l: Locale, current: Option<FlagFilter>) -> Vec<(&'static str, &'static str, bool)> {
+    let each = SignalCode::ALL.into_iter().map(|c| {
+        let f = FlagFilter::parse(c.as_str());
+        (c.as_str(), l.tk("page.signals.code", c.as_str()), f)
+    });
+    [
+        ("", l.t("page.signals.filter_all"), None),
+        ("any", l.t("page.signals.filter_any"), Some(FlagFilter::Any)),
+    ]
+    .into_iter()
+    .chain(each)
+    .map(|(v, label, f)| (v, label, f == current))
+    .collect()
+}
+
 async fn roster_view(
     state: &AppState,
     c: &PageCtx,
@@ -619,7 +689,7 @@ async fn roster_view(
     let user = c.user.as_ref().ok_or(AppError::NotFound)?;
     let group = by_slug(&state.db, slug).await?;
     let version = group.statement_version;
-    let page = roster::roster(&state.db, user, slug, &f.query(version, false), false).await?;
+    let page = roster::roster(&state.db, user, slug, &f.query(version, false), false, l).await?;
     let mut rows: Vec<RosterRow> = page
         .items
         .into_iter()
@@ -681,6 +751,7 @@ async fn roster_view(
         evidence: yes_no_choices(l, "page.manage.evidence", &f.evidence),
         identity: yes_no_choices(l, "page.manage.identity", &f.identity),
         contact: yes_no_choices(l, "page.manage.contact", &f.contact),
+        flag_choices: flag_choices(l, f.flag()),
         q: f.search(),
         signed_current: f.signed == "current",
         version,
@@ -725,7 +796,7 @@ async fn roster_csv(
     let csv = async {
         let group = by_slug(&state.db, &slug).await?;
         let query = q.query(group.statement_version, true);
-        let page = roster::roster(&state.db, &user, &slug, &query, true).await?;
+        let page = roster::roster(&state.db, &user, &slug, &query, true, c.l).await?;
         Ok::<_, AppError>(roster::to_csv(&page))
     };
     match csv.await {
@@ -767,6 +838,7 @@ impl ModerateForm {
                 "identity" => f.filter.identity = v,
                 "contact" => f.filter.contact = v,
                 "q" => f.filter.q = v,
+                "flag" => f.filter.flag = v,
                 "page" => f.filter.page = v,
                 _ => {}
             }
@@ -877,7 +949,7 @@ async fn moderate_submit(
     };
     let action = req.action;
     let done = state
-        .write(async |txn| roster::moderate(txn, &state.ctx, &user, &slug, id, req).await)
+        .write(async |txn| roster::apply_moderation(txn, &state.ctx, &user, &slug, id, req).await)
         .await;
     match done {
         Ok(_) => c.redirect(
@@ -928,7 +1000,7 @@ async fn bulk_submit(
                     reason: req.reason.clone(),
                     duplicate_of: None,
                 };
-                roster::moderate(txn, &state.ctx, &user, &slug, *id, one).await?;
+                roster::apply_moderation(txn, &state.ctx, &user, &slug, *id, one).await?;
             }
             Ok(())
         })
@@ -1172,7 +1244,7 @@ async fn statement_submit(
 
 #[cfg(test)]
 mod tests {
-    use super::{ModerateForm, RosterFilter};
+    use super::{FlagFilter, ModerateForm, RosterFilter};
 
     #[test]
     fn filters_keep_only_known_values() {
@@ -1185,11 +1257,21 @@ mod tests {
             identity: "no".into(),
             contact: "perhaps".into(),
             q: " 王\u{0}芳  ".into(),
+            flag: "network_burst".into(),
             page: "x".into(),
         };
         assert_eq!(
             f.encoded(),
-            "status=pending&signed=current&identity=no&q=%E7%8E%8B%E8%8A%B3"
+            "status=pending&signed=current&identity=no&q=%E7%8E%8B%E8%8A%B3&flag=network_burst"
+        );
+        assert_eq!(
+            RosterFilter {
+                flag: "nonsense".into(),
+                ..RosterFilter::default()
+            }
+            .query(1, false)
+            .flag,
+            None
         );
         assert_eq!(f.page_number(), 1);
         let q = f.query(3, false);
@@ -1198,6 +1280,7 @@ mod tests {
         assert_eq!(q.consent_share_identity, Some(false));
         assert_eq!(q.consent_contact, None);
         assert_eq!(q.q.as_deref(), Some("王芳"));
+        assert_eq!(q.flag, Some(FlagFilter::NetworkBurst));
     }
 
     #[test]

@@ -17,6 +17,7 @@ pub mod participant_pages;
 pub mod roster;
 pub mod search;
 pub mod service;
+pub mod signals;
 pub mod statement;
 pub mod team_api;
 pub mod team_dto;

@@ -9,7 +9,7 @@ use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, web};
 use askama::Template;
 
-use super::manage_pages::{amount_label, signed_label};
+use super::manage_pages::{FlagLine, amount_label, flag_lines, signed_label};
 use super::roster::{self, ParticipantFile};
 use crate::error::AppError;
 use crate::evidence::pages::{EvidenceRow, evidence_rows};
@@ -60,6 +60,8 @@ struct ParticipantPage {
     joined: String,
     evidence: Vec<EvidenceRow>,
     contacts: Vec<ContactRow>,
+    /// Integrity signals, for the team.
+    flags: Vec<FlagLine>,
 }
 
 impl ParticipantPage {
@@ -91,6 +93,7 @@ impl ParticipantPage {
             joined: local_date(e.joined_at).to_string(),
             evidence: evidence_rows(l, slug, f.evidence, tz),
             contacts: contact_rows(l, f.contacts, tz),
+            flags: flag_lines(l, e.flags),
         }
     }
 }
@@ -106,7 +109,7 @@ async fn participant_page(
     };
     let (slug, id) = path.into_inner();
     let loaded = async {
-        let file = roster::participant(&state.db, &user, &slug, id).await?;
+        let file = roster::participant(&state.db, &user, &slug, id, c.l).await?;
         let tz = user_tz(&state, user.id).await?;
         Ok::<_, AppError>((file, tz))
     };

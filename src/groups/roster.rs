@@ -1,6 +1,7 @@
 //! The roster: every participation of a group as its team sees it, filtered and paged, as JSON
 //! or as CSV for spreadsheets (UTF-8 with BOM, formula-like cells neutralised); and
 //! moderation: approve, reject with a reason the participant is emailed, mark as duplicate.
+//! Each entry carries its integrity signals ([`signals`]), for the team only.
 
 use std::collections::HashMap;
 use std::fmt::Write as _;
@@ -15,7 +16,10 @@ use serde_json::json;
 
 use super::access::{Role, require_role};
 use super::service::{audit, by_slug};
-use super::team_dto::{ModerationAction, RosterAction, RosterEntry, RosterPage, RosterQuery};
+use super::signals::{self, Signals};
+use super::team_dto::{
+    FlagView, ModerationAction, RosterAction, RosterEntry, RosterPage, RosterQuery,
+};
 use crate::auth::CurrentUser;
 use crate::db::like_escape;
 use crate::entities::enums::{EvidenceStatus, ParticipationStatus};
@@ -93,8 +97,8 @@ fn has_evidence() -> Expr {
     )
 }
 
-/// The roster of the group `slug` (any team member). With `everything`, all matches on one
-/// page (for CSV).
+/// The roster of the group `slug` (any team member), each entry with its integrity signals,
+/// their reasons in `l`. With `everything`, all matches on one page (for CSV).
 ///
 /// # Errors
 /// 403 outside the team; 404 unknown group.
@@ -104,11 +108,13 @@ pub async fn roster(
     slug: &str,
     q: &RosterQuery,
     everything: bool,
+    l: Locale,
 ) -> AppResult<RosterPage> {
     let group = by_slug(conn, slug).await?;
     let group = require_role(conn, group, user.id, Role::Moderator)
         .await?
         .into_group();
+    let signals = signals::of_group(conn, &group).await?;
     let mut cond = Condition::all().add(participations::Column::GroupId.eq(group.id));
     if let Some(s) = q.status {
         cond = cond.add(participations::Column::Status.eq(s));
@@ -137,33 +143,73 @@ pub async fn roster(
         let next = d.checked_add_days(Days::new(1)).unwrap_or(d);
         cond = cond.add(participations::Column::CreatedAt.lt(start_of_local_day(next)));
     }
-    let query = participations::Entity::find().filter(cond);
-    let total = query.clone().count(conn).await?;
     let (page, per_page) = if everything {
         (1, CSV_MAX_ROWS)
     } else {
         (q.page.unwrap_or(1), q.per_page.unwrap_or(50))
     };
-    let rows = query
-        .order_by_asc(participations::Column::Id)
-        .offset((page - 1) * per_page)
-        .limit(per_page)
-        .find_also_related(users::Entity)
-        .all(conn)
-        .await?;
+    let query = participations::Entity::find().filter(cond);
+    let (total, rows) = if let Some(flag) = q.flag {
+        // Signals are computed, not stored: the other filters select ids, the flag filter
+        // keeps those that carry it, and only the page's rows are read.
+        let ids: Vec<i64> = query
+            .select_only()
+            .column(participations::Column::Id)
+            .order_by_asc(participations::Column::Id)
+            .into_tuple()
+            .all(conn)
+            .await?;
+        let flagged: Vec<i64> = ids
+            .into_iter()
+            .filter(|id| signals.matches(*id, flag))
+            .collect();
+        let skip = usize::try_from((page - 1) * per_page).unwrap_or(usize::MAX);
+        let take = usize::try_from(per_page).unwrap_or(usize::MAX);
+        let mut rows = Vec::new();
+        for chunk in flagged
+            .iter()
+            .copied()
+            .skip(skip)
+            .take(take)
+            .collect::<Vec<_>>()
+            .chunks(CHUNK)
+        {
+            rows.extend(
+                participations::Entity::find()
+                    .filter(participations::Column::Id.is_in(chunk.iter().copied()))
+                    .order_by_asc(participations::Column::Id)
+                    .find_also_related(users::Entity)
+                    .all(conn)
+                    .await?,
+            );
+        }
+        (u64::try_from(flagged.len()).unwrap_or(u64::MAX), rows)
+    } else {
+        let total = query.clone().count(conn).await?;
+        let rows = query
+            .order_by_asc(participations::Column::Id)
+            .offset((page - 1) * per_page)
+            .limit(per_page)
+            .find_also_related(users::Entity)
+            .all(conn)
+            .await?;
+        (total, rows)
+    };
     Ok(RosterPage {
-        items: entries(conn, &group, rows).await?,
+        items: entries(conn, &group, rows, &signals, l).await?,
         total,
         page,
         per_page,
     })
 }
 
-/// Builds roster entries with their numbers, signatures and counts.
+/// Builds roster entries with their numbers, signatures, counts and flags (reasons in `l`).
 async fn entries(
     conn: &impl ConnectionTrait,
     group: &groups::Model,
     rows: Vec<(participations::Model, Option<users::Model>)>,
+    signals: &Signals,
+    l: Locale,
 ) -> AppResult<Vec<RosterEntry>> {
     let numbers: HashMap<i64, i64> = participations::Entity::find()
         .select_only()
@@ -239,6 +285,14 @@ async fn entries(
                 rejection_reason: p.rejection_reason,
                 duplicate_of: p.duplicate_of,
                 joined_at: p.created_at,
+                flags: signals
+                    .of(p.id)
+                    .iter()
+                    .map(|f| FlagView {
+                        code: f.code,
+                        reason: f.reason(l),
+                    })
+                    .collect(),
                 participation_id: p.id,
             }
         })
@@ -307,12 +361,12 @@ pub fn to_csv(page: &RosterPage) -> String {
     out
 }
 
-/// Approves, rejects or marks a participation as a duplicate (any team member). The
-/// participant is emailed the decision (with the reason, when rejected).
+/// Approves, rejects or marks a participation as a duplicate (any team member), and answers
+/// its roster entry (flags' reasons in `l`). The participant is emailed the decision (with
+/// the reason, when rejected).
 ///
 /// # Errors
-/// 403 outside the team; 404 unknown group or participation; 409 when the action does not
-/// apply to the participation's status; 422 for a missing reason or a bad `duplicate_of`.
+/// As [`apply_moderation`].
 pub async fn moderate(
     conn: &impl ConnectionTrait,
     ctx: &Ctx,
@@ -320,7 +374,30 @@ pub async fn moderate(
     slug: &str,
     participation_id: i64,
     req: RosterAction,
+    l: Locale,
 ) -> AppResult<RosterEntry> {
+    let (group, p, participant) =
+        apply_moderation(conn, ctx, user, slug, participation_id, req).await?;
+    let signals = signals::of_group(conn, &group).await?;
+    let mut entry = entries(conn, &group, vec![(p, participant)], &signals, l).await?;
+    entry.pop().ok_or(AppError::NotFound)
+}
+
+/// [`moderate`] without reading the entry back (the pages, which redirect; the bulk form,
+/// which moderates many in one transaction): the group, the participation as changed and
+/// its account.
+///
+/// # Errors
+/// 403 outside the team; 404 unknown group or participation; 409 when the action does not
+/// apply to the participation's status; 422 for a missing reason or a bad `duplicate_of`.
+pub async fn apply_moderation(
+    conn: &impl ConnectionTrait,
+    ctx: &Ctx,
+    user: &CurrentUser,
+    slug: &str,
+    participation_id: i64,
+    req: RosterAction,
+) -> AppResult<(groups::Model, participations::Model, Option<users::Model>)> {
     let now = ctx.now();
     let reason = req.reason.as_deref().map(str::trim).map(str::to_owned);
     let (group, p) = team_participation(conn, user, slug, participation_id).await?;
@@ -401,8 +478,7 @@ pub async fn moderate(
         let approved = req.action == ModerationAction::Approve;
         queue_decision(ctx, conn, &group, &p, u, approved, now).await?;
     }
-    let mut entry = entries(conn, &group, vec![(p, participant)]).await?;
-    entry.pop().ok_or(AppError::NotFound)
+    Ok((group, p, participant))
 }
 
 /// One participant's file as the group's team reads it: their roster entry, their own
@@ -444,7 +520,8 @@ async fn team_participation(
     Ok((group, p))
 }
 
-/// The file of the participation `participation_id` of the group `slug` (any team member).
+/// The file of the participation `participation_id` of the group `slug` (any team member),
+/// with its flags' reasons in `l`.
 ///
 /// # Errors
 /// 403 outside the team; 404 unknown group or participation.
@@ -453,6 +530,7 @@ pub async fn participant(
     user: &CurrentUser,
     slug: &str,
     participation_id: i64,
+    l: Locale,
 ) -> AppResult<ParticipantFile> {
     let (group, p) = team_participation(conn, user, slug, participation_id).await?;
     let statement = p.statement.clone();
@@ -468,7 +546,8 @@ pub async fn participant(
         .all(conn)
         .await?;
     let participant = users::Entity::find_by_id(p.user_id).one(conn).await?;
-    let entry = entries(conn, &group, vec![(p, participant)])
+    let signals = signals::of_group(conn, &group).await?;
+    let entry = entries(conn, &group, vec![(p, participant)], &signals, l)
         .await?
         .pop()
         .ok_or(AppError::NotFound)?;

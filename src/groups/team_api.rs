@@ -12,7 +12,7 @@ use super::team_dto::{
 };
 use super::{dashboard, organisers, roster, statement};
 use crate::auth::CurrentUser;
-use crate::error::{AppResult, Problem};
+use crate::error::{AppResult, Problem, answer_locale};
 use crate::json::{ApiJson, ApiQuery};
 use crate::state::AppState;
 
@@ -171,7 +171,8 @@ fn wants_csv(req: &HttpRequest) -> bool {
 }
 
 /// The roster (the team): JSON pages, or every match as CSV with `Accept: text/csv`
-/// (UTF-8 with BOM, formula-like cells neutralised).
+/// (UTF-8 with BOM, formula-like cells neutralised). Each JSON entry lists its integrity
+/// signals (`flags`, reasons in the request's language); `flag` filters by them.
 #[utoipa::path(tag = "organisers", security(("bearer" = [])), params(("slug" = String, Path), RosterQuery), responses(
     (status = 200, content((RosterPage = "application/json"), (String = "text/csv"))),
     (status = 403, body = Problem), (status = 404, body = Problem), (status = 422, body = Problem)))]
@@ -184,7 +185,7 @@ async fn get_roster(
     q: ApiQuery<RosterQuery>,
 ) -> AppResult<HttpResponse> {
     let csv = wants_csv(&req);
-    let page = roster::roster(&state.db, &user, &slug, &q.0, csv).await?;
+    let page = roster::roster(&state.db, &user, &slug, &q.0, csv, answer_locale()).await?;
     if csv {
         return Ok(HttpResponse::Ok()
             .content_type("text/csv; charset=utf-8")
@@ -211,13 +212,15 @@ async fn moderate(
     let (slug, id) = path.into_inner();
     Ok(web::Json(
         state
-            .write(async |txn| roster::moderate(txn, &state.ctx, &user, &slug, id, body.0).await)
+            .write(async |txn| {
+                roster::moderate(txn, &state.ctx, &user, &slug, id, body.0, answer_locale()).await
+            })
             .await?,
     ))
 }
 
-/// The organisers' figures: joins, statuses, money, evidence, contacts, outcomes and the
-/// submission clocks (the team).
+/// The organisers' figures: joins, statuses, money, evidence, contacts, outcomes, the
+/// submission clocks and the participants per integrity signal (the team).
 #[utoipa::path(tag = "organisers", security(("bearer" = [])), params(("slug" = String, Path)), responses(
     (status = 200, body = Dashboard), (status = 403, body = Problem), (status = 404, body = Problem)))]
 #[get("/groups/{slug}/dashboard")]

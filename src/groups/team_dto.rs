@@ -9,6 +9,7 @@ use utoipa::{IntoParams, ToSchema};
 use validator::Validate;
 
 use super::dto::{Demand, DemandInput};
+pub use super::signals::{FlagFilter, SignalCode};
 use crate::entities::enums::{GroupOutcome, GroupStatus, ParticipantOutcome, Role};
 use crate::participation::dto::Money;
 use crate::responses::dto::SubmissionView;
@@ -223,6 +224,9 @@ pub struct RosterQuery {
     pub joined_from: Option<NaiveDate>,
     /// Joined on or before this day (China time).
     pub joined_to: Option<NaiveDate>,
+    /// Only those carrying this integrity signal, or `any` signal.
+    #[param(inline)]
+    pub flag: Option<FlagFilter>,
     /// Page number, from 1 (JSON only; CSV has every match).
     #[validate(range(min = 1, max = 100_000, message = "must be 1 to 100000"))]
     pub page: Option<u64>,
@@ -274,6 +278,27 @@ pub struct RosterEntry {
     pub duplicate_of: Option<i64>,
     /// Joined at.
     pub joined_at: DateTime<Utc>,
+    /// Integrity signals for the team (never shown publicly; they reject nobody).
+    pub flags: Vec<FlagView>,
+}
+
+/// One integrity signal on a participant.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct FlagView {
+    /// What it says, the same in every language.
+    pub code: SignalCode,
+    /// Why, naming the evidence (other participants' numbers, the network's label, the time
+    /// window), in the request's language.
+    pub reason: String,
+}
+
+/// Participants carrying one integrity signal.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct FlagCount {
+    /// The signal.
+    pub code: SignalCode,
+    /// Participants carrying it.
+    pub participants: i64,
 }
 
 /// A page of the roster.
@@ -434,4 +459,9 @@ pub struct Dashboard {
     pub outcomes: BTreeMap<String, i64>,
     /// Submissions with their clocks, newest first.
     pub submissions: Vec<SubmissionView>,
+    /// Participants per integrity signal, every signal listed (the roster's `flag` filter
+    /// lists them).
+    pub flags: Vec<FlagCount>,
+    /// Participants carrying at least one integrity signal.
+    pub flagged_participants: i64,
 }

@@ -1,11 +1,12 @@
 //! JSON handlers of the participation routes.
 
-use actix_web::{HttpResponse, delete, get, patch, post, web};
+use actix_web::{HttpRequest, HttpResponse, delete, get, patch, post, web};
 use utoipa_actix_web::service_config::ServiceConfig;
 
 use super::dto::{JoinRequest, ParticipationUpdate, ParticipationView, SignatureInput};
 use super::service;
 use crate::auth::CurrentUser;
+use crate::domain::JoinNetwork;
 use crate::error::{AppResult, Problem};
 use crate::json::ApiJson;
 use crate::state::AppState;
@@ -27,10 +28,12 @@ pub fn routes(cfg: &mut ServiceConfig) {
 async fn join(
     state: web::Data<AppState>,
     user: CurrentUser,
+    req: HttpRequest,
     slug: web::Path<String>,
     body: ApiJson<JoinRequest>,
 ) -> AppResult<HttpResponse> {
-    let j = service::join(&state, &user, &slug, body.0).await?;
+    let network = JoinNetwork::of_client(&state.limits.client_key(&req));
+    let j = service::join(&state, &user, &slug, body.0, network).await?;
     Ok(HttpResponse::Created().json(service::view_with(
         &j.group,
         j.participation,

@@ -104,7 +104,15 @@ pub(super) async fn write_new(
             check_open(group)?;
             let statement = found.statements.get(&group.id).ok_or(AppError::NotFound)?;
             let existing = found.existing.get(&(group.id, job.user.id)).cloned();
-            let row = admit(now, group, statement, existing, job.user.id, &job.req)?;
+            let row = admit(
+                now,
+                group,
+                statement,
+                existing,
+                job.user.id,
+                &job.req,
+                job.network.clone(),
+            )?;
             // A second join of the same user to the same group in this batch.
             if !claimed.insert((group.id, job.user.id)) {
                 return Err(already_joined());

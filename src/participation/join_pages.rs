@@ -7,7 +7,7 @@
 use std::sync::Arc;
 
 use actix_web::http::StatusCode;
-use actix_web::{HttpResponse, web};
+use actix_web::{HttpRequest, HttpResponse, web};
 use askama::Template;
 use chrono::NaiveDate;
 use serde::Deserialize;
@@ -15,7 +15,7 @@ use validator::Validate;
 
 use super::dto::{JoinRequest, Money, SignatureInput};
 use super::service;
-use crate::domain::Currency;
+use crate::domain::{Currency, JoinNetwork};
 use crate::entities::enums::ParticipationStatus;
 use crate::error::AppError;
 use crate::groups::access::find_mine;
@@ -259,6 +259,7 @@ fn to_request(l: Locale, form: &JoinForm, today: NaiveDate) -> Result<JoinReques
 
 async fn join_submit(
     state: web::Data<AppState>,
+    http: HttpRequest,
     c: PageCtx,
     slug: web::Path<String>,
     body: web::Bytes,
@@ -292,7 +293,8 @@ async fn join_submit(
             "sign in first".into(),
         ));
     };
-    match service::join(&state, user, &slug, req).await {
+    let network = JoinNetwork::of_client(&state.limits.client_key(&http));
+    match service::join(&state, user, &slug, req, network).await {
         Ok(_) => c.redirect(
             &format!("/groups/{slug}/join/evidence"),
             Some("page.flash.join.signed"),

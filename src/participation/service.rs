@@ -9,6 +9,7 @@ use sea_orm::{
 use super::dto::{JoinRequest, Money, ParticipationUpdate, ParticipationView, SignatureView};
 use crate::auth::CurrentUser;
 use crate::db;
+use crate::domain::JoinNetwork;
 use crate::entities::enums::{GroupStatus, ParticipantOutcome, ParticipationStatus};
 use crate::entities::{groups, participations, providers, signatures, statement_versions};
 use crate::error::{AppError, AppResult};
@@ -52,6 +53,8 @@ pub struct Joined {
 
 /// Joins a group with a signature of its current statement. One per user per group: a second
 /// join answers 409; after a withdrawal, joining again re-activates the same record.
+/// `network` is the client network of the request, kept with a new participation for the
+/// organisers' integrity signals (a re-join keeps the first join's, as it keeps its time).
 ///
 /// # Errors
 /// 403 unverified; 404 unknown group; 409 already joined, closed group or stale statement
@@ -61,6 +64,7 @@ pub async fn join(
     user: &CurrentUser,
     slug: &str,
     req: JoinRequest,
+    network: Option<JoinNetwork>,
 ) -> AppResult<Joined> {
     user.require_verified()?;
     state
@@ -78,6 +82,7 @@ pub async fn join(
             user: user.clone(),
             slug: slug.to_owned(),
             req,
+            network,
         })
         .await
 }
@@ -94,6 +99,7 @@ pub async fn join_in(
     user: &CurrentUser,
     slug: &str,
     req: JoinRequest,
+    network: Option<JoinNetwork>,
 ) -> AppResult<Joined> {
     let now = ctx.now();
     check_incident_date(req.incident_date, ctx.settings.local_date(now))?;
@@ -101,7 +107,7 @@ pub async fn join_in(
     check_open(&group)?;
     let statement = current_statement(conn, &group).await?;
     let existing = find_mine(conn, group.id, user.id).await?;
-    let row = admit(now, &group, &statement, existing, user.id, &req)?;
+    let row = admit(now, &group, &statement, existing, user.id, &req, network)?;
     let participation = if row.id.is_not_set() {
         match row.insert(conn).await {
             Ok(p) => p,
@@ -151,8 +157,8 @@ pub(super) fn check_open(group: &groups::Model) -> AppResult<()> {
 }
 
 /// Decides a join of `user_id` to an open `group` against its current `statement` and the
-/// user's `existing` participation: the row to write — new (no id), or the withdrawn one
-/// re-activated (id set).
+/// user's `existing` participation: the row to write — new (no id, with the join's client
+/// `network`), or the withdrawn one re-activated (id set; its first join's network kept).
 ///
 /// # Errors
 /// 409 stale statement version or already joined.
@@ -163,6 +169,7 @@ pub(super) fn admit(
     existing: Option<participations::Model>,
     user_id: i64,
     req: &JoinRequest,
+    network: Option<JoinNetwork>,
 ) -> AppResult<participations::ActiveModel> {
     if req.signature.statement_version != statement.version {
         return Err(AppError::conflict(
@@ -192,6 +199,7 @@ pub(super) fn admit(
             user_id: Set(user_id),
             outcome: Set(ParticipantOutcome::Unresolved),
             created_at: Set(now),
+            join_network: Set(network.map(JoinNetwork::into_inner)),
             ..Default::default()
         },
     };

@@ -17,6 +17,7 @@ use super::dto::JoinRequest;
 use super::service::{Joined, join_in};
 use crate::auth::CurrentUser;
 use crate::db;
+use crate::domain::JoinNetwork;
 use crate::error::{AppError, AppResult};
 use crate::groups::cache::ViewCache;
 use crate::state::Ctx;
@@ -33,6 +34,8 @@ pub struct JoinJob {
     pub slug: String,
     /// What they sign.
     pub req: JoinRequest,
+    /// The client network of the join request, when known.
+    pub network: Option<JoinNetwork>,
 }
 
 type Answer = oneshot::Sender<AppResult<Joined>>;
@@ -170,7 +173,8 @@ pub async fn commit_batch(
         if one_by_one.next_if_eq(&i).is_some() {
             let result = match txn.begin().await {
                 Ok(savepoint) => {
-                    match join_in(&savepoint, ctx, &job.user, &job.slug, job.req).await {
+                    match join_in(&savepoint, ctx, &job.user, &job.slug, job.req, job.network).await
+                    {
                         Ok(j) => savepoint.commit().await.map(|()| j).map_err(AppError::from),
                         Err(e) => {
                             if let Err(rb) = savepoint.rollback().await {

@@ -203,6 +203,15 @@ fn expected_figures() -> Value {
             "by_channel": channels,
         },
         "outcomes": outcomes,
+        // Everyone joins with the helper's transaction reference: all seven claim one, whatever
+        // became of them; the other signals need bursts or long statements.
+        "flags": [
+            {"code": "duplicate_ref", "participants": PEOPLE.len()},
+            {"code": "network_burst", "participants": 0},
+            {"code": "similar_statement", "participants": 0},
+            {"code": "fresh_account_burst", "participants": 0},
+        ],
+        "flagged_participants": PEOPLE.len(),
     })
 }
 

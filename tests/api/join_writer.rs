@@ -38,6 +38,7 @@ fn job(user: &CurrentUser, slug: &str, version: i64) -> JoinJob {
         user: user.clone(),
         slug: slug.to_owned(),
         req,
+        network: None,
     }
 }
 

@@ -41,6 +41,7 @@ mod scale;
 
 mod search_pages;
 mod sessions;
+mod signals;
 mod smtp_selftest;
 mod timestamps;
 mod validation;

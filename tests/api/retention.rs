@@ -5,9 +5,9 @@
 use std::time::{Duration, Instant};
 
 use lianming::entities::enums::JobStatus;
-use lianming::entities::jobs;
+use lianming::entities::{jobs, participations};
 use reqwest::StatusCode;
-use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
+use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter};
 use serde_json::{Value, json};
 
 use crate::helpers::app::{Backend, TestApp};
@@ -91,6 +91,15 @@ async fn a_closed_group_is_noticed_then_deleted_and_anonymised_and_its_dossier_s
     .await["participant_count"]
         .clone();
 
+    let with_network = || async {
+        participations::Entity::find()
+            .filter(participations::Column::JoinNetwork.is_not_null())
+            .count(&app.db)
+            .await
+            .expect("count")
+    };
+    assert_eq!(with_network().await, 3, "each join kept its client network");
+
     // 334 days later nothing has happened yet.
     app.clock.advance(chrono::Duration::days(334));
     daily_sweep(&app).await;
@@ -127,6 +136,11 @@ async fn a_closed_group_is_noticed_then_deleted_and_anonymised_and_its_dossier_s
     assert_eq!(app.count_rows("evidence").await, 0);
     assert_eq!(app.count_rows("interactions").await, 0);
     assert_eq!(blob_files(&app), 0, "no evidence file is left in the store");
+    assert_eq!(
+        with_network().await,
+        0,
+        "the joins' client networks are cleared"
+    );
     relogin(&app, &mut f.owner).await;
     let token = f.owner.access_token.clone();
     let page = roster(&app, &token, &f.slug).await;
