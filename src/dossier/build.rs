@@ -85,7 +85,11 @@ pub async fn run(state: &AppState, dossier_id: i64) -> anyhow::Result<dossiers::
             super::receipts::store(&txn, row.id, built.receipts).await?;
             let updated = active.update(&txn).await?;
             txn.commit().await?;
-            super::receipts::queue_notices(state, row.id).await?;
+            // The version is issued: a failure to queue the notices must not fail the build
+            // (its job would find the row ready and never queue them either).
+            if let Err(e) = super::receipts::queue_notices(state, row.id).await {
+                tracing::error!(error = ?e, dossier_id = row.id, "queueing the receipts' notices");
+            }
             return Ok(updated);
         }
         Err(e) if timestamp::is_retryable(&e) => {
