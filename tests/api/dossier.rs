@@ -2,8 +2,8 @@
 //! may download them, one build at a time, background builds, and withdrawal between versions
 //! with key rotation.
 
+use crate::helpers::dossier::lianming_cli;
 use std::path::Path;
-use std::process::{Command, Stdio};
 
 use reqwest::StatusCode;
 use serde_json::{Value, json};
@@ -404,17 +404,6 @@ async fn compiling_without_a_cjk_font_answers_a_clear_problem() {
     assert_eq!(app.count_rows("dossiers").await, 0);
 }
 
-fn lianming(data_dir: &Path) -> Command {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_lianming"));
-    cmd.current_dir(data_dir)
-        .env_clear()
-        .env("PATH", std::env::var("PATH").unwrap_or_default())
-        .env("LIANMING_DATA_DIR", data_dir)
-        .env("LIANMING_LOG", "error")
-        .stdin(Stdio::null());
-    cmd
-}
-
 async fn withdrawal_between_versions_and_key_rotation_keep_issued_versions_verifiable(
     backend: Backend,
 ) {
@@ -490,7 +479,7 @@ async fn withdrawal_between_versions_and_key_rotation_keep_issued_versions_verif
         .clone();
 
     // Rotate the signing key with the command an operator uses.
-    let out = lianming(app.data_dir.path())
+    let out = lianming_cli(app.data_dir.path())
         .args(["keys", "rotate"])
         .output()
         .expect("keys rotate");
@@ -531,7 +520,7 @@ async fn withdrawal_between_versions_and_key_rotation_keep_issued_versions_verif
         // And with `lianming verify`, against the keyring in the data directory.
         let path = dir.path().join(format!("{name}.zip"));
         std::fs::write(&path, bundle).expect("write");
-        let out = lianming(app.data_dir.path())
+        let out = lianming_cli(app.data_dir.path())
             .arg("verify")
             .arg(&path)
             .output()
@@ -544,7 +533,7 @@ async fn withdrawal_between_versions_and_key_rotation_keep_issued_versions_verif
         // Against the JWKS as a file and as the server publishes it.
         let url = format!("{}/.well-known/jwks.json", app.address);
         for source in [jwks_path.to_string_lossy().into_owned(), url] {
-            let out = lianming(app.data_dir.path())
+            let out = lianming_cli(app.data_dir.path())
                 .arg("verify")
                 .arg(&path)
                 .arg("--jwks")
@@ -565,7 +554,7 @@ async fn withdrawal_between_versions_and_key_rotation_keep_issued_versions_verif
     roster[5] ^= 0x01;
     let path = dir.path().join("tampered.zip");
     std::fs::write(&path, crate::helpers::dossier::rezip(&altered)).expect("write");
-    let out = lianming(app.data_dir.path())
+    let out = lianming_cli(app.data_dir.path())
         .arg("verify")
         .arg(&path)
         .output()

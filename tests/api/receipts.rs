@@ -6,7 +6,9 @@
 //! gets no one's receipt.
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::Command;
+
+use crate::helpers::dossier::lianming_cli;
 
 use reqwest::StatusCode;
 use reqwest::multipart::{Form, Part};
@@ -386,17 +388,6 @@ on_both_databases!(
     participants_are_told_by_email_and_find_receipts_on_their_pages,
 );
 
-fn lianming(data_dir: &Path) -> Command {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_lianming"));
-    cmd.current_dir(data_dir)
-        .env_clear()
-        .env("PATH", std::env::var("PATH").unwrap_or_default())
-        .env("LIANMING_DATA_DIR", data_dir)
-        .env("LIANMING_LOG", "error")
-        .stdin(Stdio::null());
-    cmd
-}
-
 fn write(dir: &Path, name: &str, bytes: &[u8]) -> PathBuf {
     let path = dir.join(name);
     std::fs::write(&path, bytes).expect("write");
@@ -418,7 +409,7 @@ async fn lianming_verify_checks_a_receipt_against_a_bundle_or_the_published_root
     let jwks = jwks.to_str().expect("utf8");
 
     let run = |args: &[&str]| {
-        let out = lianming(dir.path())
+        let out = lianming_cli(dir.path())
             .arg("verify")
             .args(args)
             .output()

@@ -4,7 +4,6 @@
 //! line; bundles without a TSA; a TSA that is down; and evidence timestamped at upload.
 
 use std::path::Path;
-use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use reqwest::StatusCode;
@@ -45,15 +44,8 @@ fn problems(report: &Value) -> Vec<(String, String)> {
 }
 
 fn cli_verify(data_dir: &Path, bundle: &Path, tsa_cert: Option<&Path>) -> (Option<i32>, String) {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_lianming"));
-    cmd.current_dir(data_dir)
-        .env_clear()
-        .env("PATH", std::env::var("PATH").unwrap_or_default())
-        .env("LIANMING_DATA_DIR", data_dir)
-        .env("LIANMING_LOG", "error")
-        .stdin(Stdio::null())
-        .arg("verify")
-        .arg(bundle);
+    let mut cmd = crate::helpers::dossier::lianming_cli(data_dir);
+    cmd.arg("verify").arg(bundle);
     if let Some(cert) = tsa_cert {
         cmd.arg("--tsa-cert").arg(cert);
     }

@@ -218,6 +218,19 @@ pub async fn save_jwks(app: &TestApp, dir: &Path) -> PathBuf {
     path
 }
 
+/// The `lianming` binary on the data directory `data_dir`, with a clean environment (for
+/// `lianming verify` and `keys rotate`).
+pub fn lianming_cli(data_dir: &Path) -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_lianming"));
+    cmd.current_dir(data_dir)
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("LIANMING_DATA_DIR", data_dir)
+        .env("LIANMING_LOG", "error")
+        .stdin(std::process::Stdio::null());
+    cmd
+}
+
 /// Runs tests/support/verify_bundle.py (jwcrypto); returns (passed, its output).
 pub fn python_verify(bundle: &[u8], jwks: &Path) -> (bool, String) {
     let dir = tempfile::tempdir().expect("dir");
