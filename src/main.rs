@@ -251,7 +251,7 @@ async fn verify_receipt(
         let published: receipt::PublishedRoot =
             serde_json::from_slice(&verify::load_source(source).await?)
                 .map_err(|e| anyhow::anyhow!("{source} is not a published root: {e}"))?;
-        Ok(receipt::against_root(&bytes, Some(&published)))
+        Ok(receipt::checked_against_root(report, &c, Some(&published)))
     };
     match checked.await {
         Ok(report) => verdict(report.valid, &report.to_text()),

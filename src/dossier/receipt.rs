@@ -329,10 +329,19 @@ pub fn check(bytes: &[u8]) -> (ReceiptReport, Option<Checked>) {
 /// Checks a receipt against the root published for its version (`None`: nothing published).
 #[must_use]
 pub fn against_root(bytes: &[u8], published: Option<&PublishedRoot>) -> ReceiptReport {
-    let (mut report, checked) = check(bytes);
-    let Some(c) = checked else {
-        return report;
-    };
+    match check(bytes) {
+        (report, Some(c)) => checked_against_root(report, &c, published),
+        (report, None) => report,
+    }
+}
+
+/// [`against_root`] for a receipt [`check`] already passed, with its report.
+#[must_use]
+pub fn checked_against_root(
+    mut report: ReceiptReport,
+    c: &Checked,
+    published: Option<&PublishedRoot>,
+) -> ReceiptReport {
     report.checked_against = Some("published_root".into());
     let r = &c.receipt;
     match published {

@@ -169,20 +169,11 @@ pub struct MyReceipt {
     pub href: String,
 }
 
-/// The caller's receipts, newest version first.
-///
-/// # Errors
-/// Database failures.
-pub async fn mine(state: &AppState, user: &CurrentUser) -> AppResult<Vec<MyReceipt>> {
-    /// Slug, title, version, tier, ready.
-    type Listed = (String, String, i32, Tier, Option<DateTime<Utc>>);
-    let rows: Vec<Listed> = dossier_receipts::Entity::find()
+/// Access to receipts, decided here: the receipts of `user`'s own participations in ready
+/// versions (no column selected yet).
+fn owned_by(user: &CurrentUser) -> sea_orm::Select<dossier_receipts::Entity> {
+    dossier_receipts::Entity::find()
         .select_only()
-        .column(groups::Column::Slug)
-        .column(groups::Column::Title)
-        .column(dossiers::Column::Version)
-        .column(dossiers::Column::Tier)
-        .column(dossiers::Column::ReadyAt)
         .join(
             JoinType::InnerJoin,
             dossier_receipts::Relation::Participations.def(),
@@ -191,9 +182,24 @@ pub async fn mine(state: &AppState, user: &CurrentUser) -> AppResult<Vec<MyRecei
             JoinType::InnerJoin,
             dossier_receipts::Relation::Dossiers.def(),
         )
-        .join(JoinType::InnerJoin, dossiers::Relation::Groups.def())
         .filter(participations::Column::UserId.eq(user.id))
         .filter(dossiers::Column::Status.eq(DossierStatus::Ready))
+}
+
+/// The caller's receipts, newest version first.
+///
+/// # Errors
+/// Database failures.
+pub async fn mine(state: &AppState, user: &CurrentUser) -> AppResult<Vec<MyReceipt>> {
+    /// Slug, title, version, tier, ready.
+    type Listed = (String, String, i32, Tier, Option<DateTime<Utc>>);
+    let rows: Vec<Listed> = owned_by(user)
+        .column(groups::Column::Slug)
+        .column(groups::Column::Title)
+        .column(dossiers::Column::Version)
+        .column(dossiers::Column::Tier)
+        .column(dossiers::Column::ReadyAt)
+        .join(JoinType::InnerJoin, dossiers::Relation::Groups.def())
         .order_by_desc(dossiers::Column::ReadyAt)
         .order_by_desc(dossier_receipts::Column::Id)
         .into_tuple()
@@ -223,21 +229,10 @@ pub async fn my_receipt(
     version: i32,
 ) -> AppResult<String> {
     let group = by_slug(&state.db, slug).await?;
-    let body: Option<String> = dossier_receipts::Entity::find()
-        .select_only()
+    let body: Option<String> = owned_by(user)
         .column(dossier_receipts::Column::Body)
-        .join(
-            JoinType::InnerJoin,
-            dossier_receipts::Relation::Participations.def(),
-        )
-        .join(
-            JoinType::InnerJoin,
-            dossier_receipts::Relation::Dossiers.def(),
-        )
-        .filter(participations::Column::UserId.eq(user.id))
         .filter(dossiers::Column::GroupId.eq(group.id))
         .filter(dossiers::Column::Version.eq(version))
-        .filter(dossiers::Column::Status.eq(DossierStatus::Ready))
         .into_tuple()
         .one(&state.db)
         .await?;
@@ -315,7 +310,11 @@ pub async fn check(
         Err(AppError::NotFound) => None,
         Err(e) => return Err(e),
     };
-    Ok(receipt::against_root(&receipt_bytes, published.as_ref()))
+    Ok(receipt::checked_against_root(
+        report,
+        &c,
+        published.as_ref(),
+    ))
 }
 
 /// Registers the routes under `/api/v1`.

@@ -21,7 +21,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use crate::entities::{groups, participations, users};
-use crate::error::AppResult;
+use crate::error::{AppError, AppResult};
 use crate::i18n::Locale;
 
 /// Joins from one client network within [`NETWORK_BURST_WINDOW_MINUTES`] that make a burst.
@@ -376,7 +376,10 @@ pub async fn of_group(conn: &impl ConnectionTrait, group: &groups::Model) -> App
             },
         )
         .collect();
-    Ok(compute(&joiners))
+    // Comparing statements is CPU work that grows with the group: off the async runtime.
+    tokio::task::spawn_blocking(move || compute(&joiners))
+        .await
+        .map_err(|e| AppError::Internal(anyhow::anyhow!("computing the signals: {e}")))
 }
 
 /// Every signal of `joiners` (one group's participations).
