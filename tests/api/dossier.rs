@@ -10,8 +10,8 @@ use serde_json::{Value, json};
 
 use crate::helpers::app::{Backend, TestApp, json_body};
 use crate::helpers::dossier::{
-    ANON_EMAIL, ANON_NAME, compile, download, entries, everything_readable, fixture, pdf_text,
-    python_verify, save_jwks, wait_built,
+    ANON_EMAIL, ANON_NAME, compile, download, entries, everything_readable, fixture, pdf_outline,
+    pdf_text, python_verify, save_jwks, wait_built,
 };
 use crate::helpers::team::expect_problem;
 use crate::on_both_databases;
@@ -98,6 +98,20 @@ async fn a_provider_dossier_is_signed_verifiable_independently_and_hides_the_ano
         assert!(
             letter.contains(needle),
             "{needle:?} not in the letter:\n{letter}"
+        );
+    }
+    // Its sections are bookmarks (the only introspection kept from typesetting).
+    let outline = pdf_outline(&files["letter.pdf"]);
+    for section in [
+        "一、问题概述",
+        "二、联合声明",
+        "三、诉求",
+        "四、汇总数据",
+        "核验",
+    ] {
+        assert!(
+            outline.iter().any(|t| t.starts_with(section)),
+            "{section:?} not among the bookmarks {outline:?}"
         );
     }
     assert_eq!(

@@ -295,6 +295,33 @@ pub fn pdf_text(pdf: &[u8]) -> String {
     String::from_utf8(out.stdout).expect("UTF-8 text")
 }
 
+/// The titles of a PDF's bookmarks (its outline), in order, as poppler's `pdftohtml -xml`
+/// reads them.
+pub fn pdf_outline(pdf: &[u8]) -> Vec<String> {
+    let dir = tempfile::tempdir().expect("dir");
+    let path = dir.path().join("letter.pdf");
+    std::fs::write(&path, pdf).expect("write pdf");
+    let out = Command::new("pdftohtml")
+        .args(["-xml", "-stdout", "-i", "-q"])
+        .arg(&path)
+        .output()
+        .expect("pdftohtml runs (poppler-utils installed by .ci/run)");
+    assert!(out.status.success(), "pdftohtml failed");
+    let xml = String::from_utf8_lossy(&out.stdout);
+    let Some((_, outline)) = xml.split_once("<outline>") else {
+        return Vec::new();
+    };
+    outline
+        .split("<item")
+        .skip(1)
+        .filter_map(|item| {
+            let (_, rest) = item.split_once('>')?;
+            let (title, _) = rest.split_once("</item>")?;
+            Some(title.trim().to_owned())
+        })
+        .collect()
+}
+
 /// Every file of a bundle as text (lossy), plus the letter's extracted text: what a reader
 /// could find in it.
 pub fn everything_readable(files: &BTreeMap<String, Vec<u8>>) -> String {
