@@ -328,8 +328,8 @@ async fn run() {
     let join_secs: u64 = env_or("BENCH_JOIN_SECS", 10);
     let send_secs: u64 = env_or("BENCH_SEND_SECS", 60);
     let raw_secs: u64 = env_or("BENCH_RAW_SECS", 10);
-    // Enough joiners for either window at several thousand joins a second.
-    let joiners: usize = env_or("BENCH_JOINERS", 40_000);
+    // Enough joiners for either window at up to 10,000 joins a second.
+    let joiners: usize = env_or("BENCH_JOINERS", 100_000);
 
     let sink = Sink::start().await;
     let dir = tempfile::tempdir().expect("temp dir");

@@ -259,6 +259,7 @@ pub fn mail_worker(state: &AppState) -> anyhow::Result<MailWorker> {
             std::num::NonZeroU32::new(s.mail_per_second).unwrap_or(std::num::NonZeroU32::MIN),
         ))),
         fault: None,
+        gate: state.write_gate.clone(),
     })
 }
 

@@ -1,5 +1,6 @@
 //! Database connection: SQLite (embedded default) or PostgreSQL, chosen by URL scheme.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use sea_orm::sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous};
@@ -70,8 +71,8 @@ async fn open(
 /// Prepared statements the writer's connection keeps (sqlx's default is 100).
 const WRITER_STATEMENTS: usize = 1024;
 
-/// Opens one connection for `url` with the pool's settings, for a task that writes alone (the
-/// join writer). On SQLite its commits never run a WAL checkpoint (`wal_autocheckpoint=0`):
+/// Opens the join writer's connections for `url` ([`writers`] of them) with the pool's
+/// settings. On SQLite its commits never run a WAL checkpoint (`wal_autocheckpoint=0`):
 /// copying the log into the database and syncing it would stall every join of that batch;
 /// [`checkpoint`] does it in the background instead.
 ///
@@ -81,8 +82,27 @@ pub async fn connect_writer(
     url: &str,
     acquire_timeout: Duration,
 ) -> Result<DatabaseConnection, DbErr> {
-    open(url, acquire_timeout, 1).await
+    let backend = if url.starts_with("sqlite:") {
+        DbBackend::Sqlite
+    } else {
+        DbBackend::Postgres
+    };
+    let size = u32::try_from(writers(backend)).unwrap_or(1);
+    open(url, acquire_timeout, size).await
 }
+
+/// How many transactions write joins at once: one on SQLite, which has one writer at a time;
+/// on PostgreSQL several, so that one batch's round trips and commit overlap another's.
+#[must_use]
+pub fn writers(backend: DbBackend) -> usize {
+    match backend {
+        DbBackend::Sqlite => 1,
+        _ => PG_WRITERS,
+    }
+}
+
+/// Join writers on PostgreSQL.
+const PG_WRITERS: usize = 4;
 
 /// On SQLite, copies what the write-ahead log holds into the database file without waiting for
 /// readers or writers (`PASSIVE`); nothing on PostgreSQL.
@@ -113,6 +133,36 @@ pub async fn write_txn(db: &DatabaseConnection) -> Result<DatabaseTransaction, D
         ..Default::default()
     })
     .await
+}
+
+/// Turns at SQLite's one write lock for this process's two busiest writers, the join writer
+/// and the outbox worker, in the order they asked. SQLite itself does not queue: a writer that
+/// finds the lock taken sleeps and retries (the busy timeout), and one that commits batch after
+/// batch takes it again before the sleeper wakes, so during a join storm the outbox worker used
+/// to send 4 emails a second of 86. Each takes a turn around one write transaction, never
+/// around anything that waits on the network; a turn is given up when its guard drops. On
+/// PostgreSQL, which has no such lock, there are no turns.
+#[derive(Debug, Clone, Default)]
+pub struct WriteGate(Option<Arc<tokio::sync::Mutex<()>>>);
+
+impl WriteGate {
+    /// Turns on SQLite; none on PostgreSQL.
+    #[must_use]
+    pub fn for_backend(backend: DbBackend) -> Self {
+        match backend {
+            DbBackend::Sqlite => Self(Some(Arc::default())),
+            _ => Self(None),
+        }
+    }
+
+    /// Waits for this caller's turn (first come, first served); the turn lasts as long as the
+    /// guard.
+    pub async fn turn(&self) -> Option<tokio::sync::OwnedMutexGuard<()>> {
+        match &self.0 {
+            Some(m) => Some(m.clone().lock_owned().await),
+            None => None,
+        }
+    }
 }
 
 /// Whether `err` is the violation of a unique constraint.
@@ -197,4 +247,40 @@ pub fn like_escape(term: &str) -> String {
         out.push(c);
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn write_turns_go_first_come_first_served_on_sqlite_and_are_free_on_postgres() {
+        // Arrange: the join writer holds the turn; the outbox worker asks for the next one.
+        let gate = WriteGate::for_backend(DbBackend::Sqlite);
+        let writer_turn = gate.turn().await;
+        assert!(writer_turn.is_some());
+        let (order_tx, mut order) = tokio::sync::mpsc::unbounded_channel();
+        let worker = {
+            let (gate, order_tx) = (gate.clone(), order_tx.clone());
+            tokio::spawn(async move {
+                let _turn = gate.turn().await;
+                order_tx.send("outbox worker").expect("send");
+            })
+        };
+        tokio::task::yield_now().await;
+
+        // Act: the writer ends its batch and at once asks for another turn.
+        drop(writer_turn);
+        let again = gate.turn().await;
+        order_tx.send("join writer").expect("send");
+        worker.await.expect("worker");
+        drop(again);
+
+        // Assert: the worker, which asked first, wrote first; PostgreSQL never waits.
+        assert_eq!(order.recv().await, Some("outbox worker"));
+        assert_eq!(order.recv().await, Some("join writer"));
+        let pg = WriteGate::for_backend(DbBackend::Postgres);
+        let (a, b) = (pg.turn().await, pg.turn().await);
+        assert!(a.is_none() && b.is_none());
+    }
 }

@@ -74,6 +74,8 @@ pub struct AppState {
     /// The time-stamping authority, when one is configured, and the certificates its tokens
     /// are checked against.
     pub tsa: crate::tsa::Tsa,
+    /// Turns at SQLite's write lock for the join writer and the outbox worker.
+    pub write_gate: db::WriteGate,
 }
 
 impl AppState {
@@ -87,6 +89,15 @@ impl AppState {
     #[must_use]
     pub fn now(&self) -> chrono::DateTime<chrono::Utc> {
         self.ctx.now()
+    }
+
+    /// Who hears of committed joins: the outbox worker and the public view cache.
+    #[must_use]
+    pub fn wake(&self) -> crate::participation::writer::Wake {
+        crate::participation::writer::Wake {
+            mail: self.mail_wake.clone(),
+            views: self.views.clone(),
+        }
     }
 
     /// Runs `f` in one write transaction that this call begins and commits (`f`'s error rolls
@@ -170,14 +181,18 @@ pub fn build_state(
         public_url,
         mail_domain,
     };
-    let mail_wake = Arc::new(tokio::sync::Notify::new());
-    let views = Arc::new(crate::groups::cache::ViewCache::default());
+    let wake = crate::participation::writer::Wake {
+        mail: Arc::new(tokio::sync::Notify::new()),
+        views: Arc::new(crate::groups::cache::ViewCache::default()),
+    };
+    let write_gate = db::WriteGate::for_backend(db.get_database_backend());
     let joins = crate::participation::writer::JoinWriter::spawn(
         db.clone(),
         ctx.clone(),
-        mail_wake.clone(),
-        views.clone(),
+        wake.clone(),
+        write_gate.clone(),
         JOIN_BATCH_MAX,
+        1,
         None,
     );
     Ok(AppState {
@@ -185,7 +200,6 @@ pub fn build_state(
         parts: remote,
         jobs,
         joins,
-        views,
         keys,
         pdf_fonts,
         blobs,
@@ -193,7 +207,9 @@ pub fn build_state(
         limits,
         ctx,
         tokens,
-        mail_wake,
+        mail_wake: wake.mail,
+        views: wake.views,
+        write_gate,
     })
 }
 
@@ -201,12 +217,14 @@ fn spawn_join_writer(
     conn: DatabaseConnection,
     state: &AppState,
 ) -> crate::participation::writer::JoinWriter {
+    let tasks = db::writers(conn.get_database_backend());
     crate::participation::writer::JoinWriter::spawn(
         conn,
         state.ctx.clone(),
-        state.mail_wake.clone(),
-        state.views.clone(),
+        state.wake(),
+        state.write_gate.clone(),
         JOIN_BATCH_MAX,
+        tasks,
         None,
     )
 }

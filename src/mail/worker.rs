@@ -59,6 +59,9 @@ pub struct MailWorker {
     pub throttle: Arc<DefaultDirectRateLimiter>,
     /// Fault injection for tests; `None` in production.
     pub fault: Option<FaultHook>,
+    /// Turns at SQLite's write lock, shared with the join writer, so that a join storm does
+    /// not starve the worker's leases and marks.
+    pub gate: db::WriteGate,
 }
 
 impl MailWorker {
@@ -100,6 +103,7 @@ impl MailWorker {
     /// the relay answered, so a crash resends at most the emails that were in flight.
     async fn round(&self, stop: Option<&CancellationToken>) -> Result<usize, sea_orm::DbErr> {
         let rows = {
+            let _turn = self.gate.turn().await;
             let txn = db::write_txn(&self.db).await?;
             let rows = outbox::lease_due(&txn, self.clock.now(), self.batch).await?;
             txn.commit().await?;
@@ -130,7 +134,10 @@ impl MailWorker {
             }
         }
         let handled = rows.len() - untried.len();
-        outbox::release(&self.db, untried).await?;
+        if !untried.is_empty() {
+            let _turn = self.gate.turn().await;
+            outbox::release(&self.db, untried).await?;
+        }
         match first_error {
             Some(e) => Err(e),
             None => Ok(handled),
@@ -167,6 +174,7 @@ impl MailWorker {
         }
         if outbox::is_suppressed(&self.db, &row.recipient).await? {
             let msg = "the address refused mail permanently before; not sent";
+            let _turn = self.gate.turn().await;
             outbox::mark_attempt_failed(&self.db, row, msg, true, self.clock.now()).await?;
             count("suppressed");
             return Ok(Delivery::Tried);
@@ -187,11 +195,13 @@ impl MailWorker {
                         "fault injected after delivery".into(),
                     ));
                 }
+                let _turn = self.gate.turn().await;
                 outbox::mark_sent(&self.db, row.id, self.clock.now()).await?;
                 count("delivered");
             }
             Err(e) => {
                 tracing::warn!(id = row.id, kind = %row.kind, permanent = e.permanent, error = %e.message, "email not delivered");
+                let _turn = self.gate.turn().await;
                 if e.permanent {
                     outbox::suppress(&self.db, &row.recipient, &e.message, self.clock.now())
                         .await?;

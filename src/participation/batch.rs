@@ -128,6 +128,9 @@ pub(super) async fn write_new(
     if rows.is_empty() {
         return Ok(slow);
     }
+    // Rows in one order for every batch, so that two writers inserting the same pairs at once
+    // (PostgreSQL) wait on each other's unique-index entries in the same order, never in a cycle.
+    rows.sort_by_key(|(i, group, ..)| (group.id, jobs[*i].user.id));
     let savepoint = txn.begin().await?;
     let indices: Vec<usize> = rows.iter().map(|(i, ..)| *i).collect();
     match insert_together(&savepoint, ctx, jobs, &found, rows).await {

@@ -5,18 +5,22 @@
 //! fails alone; every request is answered only after the commit that holds its join, so an
 //! answered join is durable and an unanswered one left nothing behind (its outbox row included).
 //! A batch is read and written with a few multi-row statements (`super::batch`); the writer
-//! runs on a connection of its own, so it never queues behind readers for one.
+//! runs on connections of its own, so it never queues behind readers for one. SQLite has one
+//! writer at a time, so it gets one such task; PostgreSQL commits many transactions at once,
+//! so it gets several, each taking the next waiting batch while the others wait for their
+//! commit's round trips (a (user, group) pair raced in two batches is still joined once: the
+//! unique index refuses the second, which then answers 409 from its own savepoint).
 
 use std::sync::Arc;
 
 use futures_util::FutureExt as _;
 use sea_orm::{DatabaseConnection, TransactionTrait};
-use tokio::sync::{Notify, mpsc, oneshot};
+use tokio::sync::{Mutex, Notify, mpsc, oneshot};
 
 use super::dto::JoinRequest;
 use super::service::{Joined, join_in};
 use crate::auth::CurrentUser;
-use crate::db;
+use crate::db::{self, WriteGate};
 use crate::domain::JoinNetwork;
 use crate::error::{AppError, AppResult};
 use crate::groups::cache::ViewCache;
@@ -57,22 +61,31 @@ impl std::fmt::Debug for JoinWriter {
 }
 
 impl JoinWriter {
-    /// Starts the writer task on the current runtime; it ends when every handle is dropped.
+    /// Starts `tasks` writer tasks on the current runtime, sharing `db` (a pool of at least
+    /// that many connections) and one queue; they end when every handle is dropped.
     #[must_use]
     pub fn spawn(
         db: DatabaseConnection,
         ctx: Ctx,
-        mail_wake: Arc<Notify>,
-        views: Arc<ViewCache>,
+        wake: Wake,
+        gate: WriteGate,
         max_batch: usize,
+        tasks: usize,
         fault: Option<Fault>,
     ) -> Self {
         let (tx, rx) = mpsc::channel(QUEUE);
-        let wake = Wake {
-            mail: mail_wake,
-            views,
-        };
-        tokio::spawn(run(rx, db, ctx, wake, max_batch.max(1), fault));
+        let writer = Arc::new(Writer {
+            queue: Mutex::new(rx),
+            db,
+            ctx,
+            wake,
+            gate,
+            max_batch: max_batch.max(1),
+            fault,
+        });
+        for _ in 0..tasks.max(1) {
+            tokio::spawn(run(writer.clone()));
+        }
         Self { tx }
     }
 
@@ -99,38 +112,57 @@ fn writer_gone() -> AppError {
 }
 
 /// Who hears of a committed batch: the outbox worker and the public view cache.
-struct Wake {
-    mail: Arc<Notify>,
-    views: Arc<ViewCache>,
+#[derive(Debug, Clone)]
+pub struct Wake {
+    /// The outbox worker, for the confirmations.
+    pub mail: Arc<Notify>,
+    /// The public views, dropped at each commit.
+    pub views: Arc<ViewCache>,
 }
 
-async fn run(
-    mut rx: mpsc::Receiver<(JoinJob, Answer)>,
+/// What the writer tasks share.
+struct Writer {
+    queue: Mutex<Queue>,
     db: DatabaseConnection,
     ctx: Ctx,
     wake: Wake,
+    gate: WriteGate,
     max_batch: usize,
     fault: Option<Fault>,
-) {
-    while let Some(first) = rx.recv().await {
-        let mut batch = vec![first];
-        while batch.len() < max_batch {
-            match rx.try_recv() {
-                Ok(next) => batch.push(next),
-                Err(_) => break,
-            }
+}
+
+/// Takes the joins waiting together, at most `max`: the first is awaited, the rest only taken
+/// if already there. `None` once every handle is dropped.
+async fn next_batch(queue: &Mutex<Queue>, max: usize) -> Option<Vec<(JoinJob, Answer)>> {
+    let mut rx = queue.lock().await;
+    let mut batch = vec![rx.recv().await?];
+    while batch.len() < max {
+        match rx.try_recv() {
+            Ok(next) => batch.push(next),
+            Err(_) => break,
         }
+    }
+    Some(batch)
+}
+
+type Queue = mpsc::Receiver<(JoinJob, Answer)>;
+
+async fn run(w: Arc<Writer>) {
+    while let Some(batch) = next_batch(&w.queue, w.max_batch).await {
         let (jobs, answers): (Vec<JoinJob>, Vec<Answer>) = batch.into_iter().unzip();
         let n = jobs.len();
         // A panic inside a batch drops its transaction (rolled back) and its answers (each
         // caller gets 503); the writer goes on with the next batch.
-        let outcome = std::panic::AssertUnwindSafe(commit_batch(&db, &ctx, jobs, fault.as_ref()))
-            .catch_unwind()
-            .await;
+        let turn = w.gate.turn().await;
+        let outcome =
+            std::panic::AssertUnwindSafe(commit_batch(&w.db, &w.ctx, jobs, w.fault.as_ref()))
+                .catch_unwind()
+                .await;
+        drop(turn);
         match outcome {
             Ok(results) => {
-                wake.views.invalidate();
-                wake.mail.notify_one();
+                w.wake.views.invalidate();
+                w.wake.mail.notify_one();
                 for (answer, result) in answers.into_iter().zip(results) {
                     // A caller that gave up waiting is not an error of the writer.
                     let _ = answer.send(result);

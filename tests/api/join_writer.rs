@@ -53,6 +53,7 @@ on_both_databases!(
     joins_racing_in_one_batch_for_the_same_user_give_one_join_and_409s,
     a_writer_failing_mid_batch_loses_no_answered_join_and_leaves_no_orphan_mail,
     one_batch_answers_new_joins_a_re_join_and_each_kind_of_refusal,
+    writers_committing_at_once_join_each_pair_once_across_their_batches,
 );
 
 async fn a_batch_holding_one_invalid_join_commits_the_others_and_answers_the_bad_one_alone(
@@ -120,6 +121,53 @@ async fn joins_racing_in_one_batch_for_the_same_user_give_one_join_and_409s(back
     assert_eq!(app.count_rows("outbox").await - mails_before, 1);
 }
 
+async fn writers_committing_at_once_join_each_pair_once_across_their_batches(backend: Backend) {
+    // Arrange: four writer tasks taking batches of two from one queue, as PostgreSQL's join
+    // writer runs; three people each send four joins to the same group at once, so the copies
+    // of one pair land in different batches committing side by side.
+    let app = TestApp::on(backend).await;
+    let slug = group(&app).await;
+    let mut users = Vec::new();
+    for n in 0..3 {
+        users.push(current_user(&app, n).await);
+    }
+    let mails_before = app.count_rows("outbox").await;
+    let writer = JoinWriter::spawn(
+        app.state.db.clone(),
+        app.state.ctx.clone(),
+        app.state.wake(),
+        app.state.write_gate.clone(),
+        2,
+        4,
+        None,
+    );
+
+    // Act
+    let answers = futures_util::future::join_all(
+        (0..4)
+            .flat_map(|_| users.iter())
+            .map(|u| writer.join(job(u, &slug, 1)))
+            .collect::<Vec<_>>(),
+    )
+    .await;
+
+    // Assert: per person one join and three 409s; one row, one signature, one email each.
+    for (n, user) in users.iter().enumerate() {
+        let theirs: Vec<_> = answers.iter().skip(n).step_by(users.len()).collect();
+        let joined = theirs.iter().filter(|a| a.is_ok()).count();
+        assert_eq!(joined, 1, "{}: {theirs:?}", user.display_name);
+        for a in theirs.iter().filter(|a| a.is_err()) {
+            assert!(
+                matches!(a, Err(AppError::Conflict("already_joined", _))),
+                "{a:?}"
+            );
+        }
+    }
+    assert_eq!(app.count_rows("participations").await, 3);
+    assert_eq!(app.count_rows("signatures").await, 3);
+    assert_eq!(app.count_rows("outbox").await - mails_before, 3);
+}
+
 async fn a_writer_failing_mid_batch_loses_no_answered_join_and_leaves_no_orphan_mail(
     backend: Backend,
 ) {
@@ -142,9 +190,10 @@ async fn a_writer_failing_mid_batch_loses_no_answered_join_and_leaves_no_orphan_
     let writer = JoinWriter::spawn(
         app.state.db.clone(),
         app.state.ctx.clone(),
-        app.state.mail_wake.clone(),
-        app.state.views.clone(),
+        app.state.wake(),
+        app.state.write_gate.clone(),
         4,
+        1,
         Some(fault),
     );
 
