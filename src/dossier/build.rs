@@ -331,6 +331,45 @@ async fn blocking<T: Send + 'static>(
         .context("a build thread panicked")?
 }
 
+/// The one thread that runs every CPU-bound step of one build in turn (the manifest and CSVs,
+/// the letter, the signature, the zip). On tokio's blocking pool each step could land on
+/// another thread, and glibc keeps what a thread freed in that thread's arena: the memory the
+/// manifest or the letter had used stayed resident while the next step took fresh memory on
+/// another thread, so a build's peak was the sum of its steps rather than the largest. It
+/// ends when the build drops it.
+struct BuildThread {
+    steps: std::sync::mpsc::Sender<Box<dyn FnOnce() + Send>>,
+}
+
+impl BuildThread {
+    fn start() -> anyhow::Result<Self> {
+        let (steps, next) = std::sync::mpsc::channel::<Box<dyn FnOnce() + Send>>();
+        std::thread::Builder::new()
+            .name("dossier-build".into())
+            .spawn(move || {
+                for step in next {
+                    step();
+                }
+            })
+            .context("starting the build thread")?;
+        Ok(Self { steps })
+    }
+
+    /// Runs `f` on the build's thread and waits for it without blocking the runtime.
+    async fn run<T: Send + 'static>(
+        &self,
+        f: impl FnOnce() -> anyhow::Result<T> + Send + 'static,
+    ) -> anyhow::Result<T> {
+        let (done, result) = tokio::sync::oneshot::channel();
+        self.steps
+            .send(Box::new(move || {
+                let _ = done.send(f());
+            }))
+            .map_err(|_| anyhow::anyhow!("the build thread stopped"))?;
+        result.await.context("a build step panicked")?
+    }
+}
+
 async fn build_in(
     state: &AppState,
     a: Arc<Assembly>,
@@ -339,9 +378,10 @@ async fn build_in(
 ) -> anyhow::Result<Built> {
     let dir = tmp.to_path_buf();
     let tokens = Arc::new(timestamp::evidence_tokens(state, &a).await?);
+    let thread = BuildThread::start()?;
     let parts = {
         let (a, dir, tokens) = (a.clone(), dir.clone(), tokens.clone());
-        blocking(move || write_parts(&dir, &a, &tokens)).await?
+        thread.run(move || write_parts(&dir, &a, &tokens)).await?
     };
     let Written {
         manifest_sha256,
@@ -360,31 +400,33 @@ async fn build_in(
             manifest_sha256.clone(),
             merkle_root.clone(),
         );
-        blocking(move || {
-            let mut data = letter::letter_data(&a, &sha, &root);
-            data.timestamp = timestamp_line;
-            let pdf = letter::render(&fonts, data)?;
-            write_file(&dir, Part::Letter.file_name(), &pdf)
-        })
-        .await?
+        thread
+            .run(move || {
+                let mut data = letter::letter_data(&a, &sha, &root);
+                data.timestamp = timestamp_line;
+                let pdf = letter::render(&fonts, data)?;
+                write_file(&dir, Part::Letter.file_name(), &pdf)
+            })
+            .await?
     };
 
     let keys = state.keys.clone();
     {
         let dir = dir.clone();
-        blocking(move || {
-            let manifest = std::fs::read(dir.join(Part::ManifestJson.file_name()))?;
-            let key = keys.current()?;
-            let letter_ref = jws::FileRef {
-                path: letter_entry.path,
-                sha256: letter_entry.sha256,
-                size: letter_entry.size,
-            };
-            let compact = jws::sign(&key.key, &key.kid, &letter_ref, &manifest)?;
-            write_file(&dir, Part::ManifestJws.file_name(), compact.as_bytes())?;
-            Ok(())
-        })
-        .await?;
+        thread
+            .run(move || {
+                let manifest = std::fs::read(dir.join(Part::ManifestJson.file_name()))?;
+                let key = keys.current()?;
+                let letter_ref = jws::FileRef {
+                    path: letter_entry.path,
+                    sha256: letter_entry.sha256,
+                    size: letter_entry.size,
+                };
+                let compact = jws::sign(&key.key, &key.kid, &letter_ref, &manifest)?;
+                write_file(&dir, Part::ManifestJws.file_name(), compact.as_bytes())?;
+                Ok(())
+            })
+            .await?;
     }
 
     let mut order = vec![
@@ -396,7 +438,7 @@ async fn build_in(
     }
     order.push(Part::Letter.file_name());
     order.append(&mut names);
-    let (bundle_sha256, bundle_size) = zip_bundle(state, &a, &tokens, &dir, order).await?;
+    let (bundle_sha256, bundle_size) = zip_bundle(state, &thread, &a, &tokens, &dir, order).await?;
 
     let (from, to) = (dir, final_dir.to_path_buf());
     blocking(move || publish(&from, &to)).await?;
@@ -469,6 +511,7 @@ enum ZipMsg {
 /// Streams the evidence from the blob store to the zip writer thread.
 async fn zip_bundle(
     state: &AppState,
+    thread: &BuildThread,
     a: &Assembly,
     tokens: &HashMap<String, Vec<u8>>,
     dir: &Path,
@@ -486,10 +529,13 @@ async fn zip_bundle(
     )
     .unwrap_or_default();
     let out_dir = dir.to_path_buf();
-    let writer = tokio::task::spawn_blocking(move || write_zip(&out_dir, &parts, rx, mtime));
-    let fed = feed(state, a, tokens, &tx).await;
-    drop(tx);
-    let written = writer.await.context("the zip thread panicked")?;
+    let writer = thread.run(move || write_zip(&out_dir, &parts, rx, mtime));
+    let feeding = async {
+        let fed = feed(state, a, tokens, &tx).await;
+        drop(tx);
+        fed
+    };
+    let (written, fed) = tokio::join!(writer, feeding);
     // A feeding failure explains a writer failure, so report it first.
     fed?;
     written
